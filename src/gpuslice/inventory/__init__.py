@@ -1,0 +1,1 @@
+"""GPU discovery: parse lspci text or a sysfs tree into GpuDevice records."""

@@ -1,0 +1,40 @@
+"""The PCI device record every part of gpuslice shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Function = Literal["physical", "virtual"]
+
+
+@dataclass(frozen=True)
+class GpuDevice:
+    """One PCI function as discovered (or as listed in a fleet file).
+
+    `address` always carries the PCI domain (`0000:86:00.0`); ids are four lower-case hex digits.
+    Values that the source does not show are None, never guessed.
+    """
+
+    address: str
+    vendor_id: str | None = None
+    product_id: str | None = None
+    class_id: str | None = None
+    vendor: str | None = None
+    device: str | None = None
+    driver: str | None = None
+    iommu_group: int | None = None
+    numa_node: int | None = None
+    function: Function = "physical"
+
+    @property
+    def vendor_product(self) -> str | None:
+        """`vendor:product` as lspci -nn prints it, or None when either id is unknown."""
+        if self.vendor_id is None or self.product_id is None:
+            return None
+        return f"{self.vendor_id}:{self.product_id}"
+
+    @property
+    def slot(self) -> str:
+        """The address without its function number: functions in one slot share a card."""
+        return self.address.rsplit(".", 1)[0]
