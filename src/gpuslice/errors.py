@@ -37,13 +37,13 @@ class InputError(GpusliceError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class PromiseBroken(GpusliceError):
+class PromiseBrokenError(GpusliceError):
     """A check found the promise broken (exit 1)."""
 
     exit_code = 1
 
 
-class ServiceUnreachable(GpusliceError):
+class ServiceUnreachableError(GpusliceError):
     """A cloud or service could not be reached or refused us (exit 3)."""
 
     exit_code = 3
