@@ -1,0 +1,126 @@
+"""The fleet: what the operator has (hosts, GPUs) and wants (release, strategy, slices).
+
+These are the pure, immutable records the planner reads. `gpuslice.fleetfile` loads them from
+YAML and validates them; here are only the records and the rules that hold for any fleet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gpuslice.inventory.device import GpuDevice
+from gpuslice.releases import Release
+
+StrategyName = Literal["none", "weigher", "dedicated", "split", "placement", "auto"]
+STRATEGIES: tuple[StrategyName, ...] = ("none", "weigher", "dedicated", "split", "placement", "auto")
+CpuMode = Literal["accounted", "dedicated"]
+
+
+@dataclass(frozen=True)
+class SliceSpec:
+    """What one GPU brings with it and holds back: vCPUs, RAM (MiB) and disk (GiB)."""
+
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavor.
+
+    The alias name is what `pci_passthrough:alias=<alias>:1` asks for.
+    """
+
+    alias: str
+    vendor_id: str
+    product_id: str
+    slice: SliceSpec
+    flavor: str
+    name: str | None = None
+
+    @property
+    def vendor_product(self) -> str:
+        """`vendor:product`, as lspci -nn prints it."""
+        return f"{self.vendor_id}:{self.product_id}"
+
+
+@dataclass(frozen=True)
+class HostReserve:
+    """What the hypervisor itself keeps (nova's reserved_host_* before any slice)."""
+
+    memory_mb: int = 512
+    disk_mb: int = 0
+    cpus: int = 0
+
+
+@dataclass(frozen=True)
+class AllocationRatios:
+    """Overcommit of the general part; the GPU slice is never overcommitted."""
+
+    cpu: float = 1.0
+    ram: float = 1.0
+    disk: float = 1.0
+
+
+@dataclass(frozen=True)
+class Host:
+    """One hypervisor: its CPUs (explicit ids), RAM (MiB), disk (GiB) and passthrough GPUs.
+
+    `cpu_numa` maps a NUMA node to its CPU ids where the fleet says so; empty when unknown.
+    """
+
+    name: str
+    cpus: tuple[int, ...]
+    memory_mb: int
+    disk_gb: int
+    gpus: tuple[GpuDevice, ...] = ()
+    gpu_service_host: str | None = None
+    cpu_numa: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+    @property
+    def is_gpu_host(self) -> bool:
+        """A host with at least one passthrough GPU."""
+        return bool(self.gpus)
+
+
+@dataclass(frozen=True)
+class FlavorPolicy:
+    """How GPU flavors are offered: private (with the projects that may use them) or public."""
+
+    is_public: bool = False
+    projects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Everything the planner needs, already validated."""
+
+    release: Release
+    strategy: StrategyName
+    models: tuple[GpuModel, ...]
+    hosts: tuple[Host, ...]
+    controllers: tuple[str, ...]
+    host_reserve: HostReserve = field(default_factory=HostReserve)
+    ratios: AllocationRatios = field(default_factory=AllocationRatios)
+    cpu_mode: CpuMode = "accounted"
+    aggregate: str = "gpu"
+    flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
+    pci_in_placement: bool = False
+    source: str = "<fleet>"
+
+    @property
+    def gpu_hosts(self) -> tuple[Host, ...]:
+        """The hosts that have at least one GPU, in fleet order."""
+        return tuple(host for host in self.hosts if host.is_gpu_host)
+
+    def model_of(self, gpu: GpuDevice) -> GpuModel:
+        """The GPU model that matches `gpu` by vendor and product id.
+
+        Raises KeyError when none does; the fleet loader guarantees every GPU has one.
+        """
+        for model in self.models:
+            if (model.vendor_id, model.product_id) == (gpu.vendor_id, gpu.product_id):
+                return model
+        raise KeyError(gpu.address)
