@@ -1,0 +1,440 @@
+"""Every reach into nova's internals, in one place. Written for nova 34.0.0 (2026.2) with
+openstack-placement 16.0.0; check each marked spot when moving to another nova.
+
+nova's wheel ships its functional harness: `ServersTestBase` runs the real API, conductor,
+scheduler and Placement in this process, and computes that run the real libvirt driver over a
+fake libvirt. A run here is one testtools test of a subclass of it, whose test body calls back
+into gpuslice with a `NovaTwin`: the small, stable surface the scenario code uses.
+
+nova's harness shares one oslo.config CONF between all services of a run, so a run holds the
+controllers' options and the options of GPU hosts whose nova.conf agree.
+"""
+
+from __future__ import annotations
+
+# nova.tests.functional switches eventlet on; it must come before any other nova import or
+# concurrent builds fail with "Can't upgrade a READER transaction to a WRITER".
+import nova.tests.functional  # noqa: F401  # isort: skip
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import testtools
+from nova import conf as nova_conf
+from nova import context as nova_context
+from nova import objects
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.api import client as api_client
+from nova.tests.functional.libvirt import base
+from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import host as libvirt_host
+
+from gpuslice.errors import GpusliceError
+from gpuslice.inventory.device import GpuDevice
+from gpuslice.twin.confcheck import registry_from_list_opts
+from gpuslice.twin.ini import ConfEntry
+
+CONF = nova_conf.CONF
+
+# The image nova's GlanceFixture always offers (nova/tests/fixtures/glance.py, nova 34).
+_IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+_MICROVERSION = "2.96"
+
+
+class TwinError(GpusliceError):
+    """Real Nova could not be started or driven (not a promise failure)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class FakeHost:
+    """A hypervisor as the fake libvirt shows it to nova."""
+
+    name: str
+    cpus: tuple[int, ...]
+    numa_nodes: int
+    memory_mb: int
+    disk_gb: int
+    gpus: tuple[GpuDevice, ...]
+    service_host: str | None = None
+    hypervisor_hostname: str | None = None
+
+
+@dataclass
+class Boot:
+    """What became of one boot request."""
+
+    server_id: str
+    name: str
+    status: str
+    fault: str = ""
+    host: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "ACTIVE"
+
+
+@dataclass
+class RunSpec:
+    """What a run starts with: the controllers' options and the body to run."""
+
+    controller_conf: Sequence[ConfEntry]
+    body: Callable[[NovaTwin], None]
+    errors: list[str] = field(default_factory=list)
+
+
+def _group(section: str) -> str | None:
+    return None if section == "DEFAULT" else section
+
+
+def grouped(entries: Sequence[ConfEntry]) -> dict[tuple[str, str], list[ConfEntry]]:
+    """Entries by (section, option), repeated options (MultiStrOpt) kept together in order."""
+    out: dict[tuple[str, str], list[ConfEntry]] = {}
+    for entry in entries:
+        out.setdefault((entry.section, entry.name), []).append(entry)
+    return out
+
+
+def is_multi(section: str, name: str) -> bool:
+    """Whether nova registers this option as a MultiStrOpt (written once per value)."""
+    opt = CONF._get_opt_info(name, _group(section))["opt"]  # nova 34: oslo.config private
+    return bool(getattr(opt, "multi", False))
+
+
+class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
+    """One run of real nova: controllers from `spec`, computes started by the body."""
+
+    ADMIN_API = True
+    microversion = _MICROVERSION
+    spec: RunSpec
+
+    def _setup_services(self) -> None:
+        # Controllers' options go in before the scheduler starts (it reads its filters then).
+        self.twin_apply(self.spec.controller_conf)
+        super()._setup_services()
+
+    def twin_apply(self, entries: Sequence[ConfEntry]) -> None:
+        for (section, name), items in grouped(entries).items():
+            values = [e.value for e in items]
+            value: Any = values if is_multi(section, name) else values[-1]
+            try:
+                self.flags(**{name: value, "group": _group(section)})
+            except Exception as error:  # oslo.config raises several types here
+                where = items[0].where
+                msg = f"{where}: nova refused [{section}] {name} = {values[-1]!r}: {error}"
+                raise TwinError(msg) from None
+
+    def setUp(self) -> None:
+        super().setUp()
+        # Debug records are formatted by the harness even when not kept; on a shared
+        # machine that is most of the run's time.
+        logging.getLogger().setLevel(logging.INFO)
+
+    def runTest(self) -> None:  # noqa: N802 (unittest's name)
+        self.spec.body(NovaTwin(self))
+
+
+class NovaTwin:
+    """What gpuslice does with a running real Nova: start hosts, create objects, boot, look."""
+
+    def __init__(self, case: _TwinCase) -> None:
+        self._case = case
+        self.api = case.api
+        self.placement = case.placement
+
+    # --- configuration and hosts ---------------------------------------------------------
+
+    def apply(self, entries: Sequence[ConfEntry]) -> None:
+        """Set options on the shared CONF (a compute reads them when it starts)."""
+        self._case.twin_apply(entries)
+
+    def override(self, section: str, name: str, value: Any) -> None:
+        """Set one option gpuslice itself decides (paths of this run)."""
+        self._case.flags(**{name: value, "group": _group(section)})
+
+    def current(self, section: str, name: str) -> Any:
+        """The value the run's CONF holds now."""
+        group = _group(section)
+        return getattr(CONF, name) if group is None else getattr(getattr(CONF, group), name)
+
+    def start_host(self, host: FakeHost, *, node_uuid: str | None = None) -> str:
+        """Start a nova-compute for `host`; returns its compute node's provider uuid.
+
+        nova 34: the harness's start_compute fixes 16 online CPUs, a 128 GB disk and uses one
+        name for the service host and the hypervisor hostname; this sets all of them apart.
+        """
+        case = self._case
+        cpus = len(host.cpus)
+        nodes = host.numa_nodes if host.numa_nodes > 0 and cpus % host.numa_nodes == 0 else 1
+        host_info = fakelibvirt.HostInfo(
+            cpu_nodes=nodes,
+            cpu_sockets=1,
+            cpu_cores=cpus // nodes,
+            cpu_threads=1,
+            # The fake hands kB_mem to nova where libvirt gives MiB.
+            kB_mem=host.memory_mb,
+        )
+        # ...but its NUMA cells take it as KiB; give each cell its share in KiB.
+        for cell in host_info.numa_topology.cells:
+            cell.memory = host.memory_mb * 1024 // nodes
+            cell.mempages = fakelibvirt.create_mempages([(4, cell.memory // 4)])
+        pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
+        for index, gpu in enumerate(host.gpus):
+            _domain, bus, slot, function = _split_address(gpu.address)
+            pci_info.add_device(
+                dev_type="PCI",
+                bus=bus,
+                slot=slot,
+                function=function,
+                iommu_group=100 + index,
+                numa_node=gpu.numa_node if gpu.numa_node is not None else -1,
+                vend_id=gpu.vendor_id,
+                prod_id=gpu.product_id,
+                prod_name=gpu.device or "GPU",
+                driver_name=gpu.driver or "vfio-pci",
+            )
+        service_host = host.service_host or host.name
+        connection = fakelibvirt.Connection(
+            "qemu:///system",
+            version=fakelibvirt.FAKE_LIBVIRT_VERSION,
+            hv_version=fakelibvirt.FAKE_QEMU_VERSION,
+            host_info=host_info,
+            pci_info=pci_info,
+            hostname=host.hypervisor_hostname or host.name,
+        )
+        # The harness has mocked both already (autospec mocks cannot be patched twice).
+        libvirt_host.Host.get_online_cpus.return_value = set(range(cpus))
+        libvirt_driver.LibvirtDriver._get_local_gb_info.return_value = {
+            "total": host.disk_gb,
+            "used": 0,
+            "free": host.disk_gb,
+        }
+        node_id = node_uuid or stable_node_uuid(service_host)
+        original = case.mock_conn.return_value
+        case.mock_conn.return_value = connection
+        try:
+            with mock.patch("nova.virt.node.get_local_node_uuid", return_value=node_id):
+                compute = case.start_service("compute", host=service_host)
+                compute.driver._host.get_connection = lambda: connection
+                compute.driver._host.get_node_uuid()
+        finally:
+            case.mock_conn.return_value = original
+        case.computes[service_host] = compute
+        return node_id
+
+    def try_start_host(self, host: FakeHost, *, node_uuid: str | None = None) -> str:
+        """Start a compute as `start_host` does; returns nova's error text, or "" if it started."""
+        try:
+            self.start_host(host, node_uuid=node_uuid)
+        except Exception as error:  # whatever nova raised is the finding
+            return f"{type(error).__name__}: {error}"
+        return ""
+
+    def pci_devices(self, service_host: str) -> list[tuple[str, str, str, str]]:
+        """(address, vendor, product, status) of every PCI device nova tracks on a host."""
+        ctxt = nova_context.get_admin_context()
+        nodes = objects.ComputeNodeList.get_all_by_host(ctxt, service_host)
+        out: list[tuple[str, str, str, str]] = []
+        for node in nodes:
+            for dev in objects.PciDeviceList.get_by_compute_node(ctxt, node.id):
+                out.append((dev.address, dev.vendor_id, dev.product_id, dev.status))
+        return out
+
+    def logs(self) -> str:
+        """Everything nova logged at INFO and above in this run so far."""
+        return str(self._case.stdlog.logger.output)
+
+    # --- placement -----------------------------------------------------------------------
+
+    def provider(self, name: str) -> dict[str, Any] | None:
+        body = self.placement.get(f"/resource_providers?name={name}", version="1.14").body
+        providers = body["resource_providers"]
+        return dict(providers[0]) if providers else None
+
+    def providers(self) -> list[dict[str, Any]]:
+        body = self.placement.get("/resource_providers", version="1.14").body
+        return list(body["resource_providers"])
+
+    def inventories(self, rp_uuid: str) -> dict[str, dict[str, Any]]:
+        body = self.placement.get(f"/resource_providers/{rp_uuid}/inventories").body
+        return dict(body["inventories"])
+
+    def traits(self, rp_uuid: str) -> list[str]:
+        body = self.placement.get(f"/resource_providers/{rp_uuid}/traits", version="1.6").body
+        return list(body["traits"])
+
+    def usages(self, rp_uuid: str) -> dict[str, int]:
+        body = self.placement.get(f"/resource_providers/{rp_uuid}/usages").body
+        return dict(body["usages"])
+
+    def allocations(self, server_id: str) -> dict[str, dict[str, int]]:
+        body = self.placement.get(f"/allocations/{server_id}").body
+        return {rp: dict(a["resources"]) for rp, a in body["allocations"].items()}
+
+    def ensure_trait(self, trait: str) -> None:
+        self.placement.put(f"/traits/{trait}", None, version="1.6")
+
+    def ensure_resource_class(self, name: str) -> None:
+        self.placement.put(f"/resource_classes/{name}", None, version="1.7")
+
+    def add_provider_traits(self, rp_uuid: str, traits: Sequence[str]) -> None:
+        provider = self.placement.get(f"/resource_providers/{rp_uuid}/traits", version="1.6")
+        body = provider.body
+        merged = sorted(set(body["traits"]) | set(traits))
+        self.placement.put(
+            f"/resource_providers/{rp_uuid}/traits",
+            {
+                "traits": merged,
+                "resource_provider_generation": body["resource_provider_generation"],
+            },
+            version="1.6",
+        )
+
+    # --- compute API ---------------------------------------------------------------------
+
+    def create_flavor(
+        self,
+        name: str,
+        vcpus: int,
+        ram: int,
+        disk: int,
+        *,
+        is_public: bool = True,
+        extra_specs: Mapping[str, str] | None = None,
+    ) -> str:
+        body = {
+            "flavor": {
+                "name": name,
+                "vcpus": vcpus,
+                "ram": ram,
+                "disk": disk,
+                "os-flavor-access:is_public": is_public,
+            }
+        }
+        flavor = self.api.post_flavor(body)
+        flavor_id = str(flavor["id"])
+        if extra_specs:
+            self.api.post_extra_spec(flavor_id, {"extra_specs": dict(extra_specs)})
+        if not is_public:
+            self.api.api_post(
+                f"/flavors/{flavor_id}/action",
+                {"addTenantAccess": {"tenant": self.api.project_id}},
+            )
+        return flavor_id
+
+    def create_aggregate(
+        self, name: str, metadata: Mapping[str, str], hosts: Sequence[str]
+    ) -> None:
+        aggregate = self.api.post_aggregate({"aggregate": {"name": name}})
+        agg_id = aggregate["id"]
+        if metadata:
+            self.api.post_aggregate_action(agg_id, {"set_metadata": {"metadata": dict(metadata)}})
+        for host in hosts:
+            self.api.add_host_to_aggregate(agg_id, host)
+
+    def boot(self, name: str, flavor_id: str) -> Boot:
+        """Ask for one server and wait until nova has decided (ACTIVE or ERROR)."""
+        body = {
+            "server": {
+                "name": name,
+                "imageRef": _IMAGE,
+                "flavorRef": flavor_id,
+                "networks": "none",
+            }
+        }
+        try:
+            server = self.api.post_server(body)
+        except api_client.OpenStackApiException as error:
+            return Boot("", name, "REFUSED", fault=_api_message(error))
+        for _ in range(600):
+            server = self.api.get_server(server["id"])
+            if server["status"] in ("ACTIVE", "ERROR") and (
+                server["status"] == "ACTIVE" or "fault" in server
+            ):
+                break
+            time.sleep(0.05)
+        fault = server.get("fault", {}).get("message", "")
+        return Boot(
+            server["id"],
+            name,
+            server["status"],
+            fault=fault,
+            host=server.get("OS-EXT-SRV-ATTR:host"),
+        )
+
+    def delete(self, server_id: str) -> None:
+        self.api.delete_server(server_id)
+        for _ in range(600):
+            try:
+                self.api.get_server(server_id)
+            except api_client.OpenStackApiNotFoundException:
+                return
+            time.sleep(0.05)
+        msg = f"server {server_id} was not deleted"
+        raise TwinError(msg)
+
+    def guest_xml(self, service_host: str, server_id: str) -> str:
+        """The libvirt domain XML nova defined for a server (while it exists)."""
+        connection = self._case.computes[service_host].driver._host.get_connection()
+        return str(connection.lookupByUUIDString(server_id).XMLDesc(0))
+
+    def flavors(self) -> list[dict[str, Any]]:
+        return [dict(f) for f in self.api.get_flavors()]
+
+    def server_ids(self) -> list[str]:
+        return [s["id"] for s in self.api.get_servers(detail=False)]
+
+
+def _api_message(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    text = getattr(response, "text", "") if response is not None else ""
+    return f"{error}: {text}" if text else str(error)
+
+
+def _split_address(address: str) -> tuple[int, int, int, int]:
+    domain, bus, rest = address.split(":")
+    slot, function = rest.split(".")
+    return int(domain, 16), int(bus, 16), int(slot, 16), int(function, 16)
+
+
+def stable_node_uuid(service_host: str) -> str:
+    """A stable compute node uuid for a service host (what its compute_id file would hold)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"gpuslice-twin.{service_host}"))
+
+
+def registry() -> dict[str, list[Any]]:
+    """nova's registered options by group, from nova's own sample-config listing."""
+    from nova.conf import opts
+
+    return registry_from_list_opts(opts.list_opts())
+
+
+def filter_names() -> set[str]:
+    """The scheduler filter class names this nova has."""
+    from nova.scheduler import filters
+
+    return {cls.__name__ for cls in filters.all_filters()}
+
+
+def run(spec: RunSpec) -> None:
+    """Run one real-nova run; raises TwinError when nova's harness itself failed."""
+    case = type("GpusliceTwin", (_TwinCase,), {"spec": spec})("runTest")
+    result = testtools.TestResult()
+    case.run(result)
+    problems = [*result.errors, *result.failures]
+    if problems:
+        details = "\n".join(str(detail) for _test, detail in problems)
+        msg = f"real nova run failed:\n{details[-4000:]}"
+        raise TwinError(msg)
+
+
+def instance_path(tmp: Path) -> str:
+    return str(tmp)

@@ -1,0 +1,788 @@
+"""Boot a rendered plan on real Nova and check the promise, step by step.
+
+The input is rendered TEXT (the files `gpuslice render` writes): each GPU host's nova.conf and
+provider.yaml go to its compute service, the controllers' nova.conf to API and scheduler, and
+cloud-objects.json becomes API calls. The fleet only supplies the hardware (CPUs, RAM, disk,
+GPUs) for the fake libvirt host and the plan's expectations (general part, inventories).
+
+Each GPU host runs in a real-nova run of its own: nova's harness shares one configuration
+between services, and filling one host must not spill onto another. Hosts with the same
+hardware and the same files are run once.
+
+Scenario per GPU host (see docs/verify.md): fill with ordinary VMs until No valid host; one
+GPU VM per GPU goes ACTIVE with its device in the guest XML; one more GPU VM is refused;
+deleting a GPU VM does not let an ordinary VM in; then the same with GPU VMs first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gpuslice.errors import InputError
+from gpuslice.fleet import Fleet, Host
+from gpuslice.plan import make_plan
+from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, HostPlan, Plan
+from gpuslice.releases import Release
+from gpuslice.render import render_files
+from gpuslice.twin.confcheck import ConfFinding, canonical, check_entries
+from gpuslice.twin.ini import ConfEntry, parse_ini
+from gpuslice.twin.report import Report, Row
+
+if TYPE_CHECKING:
+    from gpuslice.twin._nova34 import Boot, NovaTwin
+
+CLOUD_OBJECTS = "cloud-objects.json"
+NO_VALID_HOST = "No valid host"
+NOVA_VERSION = "nova 34.0.0"
+# The smallest ordinary VM: one vCPU, 64 MiB, no disk. If it is refused, no ordinary VM fits.
+SMALLEST = (1, 64, 0)
+MAX_FILL_BOOTS = 40
+# Options whose value is a path on the real host; the run points them at its own copies.
+_PATH_OPTIONS = {("compute", "provider_config_location"), ("DEFAULT", "state_path")}
+
+
+@dataclasses.dataclass(frozen=True)
+class HostJob:
+    """One GPU host as a run sees it: hardware, the rendered files, the plan's expectations."""
+
+    host: Host
+    plan: HostPlan | None
+    conf: tuple[ConfEntry, ...]
+    provider_yaml: str | None
+    gpu_conf: tuple[ConfEntry, ...] = ()
+
+    def signature(self) -> tuple[object, ...]:
+        """Equal for hosts a run would treat the same (hardware and files)."""
+        host = self.host
+        gpus = tuple((g.address, g.vendor_id, g.product_id, g.numa_node) for g in host.gpus)
+        conf = tuple((e.section, e.name, e.value) for e in self.conf)
+        gpu_conf = tuple((e.section, e.name, e.value) for e in self.gpu_conf)
+        return (
+            len(host.cpus),
+            host.memory_mb,
+            host.disk_gb,
+            gpus,
+            conf,
+            gpu_conf,
+            self.provider_yaml,
+        )
+
+
+def nova_registry() -> dict[str, list[Any]]:
+    """nova's registered options, group -> options (imports nova)."""
+    from gpuslice.twin import _nova34
+
+    return _nova34.registry()
+
+
+def read_tree(root: Path) -> dict[str, str]:
+    """Every text file below `root` as relative path -> text (a render directory)."""
+    if not root.is_dir():
+        raise InputError("is not a directory", source=str(root), field="--rendered")
+    files: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            try:
+                files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise InputError(f"cannot read: {error}", source=str(path)) from None
+    return files
+
+
+def check_files(
+    files: Mapping[str, str], registry: Mapping[str, Sequence[Any]]
+) -> list[ConfFinding]:
+    """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options."""
+    findings: list[ConfFinding] = []
+    for path, text in files.items():
+        if path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}")):
+            findings.extend(check_entries(parse_ini(text, path), registry))
+    return findings
+
+
+def verify(
+    fleet: Fleet,
+    *,
+    strategy: str | None = None,
+    rendered: Mapping[str, str] | None = None,
+    hosts: Sequence[str] = (),
+) -> Report:
+    """Verify `fleet` under `strategy` on real nova 34; returns every row.
+
+    `rendered` (relative path -> text, as `gpuslice render` writes) replaces rendering the plan
+    in memory. Raises InputError when a nova.conf has an unknown option or a bad value.
+    """
+    name = strategy or fleet.strategy
+    plan: Plan | None
+    report = Report()
+    split_note: str | None = None
+    try:
+        plan = make_plan(fleet, name)
+    except InputError as error:
+        if name != "split":
+            raise
+        # split is refused after Newton; verify shows why on real nova with the Newton recipe
+        # ported to nova 34's option names (deprecated names resolve below).
+        split_note = error.detail
+        plan = make_plan(dataclasses.replace(fleet, release=Release(14)), "split")
+        report.notes.append(
+            f"strategy split is refused for {fleet.release}; running the Newton recipe on "
+            f"{NOVA_VERSION} to show why. gpuslice says: {split_note}"
+        )
+    files = dict(rendered) if rendered is not None else render_files(plan)
+    registry = nova_registry()
+    findings = check_files(files, registry)
+    fatal = [f for f in findings if f.fatal]
+    if fatal and split_note is None:
+        problems = "\n  ".join(str(f) for f in fatal)
+        msg = f"rendered configuration that {NOVA_VERSION} does not accept:\n  {problems}"
+        raise InputError(msg)
+    report.notes.extend(f"warning: {f}" for f in findings if not f.fatal)
+    if split_note is not None:
+        report.notes.extend(f"not accepted by {NOVA_VERSION}, left out: {f}" for f in fatal)
+
+    controller = _controller_conf(fleet, files, registry)
+    if split_note is not None:
+        controller, dropped = _known_filters(controller)
+        if dropped:
+            report.notes.append(
+                f"filters {NOVA_VERSION} no longer has, left out: {', '.join(dropped)}"
+            )
+    cloud = _cloud_objects(files)
+    jobs = _jobs(fleet, plan, files, registry, hosts)
+    seen: dict[tuple[object, ...], str] = {}
+    for job in jobs:
+        sig = job.signature()
+        if sig in seen:
+            report.notes.append(
+                f"{job.host.name}: same hardware and files as {seen[sig]}; its rows stand for both"
+            )
+            continue
+        seen[sig] = job.host.name
+        started = time.monotonic()
+        if split_note is not None:
+            rows = _run_split(fleet, plan, job, controller, cloud, split_note)
+        else:
+            rows = _run_host(fleet, plan, job, controller, cloud)
+        report.rows.extend(rows)
+        report.run_seconds[job.host.name] = round(time.monotonic() - started, 1)
+    return report
+
+
+def _controller_conf(
+    fleet: Fleet, files: Mapping[str, str], registry: Mapping[str, Sequence[Any]]
+) -> tuple[ConfEntry, ...]:
+    texts = {c: files.get(f"{c}/{NOVA_CONF}") for c in fleet.controllers}
+    present = {c: t for c, t in texts.items() if t is not None}
+    if not present:
+        return ()
+    first = next(iter(present))
+    return tuple(canonical(parse_ini(present[first], f"{first}/{NOVA_CONF}"), registry))
+
+
+def _known_filters(
+    entries: Sequence[ConfEntry],
+) -> tuple[tuple[ConfEntry, ...], list[str]]:
+    """Drop scheduler filters this nova does not have (the Newton list names removed ones)."""
+    from gpuslice.twin import _nova34
+
+    known = _nova34.filter_names()
+    out: list[ConfEntry] = []
+    dropped: list[str] = []
+    for entry in entries:
+        if (entry.section, entry.name) == ("filter_scheduler", "enabled_filters"):
+            names = [n.strip() for n in entry.value.split(",") if n.strip()]
+            dropped.extend(n for n in names if n not in known)
+            entry = dataclasses.replace(entry, value=",".join(n for n in names if n in known))
+        out.append(entry)
+    return tuple(out), dropped
+
+
+def _cloud_objects(files: Mapping[str, str]) -> dict[str, Any]:
+    text = files.get(CLOUD_OBJECTS)
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(str(error), source=CLOUD_OBJECTS, line=error.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("must be a JSON object", source=CLOUD_OBJECTS)
+    return data
+
+
+def _jobs(
+    fleet: Fleet,
+    plan: Plan,
+    files: Mapping[str, str],
+    registry: Mapping[str, Sequence[Any]],
+    only: Sequence[str],
+) -> list[HostJob]:
+    unknown = [h for h in only if h not in {host.name for host in fleet.gpu_hosts}]
+    if unknown:
+        names = ", ".join(h.name for h in fleet.gpu_hosts)
+        msg = f"not a GPU host of the fleet: {', '.join(unknown)} (GPU hosts: {names})"
+        raise InputError(msg, field="--host")
+    plans = {hp.host.name: hp for hp in plan.hosts}
+    jobs: list[HostJob] = []
+    for host in fleet.gpu_hosts:
+        if only and host.name not in only:
+            continue
+        conf_path = f"{host.name}/{NOVA_CONF}"
+        text = files.get(conf_path, "")
+        gpu_path = f"{host.name}/{NOVA_GPU_CONF}"
+        gpu_text = files.get(gpu_path)
+        jobs.append(
+            HostJob(
+                host=host,
+                plan=plans.get(host.name),
+                conf=tuple(canonical(parse_ini(text, conf_path), registry)),
+                provider_yaml=files.get(f"{host.name}/{PROVIDER_YAML}"),
+                gpu_conf=tuple(canonical(parse_ini(gpu_text, gpu_path), registry))
+                if gpu_text is not None
+                else (),
+            )
+        )
+    return jobs
+
+
+# --- one run per GPU host ---------------------------------------------------------------------
+
+
+class _Steps:
+    """Collects rows for one host and strategy."""
+
+    def __init__(self, host: str, strategy: str) -> None:
+        self.host = host
+        self.strategy = strategy
+        self.rows: list[Row] = []
+
+    def add(self, step: str, expected: str, seen: str, ok: bool) -> bool:
+        self.rows.append(Row(self.host, self.strategy, step, expected, seen, ok))
+        return ok
+
+
+def _fake_host(host: Host, **overrides: Any) -> Any:
+    from gpuslice.twin._nova34 import FakeHost
+
+    nodes = len(host.cpu_numa) or 1
+    return FakeHost(
+        name=host.name,
+        cpus=host.cpus,
+        numa_nodes=nodes,
+        memory_mb=host.memory_mb,
+        disk_gb=host.disk_gb,
+        gpus=host.gpus,
+        **overrides,
+    )
+
+
+def _prepare_conf(
+    job_conf: Sequence[ConfEntry], workdir: Path, provider_yaml: str | None, name: str
+) -> tuple[list[ConfEntry], list[str]]:
+    """The entries to apply, with host paths pointed at this run's copies; and notes."""
+    entries: list[ConfEntry] = []
+    notes: list[str] = []
+    for entry in job_conf:
+        key = (entry.section, entry.name)
+        if key == ("compute", "provider_config_location"):
+            target = workdir / name / "provider_config"
+            target.mkdir(parents=True, exist_ok=True)
+            if provider_yaml is not None:
+                (target / "gpuslice.yaml").write_text(provider_yaml, encoding="utf-8")
+            entries.append(dataclasses.replace(entry, value=str(target)))
+            notes.append(f"{entry.where}: provider_config_location read from {target}")
+        elif key == ("DEFAULT", "state_path"):
+            target = workdir / name / "state"
+            target.mkdir(parents=True, exist_ok=True)
+            entries.append(dataclasses.replace(entry, value=str(target)))
+        elif key == ("DEFAULT", "host"):
+            continue  # the service host; the run starts the service under it
+        else:
+            entries.append(entry)
+    return entries, notes
+
+
+def _conflicts(controller: Sequence[ConfEntry], host: Sequence[ConfEntry]) -> list[str]:
+    """Options both set with different values (one CONF holds both in a run)."""
+
+    def values(entries: Sequence[ConfEntry]) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        for entry in entries:
+            out.setdefault((entry.section, entry.name), []).append(entry.value)
+        return out
+
+    ctl, mine = values(controller), values(host)
+    return [f"[{s}] {n}" for (s, n) in sorted(set(ctl) & set(mine)) if ctl[(s, n)] != mine[(s, n)]]
+
+
+def _run_host(
+    fleet: Fleet,
+    plan: Plan,
+    job: HostJob,
+    controller: Sequence[ConfEntry],
+    cloud: Mapping[str, Any],
+) -> list[Row]:
+    from gpuslice.twin import _nova34
+
+    steps = _Steps(job.host.name, plan.strategy)
+    with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
+        workdir = Path(tmp)
+        entries, _notes = _prepare_conf(job.conf, workdir, job.provider_yaml, job.host.name)
+        clash = _conflicts(controller, entries)
+        steps.add(
+            "controllers' and host's nova.conf agree where both set an option",
+            "agree (one process holds both)",
+            "differ: " + ", ".join(clash) if clash else "agree",
+            not clash,
+        )
+
+        def body(twin: NovaTwin) -> None:
+            twin.apply(entries)
+            rp_uuid = twin.start_host(_fake_host(job.host))
+            _check_host_seen(twin, steps, job, rp_uuid)
+            _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
+            _scenario(twin, steps, fleet, job, rp_uuid)
+
+        _nova34.run(_nova34.RunSpec(controller, body))
+    return steps.rows
+
+
+def _check_host_seen(twin: NovaTwin, steps: _Steps, job: HostJob, rp_uuid: str) -> None:
+    host = job.host
+    inv = twin.inventories(rp_uuid)
+    devices = twin.pci_devices(host.name)
+
+    def total(rc: str) -> int:
+        return int(inv.get(rc, {}).get("total", 0))
+
+    cpus = total("VCPU") or total("PCPU")
+    want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in host.gpus)
+    seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]}" for d in devices)
+    expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"
+    seen = f"{cpus} CPUs, {total('MEMORY_MB')} MB, {total('DISK_GB')} GB; GPUs {seen_gpus}"
+    steps.add("nova sees the fleet's host", expected, seen, expected == seen)
+    if job.plan is None:
+        return
+    for provider in job.plan.providers:
+        want = {
+            rc: (i.total, i.reserved, float(i.allocation_ratio))
+            for rc, i in sorted(provider.inventories.items())
+        }
+        got = {
+            rc: (int(v["total"]), int(v["reserved"]), float(v["allocation_ratio"]))
+            for rc, v in sorted(inv.items())
+            if rc in want
+        }
+        missing = sorted(set(want) - set(got))
+        steps.add(
+            f"provider {provider.name}: inventory as planned (total, reserved, ratio)",
+            _fmt_inv(want),
+            _fmt_inv(got) + (f"; missing {', '.join(missing)}" if missing else ""),
+            want == got,
+        )
+        traits = set(twin.traits(rp_uuid))
+        lacking = sorted(set(provider.traits) - traits)
+        if provider.traits:
+            steps.add(
+                f"provider {provider.name}: traits as planned",
+                ", ".join(provider.traits),
+                "missing " + ", ".join(lacking) if lacking else ", ".join(provider.traits),
+                not lacking,
+            )
+
+
+def _fmt_inv(inv: Mapping[str, tuple[int, int, float]]) -> str:
+    return "; ".join(f"{rc} {t}/{r}/{a:g}" for rc, (t, r, a) in inv.items())
+
+
+def _create_cloud_objects(
+    twin: NovaTwin,
+    cloud: Mapping[str, Any],
+    running: Sequence[str],
+    rp_uuid: str,
+    steps: _Steps,
+) -> None:
+    for rc in cloud.get("resource_classes", []):
+        twin.ensure_resource_class(rc)
+    for trait in cloud.get("traits", []):
+        twin.ensure_trait(trait)
+    for provider, traits in (cloud.get("provider_traits") or {}).items():
+        if provider in running:
+            for trait in traits:
+                twin.ensure_trait(trait)
+            twin.add_provider_traits(rp_uuid, traits)
+    for aggregate in cloud.get("aggregates", []):
+        members = [h for h in aggregate.get("hosts", []) if h in running]
+        twin.create_aggregate(aggregate["name"], aggregate.get("metadata", {}), members)
+    for flavor in cloud.get("flavors", []):
+        twin.create_flavor(
+            flavor["name"],
+            int(flavor["vcpus"]),
+            int(flavor["ram"]),
+            int(flavor["disk"]),
+            is_public=bool(flavor.get("is_public", True)),
+            extra_specs=flavor.get("extra_specs") or {},
+        )
+    steps.add(
+        "cloud-objects.json created through the compute and placement APIs",
+        "accepted",
+        f"accepted: {len(cloud.get('flavors', []))} flavor(s), "
+        f"{len(cloud.get('aggregates', []))} aggregate(s), {len(cloud.get('traits', []))} trait(s)",
+        True,
+    )
+
+
+# --- the scenario -------------------------------------------------------------------------------
+
+
+class _Host:
+    """A host during the scenario: its servers and the flavors made for it."""
+
+    def __init__(self, twin: NovaTwin, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
+        self.twin = twin
+        self.job = job
+        self.rp_uuid = rp_uuid
+        self.name = job.host.name
+        self.counter = 0
+        self.flavors: dict[tuple[int, int, int], str] = {}
+        self.gpu_flavor: dict[str, tuple[str, int, int]] = {}
+        by_name = {f["name"]: f for f in twin.flavors()}
+        for gpu in job.host.gpus:
+            model = fleet.model_of(gpu)
+            found = by_name.get(model.flavor)
+            if found is None:
+                msg = f"cloud-objects.json has no flavor {model.flavor!r} for {gpu.address}"
+                raise InputError(msg, source=CLOUD_OBJECTS)
+            self.gpu_flavor[gpu.address] = (str(found["id"]), found["vcpus"], found["ram"])
+
+    def ordinary_flavor(self, size: tuple[int, int, int]) -> str:
+        if size not in self.flavors:
+            vcpus, ram, disk = size
+            self.flavors[size] = self.twin.create_flavor(
+                f"ordinary-{vcpus}c-{ram}m-{disk}g", vcpus, ram, disk
+            )
+        return self.flavors[size]
+
+    def boot(self, kind: str, flavor_id: str) -> Boot:
+        self.counter += 1
+        return self.twin.boot(f"{kind}-{self.counter}", flavor_id)
+
+    def free_general(self) -> tuple[int, int, int]:
+        inv = self.twin.inventories(self.rp_uuid)
+        used = self.twin.usages(self.rp_uuid)
+
+        def free(rc: str) -> int:
+            if rc not in inv:
+                return 0
+            i = inv[rc]
+            cap = int((i["total"] - i["reserved"]) * i["allocation_ratio"])
+            return min(cap - int(used.get(rc, 0)), int(i["max_unit"]))
+
+        return free("VCPU"), free("MEMORY_MB"), max(free("DISK_GB"), 0)
+
+    def fill(self) -> tuple[list[tuple[Boot, tuple[int, int, int]]], Boot | None]:
+        """Boot ordinary VMs, each as large as what is free, until nova refuses one."""
+        booted: list[tuple[Boot, tuple[int, int, int]]] = []
+        for _ in range(MAX_FILL_BOOTS):
+            vcpus, ram, disk = self.free_general()
+            size = (vcpus, ram, disk) if vcpus >= 1 and ram >= 1 else SMALLEST
+            result = self.boot("ordinary", self.ordinary_flavor(size))
+            if not result.active:
+                if size != SMALLEST:
+                    # Refused although placement showed it free: try the smallest VM.
+                    result = self.boot("ordinary", self.ordinary_flavor(SMALLEST))
+                    if result.active:
+                        booted.append((result, SMALLEST))
+                        continue
+                return booted, result
+            booted.append((result, size))
+        return booted, None
+
+    def delete_all(self) -> None:
+        for server_id in self.twin.server_ids():
+            self.twin.delete(server_id)
+
+
+def _refused(result: Boot) -> bool:
+    return not result.active and NO_VALID_HOST in result.fault
+
+
+def _outcome(result: Boot) -> str:
+    if result.active:
+        return "ACTIVE"
+    return f"{result.status}: {result.fault.strip() or 'no fault'}"
+
+
+def _attached(xml: str) -> list[str]:
+    root = ET.fromstring(xml)
+    found: list[str] = []
+    for hostdev in root.iter("hostdev"):
+        address = hostdev.find("./source/address")
+        if address is None:
+            continue
+        domain, bus, slot, func = (
+            int(address.get(k, "0"), 16) for k in ("domain", "bus", "slot", "function")
+        )
+        found.append(f"{domain:04x}:{bus:02x}:{slot:02x}.{func:x}")
+    return found
+
+
+def _guest_size(xml: str) -> tuple[int, int]:
+    root = ET.fromstring(xml)
+    vcpu = root.findtext("vcpu") or "0"
+    memory = root.findtext("memory") or "0"
+    return int(vcpu), int(memory) // 1024
+
+
+def _boot_gpus(host: _Host, steps: _Steps, label: str) -> list[str]:
+    """One GPU VM per GPU; returns the server ids that went ACTIVE."""
+    servers: list[str] = []
+    attached: list[str] = []
+    for index, gpu in enumerate(host.job.host.gpus, start=1):
+        flavor_id, vcpus, ram = host.gpu_flavor[gpu.address]
+        result = host.boot("gpu", flavor_id)
+        seen = _outcome(result)
+        ok = result.active
+        if result.active:
+            servers.append(result.server_id)
+            xml = host.twin.guest_xml(host.name, result.server_id)
+            devices = _attached(xml)
+            guest = _guest_size(xml)
+            attached.extend(devices)
+            seen = f"ACTIVE, guest XML: {', '.join(devices) or 'no PCI device'}, "
+            seen += f"{guest[0]} vCPU, {guest[1]} MB"
+            host_gpus = {g.address for g in host.job.host.gpus}
+            ok = len(devices) == 1 and devices[0] in host_gpus and guest == (vcpus, ram)
+        steps.add(
+            f"{label}: GPU VM {index} of {len(host.job.host.gpus)}",
+            f"ACTIVE with a {gpu.vendor_product} in the guest XML, {vcpus} vCPU, {ram} MB",
+            seen,
+            ok,
+        )
+    if len(servers) == len(host.job.host.gpus):
+        each_once = sorted(attached) == sorted(g.address for g in host.job.host.gpus)
+        steps.add(
+            f"{label}: each GPU attached once",
+            ", ".join(sorted(g.address for g in host.job.host.gpus)),
+            ", ".join(sorted(attached)),
+            each_once,
+        )
+    return servers
+
+
+def _extra_gpu(host: _Host, steps: _Steps, label: str) -> None:
+    flavor_id = next(iter(host.gpu_flavor.values()))[0]
+    result = host.boot("gpu", flavor_id)
+    steps.add(
+        f"{label}: one more GPU VM (all GPUs in use)",
+        NO_VALID_HOST,
+        _outcome(result),
+        _refused(result),
+    )
+    if result.active:
+        host.twin.delete(result.server_id)
+
+
+def _delete_gpu_then_ordinary(
+    host: _Host, steps: _Steps, label: str, gpu_servers: list[str]
+) -> None:
+    if not gpu_servers:
+        steps.add(
+            f"{label}: delete a GPU VM, then boot an ordinary VM",
+            NO_VALID_HOST,
+            "not run: no GPU VM went ACTIVE",
+            False,
+        )
+        return
+    host.twin.delete(gpu_servers.pop())
+    result = host.boot("ordinary", host.ordinary_flavor(SMALLEST))
+    steps.add(
+        f"{label}: delete a GPU VM, then boot the smallest ordinary VM (1 vCPU, 64 MB)",
+        f"{NO_VALID_HOST} (the freed slice stays for GPU VMs)",
+        _outcome(result),
+        _refused(result),
+    )
+    if result.active:
+        host.twin.delete(result.server_id)
+    flavor_id = next(iter(host.gpu_flavor.values()))[0]
+    again = host.boot("gpu", flavor_id)
+    steps.add(f"{label}: then a GPU VM again", "ACTIVE", _outcome(again), again.active)
+
+
+def _general_limit(job: HostJob, fleet: Fleet) -> tuple[int, int, int] | None:
+    if job.plan is None:
+        return None
+    general = job.plan.general
+    ratios = fleet.ratios
+    return (
+        int(general.vcpus * ratios.cpu),
+        int(general.memory_mb * ratios.ram),
+        int(general.disk_gb * ratios.disk),
+    )
+
+
+def _fill_rows(host: _Host, steps: _Steps, fleet: Fleet, label: str) -> tuple[int, int, int]:
+    booted, refusal = host.fill()
+    taken = (
+        sum(s[0] for _b, s in booted),
+        sum(s[1] for _b, s in booted),
+        sum(s[2] for _b, s in booted),
+    )
+    amounts = f"{taken[0]} vCPU, {taken[1]} MB, {taken[2]} GB"
+    if refusal is None:
+        seen = f"{len(booted)} VMs ACTIVE ({amounts}), never refused"
+    else:
+        seen = f"{len(booted)} VMs ACTIVE ({amounts}), then {_outcome(refusal)}"
+    steps.add(
+        f"{label}: fill with ordinary VMs",
+        f"ACTIVE until {NO_VALID_HOST}",
+        seen,
+        refusal is not None and _refused(refusal),
+    )
+    limit = _general_limit(host.job, fleet)
+    if limit is not None:
+        steps.add(
+            f"{label}: ordinary VMs stay within the general part",
+            f"at most {limit[0]} vCPU, {limit[1]} MB, {limit[2]} GB",
+            amounts,
+            all(t <= m for t, m in zip(taken, limit, strict=True)),
+        )
+    return taken
+
+
+def _scenario(twin: NovaTwin, steps: _Steps, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
+    host = _Host(twin, fleet, job, rp_uuid)
+    # A: ordinary VMs first.
+    label = "ordinary first"
+    taken_a = _fill_rows(host, steps, fleet, label)
+    gpu_servers = _boot_gpus(host, steps, label)
+    _extra_gpu(host, steps, label)
+    _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
+    host.delete_all()
+    # B: GPU VMs first.
+    label = "GPU first"
+    gpu_servers = _boot_gpus(host, steps, label)
+    _extra_gpu(host, steps, label)
+    booted, refusal = host.fill()
+    taken_b = (
+        sum(s[0] for _b, s in booted),
+        sum(s[1] for _b, s in booted),
+        sum(s[2] for _b, s in booted),
+    )
+    steps.add(
+        f"{label}: fill with ordinary VMs",
+        f"the same general part as with no GPU VM ({taken_a[0]} vCPU, {taken_a[1]} MB, "
+        f"{taken_a[2]} GB), then {NO_VALID_HOST}",
+        f"{len(booted)} VMs ({taken_b[0]} vCPU, {taken_b[1]} MB, {taken_b[2]} GB), then "
+        + (_outcome(refusal) if refusal is not None else "never refused"),
+        taken_b == taken_a and refusal is not None and _refused(refusal),
+    )
+    _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
+    host.delete_all()
+
+
+# --- split: two services on one libvirt host -----------------------------------------------------
+
+
+def _run_split(
+    fleet: Fleet,
+    plan: Plan,
+    job: HostJob,
+    controller: Sequence[ConfEntry],
+    cloud: Mapping[str, Any],
+    refusal: str,
+) -> list[Row]:
+    from gpuslice.twin import _nova34
+
+    service_host = next(
+        (e.value for e in job.gpu_conf if (e.section, e.name) == ("DEFAULT", "host")),
+        f"{job.host.name}-gpu",
+    )
+    steps = _Steps(job.host.name, "split")
+    with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
+        workdir = Path(tmp)
+        first, _ = _prepare_conf(job.conf, workdir, None, job.host.name)
+        # The GPU service reads nova.conf then nova-gpu.conf (its systemd unit says so).
+        second, _ = _prepare_conf([*job.conf, *job.gpu_conf], workdir, None, service_host)
+
+        def body(twin: NovaTwin) -> None:
+            twin.apply(first)
+            rp_uuid = twin.start_host(_fake_host(job.host))
+            steps.add(
+                f"first service {job.host.name} starts",
+                f"provider {job.host.name}",
+                f"provider {_provider_name(twin, rp_uuid)}",
+                True,
+            )
+            twin.apply(second)
+            own = _nova34.stable_node_uuid(f"{service_host}-own-state")
+            fake = _fake_host(
+                job.host, service_host=service_host, hypervisor_hostname=job.host.name
+            )
+            before = len(twin.logs())
+            error = twin.try_start_host(fake, node_uuid=own)
+            log = twin.logs()[before:]
+            conflict = _quote(log, "Conflicting resource provider name")
+            providers = sorted(p["name"] for p in twin.providers())
+            seen = error or conflict or f"providers {providers}"
+            steps.add(
+                f"second service {service_host} (own state_path) registers its provider",
+                f"a provider for {service_host}'s slice",
+                seen,
+                bool(not error and not conflict and len(providers) == 2),
+            )
+            quoted = conflict and _core(conflict) in refusal
+            steps.add(
+                "gpuslice's refusal of split quotes what nova did",
+                f"refusal contains {_core(conflict)!r}" if conflict else "a 409 from placement",
+                "it does" if quoted else f"refusal: {refusal}",
+                bool(quoted),
+            )
+            _create_cloud_objects(twin, cloud, [job.host.name, service_host], rp_uuid, steps)
+            host = _Host(twin, fleet, job, rp_uuid)
+            _boot_gpus(host, steps, "split")
+            shared_error = twin.try_start_host(
+                _fake_host(
+                    job.host,
+                    service_host=f"{service_host}-shared",
+                    hypervisor_hostname=job.host.name,
+                ),
+                node_uuid=rp_uuid,
+            )
+            steps.add(
+                f"second service with {job.host.name}'s state_path (shared compute_id) starts",
+                "starts",
+                shared_error or "started",
+                not shared_error,
+            )
+
+        _nova34.run(_nova34.RunSpec(controller, body))
+    return steps.rows
+
+
+def _provider_name(twin: NovaTwin, rp_uuid: str) -> str:
+    for provider in twin.providers():
+        if provider["uuid"] == rp_uuid:
+            return str(provider["name"])
+    return "none"
+
+
+def _quote(log: str, needle: str) -> str:
+    for line in log.splitlines():
+        if needle in line:
+            start = line.find(needle)
+            return line[start:].split('"')[0].split("\\n")[0].strip()
+    return ""
+
+
+def _core(quote: str) -> str:
+    """The part of nova's message gpuslice's refusal must carry (without request ids)."""
+    return quote.split(". ")[0].rstrip(".")
