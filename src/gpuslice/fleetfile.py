@@ -152,7 +152,9 @@ def parse_fleet(text: str, *, source: str, base_dir: Path) -> Fleet:
 
 
 def _explain(error: ValidationError, located: LocatedYaml) -> InputError:
-    first = error.errors()[0]
+    errors = error.errors()
+    # A misspelt key also shows as a missing one; the misspelling is what the user must fix.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     field = ".".join(str(part) for part in loc)
     line = located.line_of(loc)
