@@ -344,7 +344,7 @@ def _gpus_from_lspci(
                 "`lspci -nn` or list the GPUs under gpus:"
             )
             raise InputError(msg, source=str(path))
-    return list(discovery.gpus), tuple(discovery.companions)
+    return list(discovery.gpus), tuple(c.device for c in discovery.companions)
 
 
 def _check_names(
