@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gpuslice.cli.discover import discover
+
 ALL: list[click.Command] = []
+ALL.append(discover)
