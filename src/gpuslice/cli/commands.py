@@ -4,4 +4,8 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from gpuslice.cli.discover import discover
+from gpuslice.cli.plan import plan_command
+from gpuslice.cli.render import render_command
+
+ALL: list[click.Command] = [discover, plan_command, render_command]
