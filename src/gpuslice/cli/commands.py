@@ -7,5 +7,7 @@ import click
 from gpuslice.cli.discover import discover
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
+from gpuslice.cli.verify import verify_command
 
 ALL: list[click.Command] = [discover, plan_command, render_command]
+ALL.append(verify_command)

@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -35,7 +35,7 @@ from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import host as libvirt_host
 
-from gpuslice.errors import GpusliceError
+from gpuslice.errors import GpusliceError, InputError, ServiceUnreachableError
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.twin.confcheck import registry_from_list_opts
 from gpuslice.twin.ini import ConfEntry
@@ -47,10 +47,8 @@ _IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 _MICROVERSION = "2.96"
 
 
-class TwinError(GpusliceError):
-    """Real Nova could not be started or driven (not a promise failure)."""
-
-    exit_code = 1
+class TwinError(ServiceUnreachableError):
+    """Real Nova could not be started or driven (not a promise failure): exit 3."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class RunSpec:
 
     controller_conf: Sequence[ConfEntry]
     body: Callable[[NovaTwin], None]
-    errors: list[str] = field(default_factory=list)
+    raised: GpusliceError | None = None
 
 
 def _group(section: str) -> str | None:
@@ -129,8 +127,8 @@ class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
                 self.flags(**{name: value, "group": _group(section)})
             except Exception as error:  # oslo.config raises several types here
                 where = items[0].where
-                msg = f"{where}: nova refused [{section}] {name} = {values[-1]!r}: {error}"
-                raise TwinError(msg) from None
+                msg = f"nova refused [{section}] {name} = {values[-1]!r}: {error}"
+                raise InputError(msg, source=where) from None
 
     def setUp(self) -> None:
         super().setUp()
@@ -139,7 +137,10 @@ class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
         logging.getLogger().setLevel(logging.INFO)
 
     def runTest(self) -> None:  # noqa: N802 (unittest's name)
-        self.spec.body(NovaTwin(self))
+        try:
+            self.spec.body(NovaTwin(self))
+        except GpusliceError as error:
+            self.spec.raised = error
 
 
 class NovaTwin:
@@ -429,6 +430,8 @@ def run(spec: RunSpec) -> None:
     case = type("GpusliceTwin", (_TwinCase,), {"spec": spec})("runTest")
     result = testtools.TestResult()
     case.run(result)
+    if spec.raised is not None:
+        raise spec.raised
     problems = [*result.errors, *result.failures]
     if problems:
         details = "\n".join(str(detail) for _test, detail in problems)

@@ -29,7 +29,7 @@ from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, HostPlan, Plan
-from gpuslice.releases import Release
+from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, canonical, check_entries
 from gpuslice.twin.ini import ConfEntry, parse_ini
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 CLOUD_OBJECTS = "cloud-objects.json"
 NO_VALID_HOST = "No valid host"
 NOVA_VERSION = "nova 34.0.0"
+NOVA_MAJOR = 34
+# The last release where split works; verify ports its recipe to nova 34's option names.
+SPLIT_RELEASE = Release(14)
 # The smallest ordinary VM: one vCPU, 64 MiB, no disk. If it is refused, no ordinary VM fits.
 SMALLEST = (1, 64, 0)
 MAX_FILL_BOOTS = 40
@@ -97,13 +100,21 @@ def read_tree(root: Path) -> dict[str, str]:
 
 
 def check_files(
-    files: Mapping[str, str], registry: Mapping[str, Sequence[Any]]
+    files: Mapping[str, str],
+    registry: Mapping[str, Sequence[Any]],
+    port: Release | None = None,
 ) -> list[ConfFinding]:
-    """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options."""
+    """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options.
+
+    With `port`, files written for Newton are first moved to `port`'s option names.
+    """
     findings: list[ConfFinding] = []
     for path, text in files.items():
         if path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}")):
-            findings.extend(check_entries(parse_ini(text, path), registry))
+            entries = parse_ini(text, path)
+            if port is not None:
+                entries = port_entries(entries, SPLIT_RELEASE, port)
+            findings.extend(check_entries(entries, registry))
     return findings
 
 
@@ -131,14 +142,14 @@ def verify(
         # split is refused after Newton; verify shows why on real nova with the Newton recipe
         # ported to nova 34's option names (deprecated names resolve below).
         split_note = error.detail
-        plan = make_plan(dataclasses.replace(fleet, release=Release(14)), "split")
+        plan = make_plan(dataclasses.replace(fleet, release=SPLIT_RELEASE), "split")
         report.notes.append(
             f"strategy split is refused for {fleet.release}; running the Newton recipe on "
             f"{NOVA_VERSION} to show why. gpuslice says: {split_note}"
         )
     files = dict(rendered) if rendered is not None else render_files(plan)
     registry = nova_registry()
-    findings = check_files(files, registry)
+    findings = check_files(files, registry, Release(NOVA_MAJOR) if split_note else None)
     fatal = [f for f in findings if f.fatal]
     if fatal and split_note is None:
         problems = "\n  ".join(str(f) for f in fatal)
@@ -148,7 +159,8 @@ def verify(
     if split_note is not None:
         report.notes.extend(f"not accepted by {NOVA_VERSION}, left out: {f}" for f in fatal)
 
-    controller = _controller_conf(fleet, files, registry)
+    port = Release(NOVA_MAJOR) if split_note is not None else None
+    controller = _controller_conf(fleet, files, registry, port)
     if split_note is not None:
         controller, dropped = _known_filters(controller)
         if dropped:
@@ -156,7 +168,7 @@ def verify(
                 f"filters {NOVA_VERSION} no longer has, left out: {', '.join(dropped)}"
             )
     cloud = _cloud_objects(files)
-    jobs = _jobs(fleet, plan, files, registry, hosts)
+    jobs = _jobs(fleet, plan, files, registry, hosts, port)
     seen: dict[tuple[object, ...], str] = {}
     for job in jobs:
         sig = job.signature()
@@ -176,15 +188,45 @@ def verify(
     return report
 
 
+def port_entries(entries: Sequence[ConfEntry], source: Release, target: Release) -> list[ConfEntry]:
+    """`entries` written for `source` with option locations moved to `target`'s names.
+
+    Uses the release facts table: every fact whose value is a (section, option) location.
+    """
+    moves: dict[tuple[str, str], tuple[str, str]] = {}
+    for key in FACTS:
+        old, new = source.fact(key), target.fact(key)
+        locations = isinstance(old, tuple) and isinstance(new, tuple)
+        if locations and old != new and all(isinstance(p, str) for p in (*old, *new)):
+            moves[(old[0], old[1])] = (new[0], new[1])
+    out: list[ConfEntry] = []
+    for entry in entries:
+        section, name = moves.get((entry.section, entry.name), (entry.section, entry.name))
+        out.append(dataclasses.replace(entry, section=section, name=name))
+    return out
+
+
+def _read_conf(
+    text: str, path: str, registry: Mapping[str, Sequence[Any]], port: Release | None
+) -> tuple[ConfEntry, ...]:
+    entries = parse_ini(text, path)
+    if port is not None:
+        entries = port_entries(entries, SPLIT_RELEASE, port)
+    return tuple(canonical(entries, registry))
+
+
 def _controller_conf(
-    fleet: Fleet, files: Mapping[str, str], registry: Mapping[str, Sequence[Any]]
+    fleet: Fleet,
+    files: Mapping[str, str],
+    registry: Mapping[str, Sequence[Any]],
+    port: Release | None = None,
 ) -> tuple[ConfEntry, ...]:
     texts = {c: files.get(f"{c}/{NOVA_CONF}") for c in fleet.controllers}
     present = {c: t for c, t in texts.items() if t is not None}
     if not present:
         return ()
     first = next(iter(present))
-    return tuple(canonical(parse_ini(present[first], f"{first}/{NOVA_CONF}"), registry))
+    return _read_conf(present[first], f"{first}/{NOVA_CONF}", registry, port)
 
 
 def _known_filters(
@@ -224,6 +266,7 @@ def _jobs(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
     only: Sequence[str],
+    port: Release | None = None,
 ) -> list[HostJob]:
     unknown = [h for h in only if h not in {host.name for host in fleet.gpu_hosts}]
     if unknown:
@@ -243,9 +286,9 @@ def _jobs(
             HostJob(
                 host=host,
                 plan=plans.get(host.name),
-                conf=tuple(canonical(parse_ini(text, conf_path), registry)),
+                conf=_read_conf(text, conf_path, registry, port),
                 provider_yaml=files.get(f"{host.name}/{PROVIDER_YAML}"),
-                gpu_conf=tuple(canonical(parse_ini(gpu_text, gpu_path), registry))
+                gpu_conf=_read_conf(gpu_text, gpu_path, registry, port)
                 if gpu_text is not None
                 else (),
             )
@@ -610,8 +653,7 @@ def _delete_gpu_then_ordinary(
         _outcome(result),
         _refused(result),
     )
-    if result.active:
-        host.twin.delete(result.server_id)
+    # An ordinary VM that got in stays: the GPU VM below then shows what it cost.
     flavor_id = next(iter(host.gpu_flavor.values()))[0]
     again = host.boot("gpu", flavor_id)
     steps.add(f"{label}: then a GPU VM again", "ACTIVE", _outcome(again), again.active)
@@ -723,10 +765,20 @@ def _run_split(
                 True,
             )
             twin.apply(second)
-            own = _nova34.stable_node_uuid(f"{service_host}-own-state")
             fake = _fake_host(
                 job.host, service_host=service_host, hypervisor_hostname=job.host.name
             )
+            # As the recipe is often run: both services share state_path, so the compute_id
+            # file hands the GPU service the first service's node.
+            shared_error = twin.try_start_host(fake, node_uuid=rp_uuid)
+            steps.add(
+                f"second service {service_host} sharing {job.host.name}'s state_path starts",
+                "starts",
+                shared_error or "started",
+                not shared_error,
+            )
+            # As gpuslice renders it: its own state_path, so a node of its own.
+            own = _nova34.stable_node_uuid(f"{service_host}-own-state")
             before = len(twin.logs())
             error = twin.try_start_host(fake, node_uuid=own)
             log = twin.logs()[before:]
@@ -734,35 +786,21 @@ def _run_split(
             providers = sorted(p["name"] for p in twin.providers())
             seen = error or conflict or f"providers {providers}"
             steps.add(
-                f"second service {service_host} (own state_path) registers its provider",
+                f"second service {service_host} with its own state_path registers a provider",
                 f"a provider for {service_host}'s slice",
-                seen,
+                f"placement: 409 {seen}" if conflict and not error else seen,
                 bool(not error and not conflict and len(providers) == 2),
             )
-            quoted = conflict and _core(conflict) in refusal
+            quoted = bool(conflict) and _core(conflict) in refusal
             steps.add(
                 "gpuslice's refusal of split quotes what nova did",
                 f"refusal contains {_core(conflict)!r}" if conflict else "a 409 from placement",
                 "it does" if quoted else f"refusal: {refusal}",
-                bool(quoted),
+                quoted,
             )
             _create_cloud_objects(twin, cloud, [job.host.name, service_host], rp_uuid, steps)
             host = _Host(twin, fleet, job, rp_uuid)
             _boot_gpus(host, steps, "split")
-            shared_error = twin.try_start_host(
-                _fake_host(
-                    job.host,
-                    service_host=f"{service_host}-shared",
-                    hypervisor_hostname=job.host.name,
-                ),
-                node_uuid=rp_uuid,
-            )
-            steps.add(
-                f"second service with {job.host.name}'s state_path (shared compute_id) starts",
-                "starts",
-                shared_error or "started",
-                not shared_error,
-            )
 
         _nova34.run(_nova34.RunSpec(controller, body))
     return steps.rows
