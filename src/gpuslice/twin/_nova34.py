@@ -390,8 +390,11 @@ class NovaTwin:
     def flavors(self) -> list[dict[str, Any]]:
         return [dict(f) for f in self.api.get_flavors()]
 
-    def server_ids(self) -> list[str]:
-        return [s["id"] for s in self.api.get_servers(detail=False)]
+    def server_ids(self, status: str | None = None) -> list[str]:
+        """Ids of every server, or of those in `status` (ACTIVE, ERROR, ...)."""
+        if status is None:
+            return [s["id"] for s in self.api.get_servers(detail=False)]
+        return [s["id"] for s in self.api.get_servers(detail=True) if s["status"] == status]
 
 
 def _api_message(error: Exception) -> str:

@@ -550,7 +550,8 @@ class _Host:
         return booted, None
 
     def delete_all(self) -> None:
-        for server_id in self.twin.server_ids():
+        # Refused (ERROR) servers hold nothing; leaving them saves a delete each.
+        for server_id in self.twin.server_ids("ACTIVE"):
             self.twin.delete(server_id)
 
 
