@@ -409,6 +409,11 @@ def _split_address(address: str) -> tuple[int, int, int, int]:
     return int(domain, 16), int(bus, 16), int(slot, 16), int(function, 16)
 
 
+def option_default(section: str, name: str) -> Any:
+    """The default nova registers for an option."""
+    return CONF._get_opt_info(name, _group(section))["opt"].default  # oslo.config private
+
+
 def stable_node_uuid(service_host: str) -> str:
     """A stable compute node uuid for a service host (what its compute_id file would hold)."""
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"gpuslice-twin.{service_host}"))

@@ -328,29 +328,47 @@ def _fake_host(host: Host, **overrides: Any) -> Any:
 
 
 def _prepare_conf(
-    job_conf: Sequence[ConfEntry], workdir: Path, provider_yaml: str | None, name: str
-) -> tuple[list[ConfEntry], list[str]]:
-    """The entries to apply, with host paths pointed at this run's copies; and notes."""
+    job_conf: Sequence[ConfEntry],
+    root: Path,
+    provider_yaml: str | None,
+    provider_default: str | None = None,
+) -> list[ConfEntry]:
+    """The entries to apply, with the host's paths moved below `root` (the host's `/`).
+
+    The rendered provider.yaml is written where it lives on the host, below `root`. When the
+    files do not set provider_config_location, nova reads its default (`provider_default`),
+    which is moved below `root` the same way: the file is read only if it is there.
+    """
+    if provider_yaml is not None:
+        target = root / PROVIDER_YAML
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(provider_yaml, encoding="utf-8")
     entries: list[ConfEntry] = []
-    notes: list[str] = []
+    located = False
     for entry in job_conf:
         key = (entry.section, entry.name)
-        if key == ("compute", "provider_config_location"):
-            target = workdir / name / "provider_config"
-            target.mkdir(parents=True, exist_ok=True)
-            if provider_yaml is not None:
-                (target / "gpuslice.yaml").write_text(provider_yaml, encoding="utf-8")
-            entries.append(dataclasses.replace(entry, value=str(target)))
-            notes.append(f"{entry.where}: provider_config_location read from {target}")
-        elif key == ("DEFAULT", "state_path"):
-            target = workdir / name / "state"
-            target.mkdir(parents=True, exist_ok=True)
-            entries.append(dataclasses.replace(entry, value=str(target)))
+        if key in _PATH_OPTIONS:
+            path = root / entry.value.lstrip("/")
+            path.mkdir(parents=True, exist_ok=True)
+            entries.append(dataclasses.replace(entry, value=str(path)))
+            located = located or key == ("compute", "provider_config_location")
         elif key == ("DEFAULT", "host"):
             continue  # the service host; the run starts the service under it
         else:
             entries.append(entry)
-    return entries, notes
+    if not located and provider_default is not None:
+        path = root / provider_default.lstrip("/")
+        path.mkdir(parents=True, exist_ok=True)
+        entries.append(
+            ConfEntry(
+                f"nova's default for {PROVIDER_YAML}",
+                0,
+                "compute",
+                "provider_config_location",
+                str(path),
+            )
+        )
+    return entries
 
 
 def _conflicts(controller: Sequence[ConfEntry], host: Sequence[ConfEntry]) -> list[str]:
@@ -378,7 +396,9 @@ def _run_host(
     steps = _Steps(job.host.name, plan.strategy)
     with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
         workdir = Path(tmp)
-        entries, _notes = _prepare_conf(job.conf, workdir, job.provider_yaml, job.host.name)
+        default = _nova34.option_default("compute", "provider_config_location")
+        root = workdir / job.host.name
+        entries = _prepare_conf(job.conf, root, job.provider_yaml, default)
         clash = _conflicts(controller, entries)
         steps.add(
             "controllers' and host's nova.conf agree where both set an option",
@@ -752,9 +772,9 @@ def _run_split(
     steps = _Steps(job.host.name, "split")
     with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
         workdir = Path(tmp)
-        first, _ = _prepare_conf(job.conf, workdir, None, job.host.name)
+        first = _prepare_conf(job.conf, workdir / job.host.name, None)
         # The GPU service reads nova.conf then nova-gpu.conf (its systemd unit says so).
-        second, _ = _prepare_conf([*job.conf, *job.gpu_conf], workdir, None, service_host)
+        second = _prepare_conf([*job.conf, *job.gpu_conf], workdir / service_host, None)
 
         def body(twin: NovaTwin) -> None:
             twin.apply(first)
