@@ -16,7 +16,7 @@ from rich.table import Table
 
 from gpuslice.cli.common import click_echo, console, console_err
 from gpuslice.cli.plan import STRATEGY_CHOICES
-from gpuslice.errors import InputError, PromiseBrokenError
+from gpuslice.errors import GpusliceError, InputError, PromiseBrokenError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.twin.client import verify_in_child
 
@@ -46,7 +46,11 @@ def verify_command(
         raise InputError(escape(NEEDS_NOVA))
     load_fleet(fleet)  # bad input fails here, before nova starts
     # nova runs in a child process that imports it first (eventlet); this one never does.
-    report = verify_in_child(fleet, strategy=strategy, rendered=rendered, hosts=hosts)
+    try:
+        report = verify_in_child(fleet, strategy=strategy, rendered=rendered, hosts=hosts)
+    except GpusliceError as error:
+        # The CLI prints errors as rich markup, where "[pci] alias" would lose its section.
+        raise type(error)(escape(str(error))) from None
     if as_json:
         click_echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -55,11 +59,12 @@ def verify_command(
             table.add_column(column)
         for row in report.rows:
             mark = "[green]ok[/]" if row.ok else "[bold red]MISMATCH[/]"
-            table.add_row(row.host, row.strategy, row.step, row.expected, row.seen, mark)
+            cells = (row.host, row.strategy, row.step, row.expected, row.seen)
+            table.add_row(*(escape(cell) for cell in cells), mark)
         wide = Console(highlight=False, width=max(console.width, 180))
         wide.print(table)
         for note in report.notes:
-            console.print(f"note: {note}", soft_wrap=True)
+            console.print(f"note: {escape(note)}", soft_wrap=True)
         for host, seconds in report.run_seconds.items():
             console_err.print(f"{host}: real-nova run took {seconds:.1f} s")
     if not report.ok:
