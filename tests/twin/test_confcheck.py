@@ -83,3 +83,17 @@ def test_deprecated_name_is_a_warning_and_canonical_renames_it() -> None:
     assert "nova reads it as [pci] alias" in found[0].text
     renamed = canonical(entries, REGISTRY)
     assert [(e.section, e.name, e.line) for e in renamed] == [("pci", "alias", 2)]
+
+
+def test_value_checks_run_the_services_own_parser() -> None:
+    def alias(value: str) -> None:
+        if value.startswith("["):
+            raise ValueError("not an object")
+
+    entries = parse_ini('[pci]\nalias = {"name": "a"}\nalias = [{"name": "b"}]\n', "f")
+    found = check_entries(entries, REGISTRY, value_checks={("pci", "alias"): alias})
+    assert [str(f) for f in found] == ["f:3: [pci] alias: nova refuses the value: not an object"]
+    # The check follows a deprecated name to the option it stands for.
+    old = parse_ini('[DEFAULT]\npci_alias = [{"name": "b"}]\n', "f")
+    found = check_entries(old, REGISTRY, value_checks={("pci", "alias"): alias})
+    assert [f.fatal for f in found] == [False, True]

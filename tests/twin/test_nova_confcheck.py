@@ -63,3 +63,22 @@ def test_gpu_flavor_without_the_vcpu_zero_override_loses_its_slice(
     gpu = row(report, "hyper18", "ordinary first: GPU VM 1 of 1")
     assert gpu["seen"].startswith("ERROR: No valid host")
     assert row(report, "hyper18", "GPU first: GPU VM 1 of 1")["ok"]
+
+
+def test_nova_34_takes_a_json_list_in_device_spec_but_not_in_alias(
+    rendered: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DESIGN.md's trap, checked with nova's own parsers: write one alias per line."""
+    conf = rendered / "hyper18" / "etc" / "nova" / "nova.conf"
+    text = conf.read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(text):
+        if line.startswith(("alias = ", "device_spec = ")):
+            name, value = line.split(" = ", 1)
+            text[index] = f"{name} = [{value}]"
+    conf.write_text("\n".join(text) + "\n", encoding="utf-8")
+    alias_line = next(i for i, line in enumerate(text, 1) if line.startswith("alias = "))
+    code = main(["verify", str(LAB), "--rendered", str(rendered), "--host", "hyper18"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert f"hyper18/etc/nova/nova.conf:{alias_line}: [pci] alias: nova refuses the value" in err
+    assert "device_spec" not in err

@@ -16,6 +16,7 @@ from __future__ import annotations
 # concurrent builds fail with "Can't upgrade a READER transaction to a WRITER".
 import nova.tests.functional  # noqa: F401  # isort: skip
 
+import importlib
 import logging
 import time
 import uuid
@@ -424,6 +425,25 @@ def registry() -> dict[str, list[Any]]:
     from nova.conf import opts
 
     return registry_from_list_opts(opts.list_opts())
+
+
+def value_checks() -> dict[tuple[str, str], Callable[[str], None]]:
+    """nova's own parsers for values oslo.config takes as plain strings (nova 34 internals)."""
+    from nova.pci import request as pci_request
+    from nova.pci import whitelist
+
+    # nova's own dependencies, untyped here (the core venv's mypy does not have them).
+    jsonschema = importlib.import_module("jsonschema")
+    jsonutils = importlib.import_module("oslo_serialization.jsonutils")
+
+    def alias(value: str) -> None:
+        # nova 34: one JSON object per line; a JSON list is refused (unlike device_spec).
+        jsonschema.validate(jsonutils.loads(value), pci_request._ALIAS_SCHEMA)
+
+    def device_spec(value: str) -> None:
+        whitelist.Whitelist._parse_white_list_from_config([value])
+
+    return {("pci", "alias"): alias, ("pci", "device_spec"): device_spec}
 
 
 def filter_names() -> set[str]:

@@ -9,7 +9,7 @@ deprecated name is a warning.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +45,21 @@ def _deprecated_names(opt: Any, group: str) -> set[tuple[str, str]]:
     return names
 
 
+ValueCheck = Callable[[str], None]
+
+
 def check_entries(
-    entries: Sequence[ConfEntry], registry: Mapping[str, Sequence[Any]], *, what: str = "nova"
+    entries: Sequence[ConfEntry],
+    registry: Mapping[str, Sequence[Any]],
+    *,
+    what: str = "nova",
+    value_checks: Mapping[tuple[str, str], ValueCheck] | None = None,
 ) -> list[ConfFinding]:
-    """Every finding for `entries` against `registry` (group name -> oslo.config options)."""
+    """Every finding for `entries` against `registry` (group name -> oslo.config options).
+
+    `value_checks` maps (section, option) to a parser that raises on a value the service
+    would refuse when it reads it (nova's own PCI alias and device_spec parsers, say).
+    """
     by_name = {group: {opt.name: opt for opt in opts} for group, opts in registry.items()}
     deprecated: dict[tuple[str, str], tuple[str, Any]] = {}
     for group, opts in registry.items():
@@ -84,6 +95,16 @@ def check_entries(
             opt.type(entry.value)
         except (ValueError, TypeError) as error:
             findings.append(ConfFinding(entry, f"bad value {entry.value!r}: {error}"))
+            continue
+        check = (value_checks or {}).get(key)
+        if check is None and key in deprecated:
+            check = (value_checks or {}).get((deprecated[key][0], opt.name))
+        if check is not None:
+            try:
+                check(entry.value)
+            except Exception as error:  # whatever the service's parser raises
+                text = " ".join(str(error).split()) or type(error).__name__
+                findings.append(ConfFinding(entry, f"{what} refuses the value: {text}"))
     return findings
 
 

@@ -31,7 +31,7 @@ from gpuslice.plan import make_plan
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, HostPlan, Plan
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
-from gpuslice.twin.confcheck import ConfFinding, canonical, check_entries
+from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
 from gpuslice.twin.ini import ConfEntry, parse_ini
 from gpuslice.twin.report import Report, Row
 
@@ -103,6 +103,7 @@ def check_files(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
     port: Release | None = None,
+    value_checks: Mapping[tuple[str, str], ValueCheck] | None = None,
 ) -> list[ConfFinding]:
     """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options.
 
@@ -114,7 +115,7 @@ def check_files(
             entries = parse_ini(text, path)
             if port is not None:
                 entries = port_entries(entries, SPLIT_RELEASE, port)
-            findings.extend(check_entries(entries, registry))
+            findings.extend(check_entries(entries, registry, value_checks=value_checks))
     return findings
 
 
@@ -149,7 +150,10 @@ def verify(
         )
     files = dict(rendered) if rendered is not None else render_files(plan)
     registry = nova_registry()
-    findings = check_files(files, registry, Release(NOVA_MAJOR) if split_note else None)
+    from gpuslice.twin import _nova34
+
+    port_to = Release(NOVA_MAJOR) if split_note else None
+    findings = check_files(files, registry, port_to, _nova34.value_checks())
     fatal = [f for f in findings if f.fatal]
     if fatal and split_note is None:
         problems = "\n  ".join(str(f) for f in fatal)
