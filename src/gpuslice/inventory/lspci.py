@@ -10,7 +10,7 @@ Forms read (mixed freely in one text; a function read twice is merged):
 - grep excerpts of any of these, with their `--` separator lines;
 - IOMMU group listings from the usual shell loops, either `IOMMU Group 42 <device line>` or an
   `IOMMU Group 42:` header followed by indented device lines;
-- the shell command that made the capture (a line naming `lspci` that is not a device line).
+- the shell command that made the capture (a prompt, if any, then a command that runs lspci).
 
 A line that is none of these raises InputError with its line number. So does a text without any
 device line. Ids are read only where lspci printed them: plain `lspci` gives names only, and the
@@ -81,7 +81,10 @@ _NUMA_FLAG: Final = re.compile(r"^Flags:.*\bNUMA node (?P<node>-?\d+)")
 _IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d+)")
 _NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d+)\s*$")
 _IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d+)\s*$")
-_COMMAND: Final = re.compile(r"\blspci\b")
+# A shell command that runs lspci, after an optional prompt (`$ `, `# `, `[root@host ~]# `).
+_COMMAND: Final = re.compile(
+    r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?(?:lspci\b|(?:for|while|find|shopt|bash|sh)\b.*\blspci\b)"
+)
 
 
 class _Draft:
@@ -198,7 +201,7 @@ class _Parser:
             if self.current is not None and not self.in_vmm:
                 self.read_detail(stripped)
             return
-        if _COMMAND.search(line):
+        if _COMMAND.match(line):
             return  # the shell command that made the capture
         msg = f"cannot read this line as lspci output: {stripped!r}"
         raise self.error(msg, number)
