@@ -18,6 +18,9 @@ GOOD = "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [
         ("86:20.0 3D controller [0302]: NVIDIA Corporation [10de:1024]", "device 0x20"),
         ("IOMMU Group 42 something else", "expected a device line"),
         ("Slot:\tnowhere", "not a PCI address"),
+        ('86:00.0 "3D controller [0302]" "NVIDIA Corporation [10de]', "quoted fields"),
+        ('86:00.0 "3D controller [0302]" "NVIDIA Corporation [10de]"', "class, vendor and device"),
+        ("the lspci output follows", "cannot read"),
         ("-[0000:00]-+-00.0  Intel Corporation Xeon E7 v3/Xeon E5 v3/Core i7 DMI2", "cannot read"),
     ],
 )

@@ -41,6 +41,7 @@ def excluded_reasons(result: Discovery) -> dict[str, str]:
         ("hyper18-k40c-plain.txt", ["0000:86:00.0"]),
         ("hyper18-k40c-D.txt", ["0000:86:00.0"]),
         ("hyper18-k40c-n.txt", ["0000:86:00.0"]),
+        ("hyper18-k40c-mmnn.txt", ["0000:86:00.0"]),
         ("hyper18-iommu-groups-inline.txt", ["0000:86:00.0"]),
         (
             "dgx-a100-nnk-spaces.txt",
@@ -294,3 +295,62 @@ def test_parse_keeps_the_line_of_each_function() -> None:
     }
     assert len(first_lines) == 6
     assert {str(f.address): f.line for f in capture.functions} == first_lines
+
+
+def test_machine_readable_form_equals_the_nn_form() -> None:
+    result = discover("hyper18-k40c-mmnn.txt")
+    (gpu,) = result.gpus
+    assert gpu == GpuDevice(**{**K40C.__dict__, "driver": None})
+    assert [item.address for item in result.excluded] == ["0000:0a:00.0"]
+
+
+def test_verbose_detail_lines_of_their_own_and_with_lost_indentation() -> None:
+    text = (
+        "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+        "Subsystem: NVIDIA Corporation 12GB Computational Accelerator [10de:0983]\n"
+        "Control: I/O- Mem+ BusMaster+ SpecCycle- MemWINV- VGASnoop- ParErr- Stepping-\n"
+        "NUMA node: 1\n"
+        "IOMMU group: 42\n"
+        "Region 0: Memory at c8000000 (32-bit, non-prefetchable) [size=16M]\n"
+        "Kernel driver in use: vfio-pci\n"
+    )
+    (gpu,) = discover_from_lspci(text, "vv.txt").gpus
+    assert (gpu.numa_node, gpu.iommu_group, gpu.driver) == (1, 42, "vfio-pci")
+
+
+def test_hex_dump_of_config_space_is_skipped() -> None:
+    text = (
+        "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+        "00: de 10 24 10 07 04 10 00 a1 00 02 03 00 00 00 00\n"
+        "10: 00 00 00 c8 0c 00 00 00 00 00 00 00 0c 00 00 00\n"
+        "\n"
+    )
+    (function,) = parse_lspci(text, "x.txt").functions
+    assert function.vendor_id == "10de"
+
+
+def test_conflicting_driver_in_two_captures_is_a_warning() -> None:
+    line = "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+    text = line + "\tKernel driver in use: nouveau\n" + line + "\tKernel driver in use: vfio-pci\n"
+    capture = parse_lspci(text, "two.txt")
+    assert capture.functions[0].driver == "nouveau"
+    assert capture.warnings == (
+        "two.txt:3: 0000:86:00.0 driver is 'vfio-pci' here but 'nouveau' at line 1; "
+        "keeping 'nouveau'",
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "$ lspci -nnk",
+        "[root@hyper18 ~]# lspci -nnk | grep -A3 -i nvidia",
+        "user@hyper18:~$ sudo lspci -vnn",
+        "for d in /sys/kernel/iommu_groups/*/devices/*; do n=${d#*/iommu_groups/*}; n=${n%%/*};"
+        ' printf \'IOMMU Group %s \' "$n"; lspci -nns "${d##*/}"; done',
+        "lspci -vmm",
+    ],
+)
+def test_the_command_that_made_the_capture_is_skipped(command: str) -> None:
+    text = command + "\n" + read_capture("hyper18-iommu-groups-inline.txt")
+    assert discover_from_lspci(text, "x") == discover("hyper18-iommu-groups-inline.txt")

@@ -143,6 +143,7 @@ def _comparable(device: GpuDevice) -> tuple[object, ...]:
     "name",
     [
         "hyper18-k40c-nnk.txt",
+        "hyper18-k40c-mmnn.txt",
         "dgx-a100-nnk-spaces.txt",
         "workstation-iommu-groups-header.txt",
         "epyc-mi210-vnn.txt",

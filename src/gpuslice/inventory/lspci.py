@@ -7,6 +7,9 @@ Forms read (mixed freely in one text; a function read twice is merged):
   `-v`, `-vnn`, `-vv`): `Kernel driver in use:`, the NUMA node and the IOMMU group (in `Flags:`
   or on lines of their own) are read, every other detail line is skipped;
 - `-vmm`, `-vmmnn`, `-vmmn`, `-vmmk`, `-vmmD`: `Key:<tab>value` records separated by blank lines;
+- `-mm`, `-mmnn`, `-mmn`: one line per function with quoted fields;
+- detail lines whose indentation was lost in a paste (`Subsystem:`, `Flags:`, `Kernel driver in
+  use:`, ...), and the hex dumps of `-x`;
 - grep excerpts of any of these, with their `--` separator lines;
 - IOMMU group listings from the usual shell loops, either `IOMMU Group 42 <device line>` or an
   `IOMMU Group 42:` header followed by indented device lines;
@@ -20,6 +23,7 @@ ids of its functions stay None.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -82,6 +86,33 @@ _IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d+)")
 _NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d+)\s*$")
 _IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d+)\s*$")
 # A shell command that runs lspci, after an optional prompt (`$ `, `# `, `[root@host ~]# `).
+_HEX_DUMP: Final = re.compile(r"^[0-9a-f]{2,3}:(?: [0-9a-f]{2}){1,16}\s*$")
+# Verbose detail lines whose indentation a paste lost: still detail lines, never device lines.
+_DETAIL_PREFIXES: Final = (
+    "Subsystem:",
+    "Flags:",
+    "Kernel driver in use:",
+    "Kernel modules:",
+    "Memory at ",
+    "I/O ports at ",
+    "Expansion ROM at ",
+    "Capabilities:",
+    "Physical Slot:",
+    "DeviceName:",
+    "Control:",
+    "Status:",
+    "Latency:",
+    "Interrupt:",
+    "Region ",
+    "Bus:",
+    "I/O behind bridge:",
+    "Memory behind bridge:",
+    "Prefetchable memory behind bridge:",
+    "Secondary status:",
+    "BridgeCtl:",
+    "IOMMU group:",
+    "NUMA node:",
+)
 _COMMAND: Final = re.compile(
     r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?(?:lspci\b|(?:for|while|find|shopt|bash|sh)\b.*\blspci\b)"
 )
@@ -197,10 +228,12 @@ class _Parser:
             return
         if field and self.in_vmm and "\t" in line:
             return  # a field of a newer lspci -vmm that gpuslice does not need
-        if line[0].isspace():
+        if line[0].isspace() or stripped.startswith(_DETAIL_PREFIXES):
             if self.current is not None and not self.in_vmm:
                 self.read_detail(stripped)
             return
+        if _HEX_DUMP.match(line):
+            return  # config space from `lspci -x`
         if _COMMAND.match(line):
             return  # the shell command that made the capture
         msg = f"cannot read this line as lspci output: {stripped!r}"
@@ -224,6 +257,12 @@ class _Parser:
             draft = _Draft(number, PciAddress.parse(address))
         except ValueError as error:
             raise self.error(str(error), number) from None
+        if rest.lstrip().startswith('"'):
+            self.read_machine_fields(draft, rest, number)
+            draft.set("iommu_group", group)
+            self.drafts.append(draft)
+            self.current = draft
+            return
         class_part, sep, description = rest.partition(": ")
         if not sep:
             class_part, sep, description = rest.rstrip().partition(":")
@@ -235,6 +274,21 @@ class _Parser:
         draft.set("iommu_group", group)
         self.drafts.append(draft)
         self.current = draft
+
+    def read_machine_fields(self, draft: _Draft, rest: str, number: int) -> None:
+        """`lspci -mm`: "class" "vendor" "device" [-rXX] [-pXX] ["svendor" "sdevice"]."""
+        try:
+            tokens = shlex.split(rest)
+        except ValueError as error:
+            msg = f"cannot read the quoted fields of `lspci -mm`: {error}"
+            raise self.error(msg, number) from None
+        quoted = [token for token in tokens if not re.match(r"^-[a-z]", token)]
+        if len(quoted) < 3:
+            msg = f"`lspci -mm` line needs class, vendor and device: {rest.strip()!r}"
+            raise self.error(msg, number)
+        self.read_class(draft, quoted[0])
+        self.read_vmm_name(draft, "Vendor", quoted[1])
+        self.read_vmm_name(draft, "Device", quoted[2])
 
     @staticmethod
     def read_class(draft: _Draft, text: str) -> None:
