@@ -191,3 +191,32 @@ def test_nn_line_ids_round_trip(
     )
     assert (function.vendor, function.device) == ("Vendor Name Inc.", "Model [X]")
     assert [gpu.address for gpu in classify([function]).gpus] == [f"0000:{bus:02x}:00.0"]
+
+
+def test_unknown_class_name_is_left_out_saying_so() -> None:
+    function = PciFunction(
+        address=PciAddress.parse("0000:41:00.0"), vendor="NVIDIA Corporation", class_name="Widget"
+    )
+    (item,) = classify([function]).excluded
+    assert item.reason == "class 'Widget' unknown to gpuslice: not taken for a GPU"
+
+
+def test_names_alone_are_enough_to_classify() -> None:
+    functions = [
+        PciFunction(
+            address=PciAddress.parse(address),
+            class_name=class_name,
+            vendor=vendor,
+        )
+        for address, class_name, vendor in [
+            ("0000:86:00.0", "3D controller", "NVIDIA Corporation"),
+            ("0000:86:00.1", "Audio device", "NVIDIA Corporation"),
+            ("0000:0a:00.0", "VGA compatible controller", "Matrox Electronics Systems Ltd."),
+            ("0000:00:02.0", "VGA compatible controller", "Intel Corporation"),
+        ]
+    ]
+    result = classify(functions)
+    assert [gpu.address for gpu in result.gpus] == ["0000:86:00.0"]
+    assert [c.device.address for c in result.companions] == ["0000:86:00.1"]
+    assert [item.address for item in result.excluded] == ["0000:00:02.0", "0000:0a:00.0"]
+    assert all(gpu.vendor_id is None and gpu.class_id is None for gpu in result.gpus)

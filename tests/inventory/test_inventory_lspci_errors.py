@@ -15,6 +15,7 @@ GOOD = "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [
     [
         ("this is not lspci output", "cannot read this line"),
         ("86:00.0 3D controller", "class: description"),
+        ("86:00.0 3D controller:NVIDIA", "class: description"),
         ("86:20.0 3D controller [0302]: NVIDIA Corporation [10de:1024]", "device 0x20"),
         ("IOMMU Group 42 something else", "expected a device line"),
         ("Slot:\tnowhere", "not a PCI address"),

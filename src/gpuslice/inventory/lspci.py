@@ -264,8 +264,8 @@ class _Parser:
             self.current = draft
             return
         class_part, sep, description = rest.partition(": ")
-        if not sep:
-            class_part, sep, description = rest.rstrip().partition(":")
+        if not sep and rest.rstrip().endswith(":"):
+            class_part, sep, description = rest.rstrip()[:-1], ":", ""
         if not sep or not class_part.strip():
             msg = f"device line without `class: description`: {rest.strip()!r}"
             raise self.error(msg, number)
