@@ -6,13 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from inventory_helpers import FakeFunction, build_sysfs, read_capture
-
-
-@pytest.fixture
-def capture() -> Callable[[str], str]:
-    """Read a capture from tests/data/lspci by file name."""
-    return read_capture
+from inventory_helpers import FakeFunction, build_sysfs
 
 
 @pytest.fixture

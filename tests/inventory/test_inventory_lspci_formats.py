@@ -354,3 +354,20 @@ def test_conflicting_driver_in_two_captures_is_a_warning() -> None:
 def test_the_command_that_made_the_capture_is_skipped(command: str) -> None:
     text = command + "\n" + read_capture("hyper18-iommu-groups-inline.txt")
     assert discover_from_lspci(text, "x") == discover("hyper18-iommu-groups-inline.txt")
+
+
+def test_names_lspci_printed_win_over_the_table() -> None:
+    plain = "1a:00.0 Display controller: Intel Corporation Ponte Vecchio XT (2 Tile) (rev 2f)\n"
+    numeric = "1a:00.0 0380: 8086:0bd5 (rev 2f)\n"
+    for text in (plain + numeric, numeric + plain):
+        capture = parse_lspci(text, "both.txt")
+        (function,) = capture.functions
+        assert function.device == "Ponte Vecchio XT (2 Tile)"
+        assert (function.vendor_id, function.product_id, function.class_id) == (
+            "8086",
+            "0bd5",
+            "0380",
+        )
+        assert capture.warnings == ()
+    (alone,) = parse_lspci(numeric, "n.txt").functions
+    assert alone.device == "Ponte Vecchio XT [Data Center GPU Max 1550]"

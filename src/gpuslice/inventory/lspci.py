@@ -1,6 +1,9 @@
 """Read lspci output, in every form operators paste, into PciFunction records (pure).
 
-Forms read (mixed freely in one text; a function read twice is merged):
+Forms read (mixed freely in one text). A function read twice is merged: later reads fill what
+earlier ones lacked; other ids are an error, another driver, group or NUMA node a warning, and
+other names are ignored (pciutils versions name devices differently). Names that lspci did not
+print come from gpuslice's table.
 
 - one line per function: plain `lspci`, `-n`, `-nn`, with or without `-D`;
 - the same with detail lines below each function, indented by a tab or by spaces (`-k`, `-nnk`,
@@ -118,6 +121,9 @@ _COMMAND: Final = re.compile(
 )
 
 
+_NAME_FIELDS: Final = frozenset({"vendor", "device", "class_name"})
+
+
 class _Draft:
     """A function being read: detail lines still add to it."""
 
@@ -135,27 +141,39 @@ class _Draft:
         vendor_id = _opt_str(values.get("vendor_id"))
         product_id = _opt_str(values.get("product_id"))
         class_id = _opt_str(values.get("class_id"))
-        vendor = _opt_str(values.get("vendor")) or vendor_name(vendor_id)
-        device = _opt_str(values.get("device")) or product_name(vendor_id, product_id)
-        function: Function = "physical"
-        if (device and "virtual function" in device.casefold()) or (
-            f"{vendor_id}:{product_id}" in VIRTUAL_FUNCTION_PRODUCTS
-        ):
-            function = "virtual"
         return PciFunction(
             address=self.address,
             vendor_id=vendor_id,
             product_id=product_id,
             class_id=class_id,
             class_name=_opt_str(values.get("class_name")),
-            vendor=vendor,
-            device=device,
+            vendor=_opt_str(values.get("vendor")),
+            device=_opt_str(values.get("device")),
             driver=_opt_str(values.get("driver")),
             iommu_group=_opt_int(values.get("iommu_group")),
             numa_node=_opt_int(values.get("numa_node")),
-            function=function,
             line=self.line,
         )
+
+
+def _completed(function: PciFunction) -> PciFunction:
+    """Fill names lspci did not print from the table, and mark virtual functions by name or id.
+
+    lspci calls some virtual functions so (`... Virtual Function`); AMD MxGPU ones have ids of
+    their own (VIRTUAL_FUNCTION_PRODUCTS).
+    """
+    vendor_id, product_id = function.vendor_id, function.product_id
+    device = function.device or product_name(vendor_id, product_id)
+    virtual = (device is not None and "virtual function" in device.casefold()) or (
+        f"{vendor_id}:{product_id}" in VIRTUAL_FUNCTION_PRODUCTS
+    )
+    kind: Function = "virtual" if virtual or function.function == "virtual" else "physical"
+    return replace(
+        function,
+        vendor=function.vendor or vendor_name(vendor_id),
+        device=device,
+        function=kind,
+    )
 
 
 def _opt_str(value: object) -> str | None:
@@ -193,7 +211,7 @@ class _Parser:
             msg = "no PCI device line found: is this lspci output?"
             raise InputError(msg, source=self.source)
         functions, warnings = self.merge([draft.build() for draft in self.drafts])
-        functions = _mark_virtual_functions(functions)
+        functions = _mark_virtual_functions([_completed(f) for f in functions])
         missing_ids = sum(1 for f in functions if f.vendor_id is None or f.product_id is None)
         if missing_ids:
             warnings.append(
@@ -387,6 +405,8 @@ class _Parser:
                 continue
             combined, conflicts = first.merged(function)
             for name in conflicts:
+                if name in _NAME_FIELDS:
+                    continue  # pciutils versions name devices differently; the first name stays
                 mine, theirs = getattr(first, name), getattr(function, name)
                 if name in {"vendor_id", "product_id", "class_id"}:
                     msg = (
