@@ -220,3 +220,35 @@ def test_names_alone_are_enough_to_classify() -> None:
     assert [c.device.address for c in result.companions] == ["0000:86:00.1"]
     assert [item.address for item in result.excluded] == ["0000:00:02.0", "0000:0a:00.0"]
     assert all(gpu.vendor_id is None and gpu.class_id is None for gpu in result.gpus)
+
+
+BLOCK_FORMS = [
+    "hyper18-k40c-nnk.txt",
+    "dgx-a100-nnk-spaces.txt",
+    "epyc-mi210-vnn.txt",
+    "w6800-vmmnnk.txt",
+    "hgx-h100-vmm.txt",
+    "a100-sriov-vfs-nnk.txt",
+]
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """Split a capture into one block per function: its first line and the details below it."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        starts = line[:1].isalnum() and not line.startswith(("Class:", "Vendor:", "Device:"))
+        if line.startswith("Slot:") or (starts and ":" in line[:8] and "." in line[:10]):
+            blocks.append([])
+        if blocks and line.strip():
+            blocks[-1].append(line)
+    return blocks
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(BLOCK_FORMS), seed=st.integers(0, 2**32 - 1))
+def test_function_order_does_not_change_the_discovery(name: str, seed: int) -> None:
+    blocks = _blocks(read_capture(name))
+    assert len(blocks) >= 3
+    random.Random(seed).shuffle(blocks)
+    text = "\n\n".join("\n".join(block) for block in blocks) + "\n"
+    assert discover_from_lspci(text, name) == discover_from_lspci(read_capture(name), name)

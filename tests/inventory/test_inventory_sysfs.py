@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from inventory_helpers import FakeFunction, links_resolve, read_capture
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from inventory_helpers import FakeFunction, build_sysfs, links_resolve, read_capture
 
 from gpuslice.errors import InputError
 from gpuslice.inventory import (
     GpuDevice,
+    PciAddress,
     PciFunction,
     discover_from_lspci,
     discover_from_sysfs,
@@ -163,3 +167,51 @@ def test_sysfs_built_from_a_capture_discovers_the_same(make_sysfs: MakeSysfs, na
         (_comparable(c.device), c.companion_of) for c in from_lspci.companions
     ]
     assert [e.address for e in from_sysfs.excluded] == [e.address for e in from_lspci.excluded]
+
+
+hex4 = st.text("0123456789abcdef", min_size=4, max_size=4)
+fake_functions = st.lists(
+    st.builds(
+        FakeFunction,
+        address=st.builds(
+            lambda d, b, s, f: f"{d:04x}:{b:02x}:{s:02x}.{f}",
+            st.sampled_from([0, 0x61F0, 0x10000]),
+            st.integers(0, 0xFF),
+            st.integers(0, 0x1F),
+            st.integers(0, 7),
+        ),
+        vendor=hex4,
+        device=hex4,
+        pci_class=st.sampled_from(["030000", "030200", "038000", "120000", "040300", "068000"]),
+        driver=st.sampled_from([None, "vfio-pci", "nvidia", "amdgpu"]),
+        iommu_group=st.one_of(st.none(), st.integers(0, 300)),
+        numa_node=st.integers(-1, 7),
+        group_link=st.booleans(),
+    ),
+    max_size=6,
+    unique_by=lambda f: f.address,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(fake_functions)
+def test_sysfs_reader_reads_back_what_was_laid_out(functions: list[FakeFunction]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = build_sysfs(Path(scratch), functions)
+        read = read_sysfs(root)
+    expected = sorted(
+        (
+            PciAddress.parse(f.address),
+            f.vendor,
+            f.device,
+            f.pci_class[:4],
+            f.driver,
+            f.iommu_group,
+            None if f.numa_node < 0 else f.numa_node,
+        )
+        for f in functions
+    )
+    assert [
+        (f.address, f.vendor_id, f.product_id, f.class_id, f.driver, f.iommu_group, f.numa_node)
+        for f in read
+    ] == expected
