@@ -371,3 +371,29 @@ def test_names_lspci_printed_win_over_the_table() -> None:
         assert capture.warnings == ()
     (alone,) = parse_lspci(numeric, "n.txt").functions
     assert alone.device == "Ponte Vecchio XT [Data Center GPU Max 1550]"
+
+
+def test_group_paths_from_find_give_groups_to_an_nn_capture() -> None:
+    paths = (
+        "# find /sys/kernel/iommu_groups/ -type l\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:00:01.0\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.0\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.1\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.2\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.3\n"
+        "/sys/kernel/iommu_groups/2/devices/0000:00:02.0\n"
+    )
+    nn = read_capture("workstation-rtx2080ti-nn.txt")
+    for text in (nn + paths, paths + nn):
+        result = discover_from_lspci(text, "both.txt")
+        assert [(gpu.address, gpu.iommu_group) for gpu in result.gpus] == [
+            ("0000:01:00.0", 1),
+            ("0000:02:00.0", None),
+        ]
+        assert not any("numeric ids" in w for w in result.warnings)
+
+
+def test_group_paths_alone_find_no_gpu() -> None:
+    result = discover_from_lspci("/sys/kernel/iommu_groups/42/devices/0000:86:00.0\n", "p.txt")
+    assert result.gpus == ()
+    assert result.warnings == ("no passthrough GPU candidate found",)

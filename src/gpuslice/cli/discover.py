@@ -38,7 +38,12 @@ from gpuslice.inventory import (
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> None:
-    """List passthrough GPU candidates, their companion functions and what was left out."""
+    """List passthrough GPU candidates, their companion functions and what was left out.
+
+    Reads this host's sysfs unless --lspci names a capture. Companions (a GPU's HDMI audio, USB
+    and other functions in its slot or IOMMU group) must go to vfio-pci with their GPU. Exits 2
+    when the input cannot be read, naming the file and line.
+    """
     if lspci_file is not None and sysfs_root is not None:
         msg = "give --lspci or --sysfs, not both"
         raise click.UsageError(msg)

@@ -15,8 +15,10 @@ print come from gpuslice's table.
   use:`, ...), and the hex dumps of `-x`;
 - grep excerpts of any of these, with their `--` separator lines;
 - IOMMU group listings from the usual shell loops, either `IOMMU Group 42 <device line>` or an
-  `IOMMU Group 42:` header followed by indented device lines;
-- the shell command that made the capture (a prompt, if any, then a command that runs lspci).
+  `IOMMU Group 42:` header followed by indented device lines, and the paths that
+  `find /sys/kernel/iommu_groups/ -type l` prints (they give a group to a function, nothing else);
+- the shell command that made the capture (a prompt, if any, then a command that runs lspci or
+  lists /sys/kernel/iommu_groups).
 
 A line that is none of these raises InputError with its line number. So does a text without any
 device line. Ids are read only where lspci printed them: plain `lspci` gives names only, and the
@@ -54,6 +56,9 @@ class LspciCapture:
 
 _DEVICE_LINE: Final = re.compile(rf"^(?P<indent>\s*)(?P<address>{ADDRESS_PATTERN})\s+(?P<rest>.*)$")
 _IOMMU_LINE: Final = re.compile(r"^\s*IOMMU\s+group\s+(?P<group>\d+)\s*:?\s*(?P<rest>.*)$", re.I)
+_GROUP_PATH: Final = re.compile(
+    rf"^\s*/sys/kernel/iommu_groups/(?P<group>\d+)/devices/(?P<address>{ADDRESS_PATTERN})\s*$"
+)
 _VMM_FIELD: Final = re.compile(r"^(?P<key>[A-Z][A-Za-z]*):\s+(?P<value>.*)$")
 _VMM_KEYS: Final = frozenset(
     {
@@ -88,7 +93,6 @@ _NUMA_FLAG: Final = re.compile(r"^Flags:.*\bNUMA node (?P<node>-?\d+)")
 _IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d+)")
 _NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d+)\s*$")
 _IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d+)\s*$")
-# A shell command that runs lspci, after an optional prompt (`$ `, `# `, `[root@host ~]# `).
 _HEX_DUMP: Final = re.compile(r"^[0-9a-f]{2,3}:(?: [0-9a-f]{2}){1,16}\s*$")
 # Verbose detail lines whose indentation a paste lost: still detail lines, never device lines.
 _DETAIL_PREFIXES: Final = (
@@ -116,8 +120,11 @@ _DETAIL_PREFIXES: Final = (
     "IOMMU group:",
     "NUMA node:",
 )
+# A shell command that runs lspci or lists IOMMU groups, after an optional prompt (`$ `, `# `,
+# `[root@host ~]# `).
 _COMMAND: Final = re.compile(
-    r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?(?:lspci\b|(?:for|while|find|shopt|bash|sh)\b.*\blspci\b)"
+    r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?"
+    r"(?:lspci\b|(?:for|while|find|ls|shopt|bash|sh)\b.*\b(?:lspci|iommu_groups)\b)"
 )
 
 
@@ -212,11 +219,12 @@ class _Parser:
             raise InputError(msg, source=self.source)
         functions, warnings = self.merge([draft.build() for draft in self.drafts])
         functions = _mark_virtual_functions([_completed(f) for f in functions])
-        missing_ids = sum(1 for f in functions if f.vendor_id is None or f.product_id is None)
+        described = [f for f in functions if f.class_name or f.vendor or f.class_id]
+        missing_ids = sum(1 for f in described if f.vendor_id is None or f.product_id is None)
         if missing_ids:
             warnings.append(
                 f"{self.source}: lspci printed no numeric ids for {missing_ids} of "
-                f"{len(functions)} PCI functions (run without -nn); their vendor_id, "
+                f"{len(described)} PCI functions (run without -nn); their vendor_id, "
                 "product_id and class_id are null. Capture with `lspci -nnk` to get them."
             )
         return LspciCapture(self.source, tuple(functions), tuple(warnings))
@@ -235,6 +243,17 @@ class _Parser:
             if not device["indent"]:
                 self.group_header = None
             self.read_device(device["address"], device["rest"], number, self.group_header)
+            return
+        path = _GROUP_PATH.match(line)
+        if path:
+            self.in_vmm = False
+            self.current = None
+            try:
+                draft = _Draft(number, PciAddress.parse(path["address"]))
+            except ValueError as error:
+                raise self.error(str(error), number) from None
+            draft.set("iommu_group", int(path["group"]))
+            self.drafts.append(draft)
             return
         iommu = _IOMMU_LINE.match(line)
         if iommu:
