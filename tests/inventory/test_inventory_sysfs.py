@@ -193,7 +193,7 @@ fake_functions = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(fake_functions)
 def test_sysfs_reader_reads_back_what_was_laid_out(functions: list[FakeFunction]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
