@@ -397,3 +397,9 @@ def test_group_paths_alone_find_no_gpu() -> None:
     result = discover_from_lspci("/sys/kernel/iommu_groups/42/devices/0000:86:00.0\n", "p.txt")
     assert result.gpus == ()
     assert result.warnings == ("no passthrough GPU candidate found",)
+
+
+def test_windows_line_ends_and_byte_order_mark() -> None:
+    text = read_capture("hyper18-k40c-nnk.txt")
+    windows = "\ufeff" + text.replace("\n", "\r\n")
+    assert discover_from_lspci(windows, "x") == discover_from_lspci(text, "x")

@@ -212,6 +212,7 @@ class _Parser:
         return InputError(message, source=self.source, line=line)
 
     def parse(self, text: str) -> LspciCapture:
+        text = text.removeprefix("\ufeff")  # a byte order mark from a Windows editor
         for number, raw in enumerate(text.splitlines(), start=1):
             self.read_line(raw.rstrip(), number)
         if not self.drafts:
