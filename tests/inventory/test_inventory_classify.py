@@ -252,3 +252,14 @@ def test_function_order_does_not_change_the_discovery(name: str, seed: int) -> N
     random.Random(seed).shuffle(blocks)
     text = "\n\n".join("\n".join(block) for block in blocks) + "\n"
     assert discover_from_lspci(text, name) == discover_from_lspci(read_capture(name), name)
+
+
+def test_companion_of_unknown_class_says_so() -> None:
+    result = classify(
+        [
+            fn("0000:01:00.0", "10de", "0300", iommu_group=1),
+            PciFunction(address=PciAddress.parse("0000:00:01.0"), iommu_group=1),
+        ]
+    )
+    assert [c.device.address for c in result.companions] == ["0000:00:01.0"]
+    assert any("0000:00:01.0" in w and "class is unknown" in w for w in result.warnings)

@@ -208,6 +208,12 @@ def _companion_notes(function: PciFunction, gpu: PciFunction) -> list[str]:
             f"{_label(function)} is in IOMMU group {function.iommu_group} with GPU "
             f"{gpu.address}: passing the GPU through takes this device from the host too"
         )
+    if function.effective_class is None:
+        notes.append(
+            f"{function.address} is in IOMMU group {function.iommu_group} with GPU "
+            f"{gpu.address} but its class is unknown: listed as a companion; a bridge would "
+            "not need vfio-pci"
+        )
     return notes
 
 
