@@ -27,11 +27,11 @@ from gpuslice.plan.common import (
 )
 from gpuslice.plan.slicing import (
     check_fits,
-    gpu_cpus,
     host_reserve,
     host_total,
     reserved_cpus,
     slices_of,
+    split_cpus,
 )
 from gpuslice.plan.types import (
     GPU_UNIT,
@@ -179,9 +179,7 @@ def _split_host(fleet: Fleet, host: Host) -> tuple[HostPlan, NodeFiles]:
     check_fits(fleet, host, held)
     total = host_total(host)
     reserve = host_reserve(fleet)
-    gpu_ids = gpu_cpus(fleet, host, held.vcpus)
-    kept = set(reserved_cpus(fleet, host)) | set(gpu_ids)
-    general_ids = tuple(cpu for cpu in host.cpus if cpu not in kept)
+    general_ids, gpu_ids = split_cpus(fleet, host, held.vcpus)
     general = Resources(
         len(general_ids),
         total.memory_mb - reserve.memory_mb - held.memory_mb,
