@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutron.conf.plugins.ml2.drivers import driver_type
 from neutron.db import provisioning_blocks
 from neutron.plugins.ml2 import managers
 from neutron.tests.common import helpers
@@ -28,6 +29,9 @@ from gpuslice.neutron import driver as alias_driver
 REAL = "hyper18"
 ALIAS = "gpu18"
 COMPUTE = "compute:nova"
+PROVIDER_TYPE = "provider:network_type"
+PROVIDER_PHYSNET = "provider:physical_network"
+PROVIDER_SEGMENT = "provider:segmentation_id"
 
 
 class HostAliasTestBase(test_plugin.NeutronDbPluginV2TestCase):
@@ -38,6 +42,8 @@ class HostAliasTestBase(test_plugin.NeutronDbPluginV2TestCase):
 
     def setUp(self) -> None:
         cfg.CONF.set_override("mechanism_drivers", self.mechanism_drivers, "ml2")
+        driver_type.register_ml2_drivers_vlan_opts()
+        cfg.CONF.set_override("network_vlan_ranges", ["physnet1:1000:1099"], "ml2_type_vlan")
         cfg.CONF.set_override("host_aliases", self.host_aliases, "ml2_gpuslice")
         super().setUp("ml2")
         self.plugin = directory.get_plugin()
@@ -45,17 +51,40 @@ class HostAliasTestBase(test_plugin.NeutronDbPluginV2TestCase):
         self.agent = helpers.register_ovs_agent(host=REAL, integration_bridge="br-int-hyper18")
         self.ctx = n_context.get_admin_context()
 
-    def bound_port(self, host: str, device_owner: str = COMPUTE) -> dict[str, Any]:
-        """Create a port with binding:host_id = host, as nova does at boot; return it."""
-        with self.network() as net, self.subnet(network=net):
+    def bound_port(
+        self,
+        host: str,
+        device_owner: str = COMPUTE,
+        vnic_type: str = portbindings.VNIC_NORMAL,
+        vlan: int | None = None,
+    ) -> dict[str, Any]:
+        """Create a port with binding:host_id = host, as nova does at boot; return it.
+
+        The network is neutron's default tenant type (local), or a VLAN on physnet1.
+        """
+        network_args: dict[str, Any] = {}
+        if vlan is not None:
+            network_args = {
+                "as_admin": True,
+                "arg_list": (PROVIDER_TYPE, PROVIDER_PHYSNET, PROVIDER_SEGMENT),
+                PROVIDER_TYPE: "vlan",
+                PROVIDER_PHYSNET: "physnet1",
+                PROVIDER_SEGMENT: vlan,
+            }
+        with self.network(**network_args) as net, self.subnet(network=net):
             res = self._create_port(
                 self.fmt,
                 net["network"]["id"],
-                arg_list=(portbindings.HOST_ID, "device_owner", "device_id"),
+                arg_list=(
+                    portbindings.HOST_ID,
+                    portbindings.VNIC_TYPE,
+                    "device_owner",
+                    "device_id",
+                ),
                 is_admin=True,
                 device_owner=device_owner,
                 device_id="vm-1",
-                **{portbindings.HOST_ID: host},
+                **{portbindings.HOST_ID: host, portbindings.VNIC_TYPE: vnic_type},
             )
             port: dict[str, Any] = self.deserialize(self.fmt, res)["port"]
         return port
@@ -110,15 +139,7 @@ class TestBindThroughRealHost(HostAliasTestBase):
 
     def test_unsupported_vnic_type_is_refused_as_the_ovs_driver_refuses_it(self) -> None:
         # OVS binds 'direct' only with switchdev; the alias does not loosen that.
-        with self.network() as net, self.subnet(network=net):
-            res = self._create_port(
-                self.fmt,
-                net["network"]["id"],
-                arg_list=(portbindings.HOST_ID, portbindings.VNIC_TYPE),
-                is_admin=True,
-                **{portbindings.HOST_ID: ALIAS, portbindings.VNIC_TYPE: "direct"},
-            )
-            port = self.deserialize(self.fmt, res)["port"]
+        port = self.bound_port(ALIAS, vnic_type=portbindings.VNIC_DIRECT)
         self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED, port[portbindings.VIF_TYPE])
 
     def test_moving_a_port_from_alias_to_real_host_rebinds_it_there(self) -> None:
@@ -140,6 +161,53 @@ class TestBindThroughRealHost(HostAliasTestBase):
                 host,
             )
             self.assertEqual(constants.PORT_STATUS_DOWN, port["status"])
+
+
+class TestSriovThroughRealHost(HostAliasTestBase):
+    """SR-IOV NIC agent on hyper18: 'direct' ports on gpu18 get its VF binding."""
+
+    mechanism_drivers = ["gpuslice_host_alias", "openvswitch", "sriovnicswitch"]
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.nic_agent = helpers.register_sriovnicswitch_agent(
+            host=REAL, device_mappings={"physnet1": ["eth1"]}
+        )
+
+    def test_direct_port_on_alias_is_bound_by_the_nic_agent_of_the_real_host(self) -> None:
+        on_alias = self.bound_port(ALIAS, vnic_type=portbindings.VNIC_DIRECT, vlan=1001)
+        on_real = self.bound_port(REAL, vnic_type=portbindings.VNIC_DIRECT, vlan=1002)
+        self.assertEqual(portbindings.VIF_TYPE_HW_VEB, on_alias[portbindings.VIF_TYPE])
+        self.assertEqual(on_real[portbindings.VIF_TYPE], on_alias[portbindings.VIF_TYPE])
+        alias_details = dict(on_alias[portbindings.VIF_DETAILS])
+        real_details = dict(on_real[portbindings.VIF_DETAILS])
+        self.assertEqual({"0": "gpuslice_host_alias"}, alias_details.pop("bound_drivers"))
+        self.assertEqual({"0": "sriovnicswitch"}, real_details.pop("bound_drivers"))
+        self.assertEqual({**real_details, "vlan": "1001"}, alias_details)
+
+    def test_normal_port_on_alias_still_goes_to_ovs(self) -> None:
+        port = self.bound_port(ALIAS)
+        self.assertEqual(portbindings.VIF_TYPE_OVS, port[portbindings.VIF_TYPE])
+
+    def test_dead_nic_agent_on_real_host_fails(self) -> None:
+        helpers.kill_agent(self.nic_agent["id"])
+        port = self.bound_port(ALIAS, vnic_type=portbindings.VNIC_DIRECT, vlan=1001)
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED, port[portbindings.VIF_TYPE])
+
+
+class TestMacvtapThroughRealHost(HostAliasTestBase):
+    """Macvtap agent on hyper18 (the deployment runs macvtap instead of OVS)."""
+
+    mechanism_drivers = ["gpuslice_host_alias", "macvtap"]
+
+    def setUp(self) -> None:
+        super().setUp()
+        helpers.register_macvtap_agent(host=REAL, interface_mappings={"physnet1": "eth1"})
+
+    def test_port_on_alias_is_bound_by_the_macvtap_agent_of_the_real_host(self) -> None:
+        port = self.bound_port(ALIAS, vlan=1001)
+        self.assertEqual(portbindings.VIF_TYPE_MACVTAP, port[portbindings.VIF_TYPE])
+        self.assertEqual("eth1.1001", port[portbindings.VIF_DETAILS]["macvtap_source"])
 
 
 class TestNeutron29AgentRpcLimit(HostAliasTestBase):
