@@ -99,11 +99,13 @@ def render_ml2_settings(
 
     `mechanism_drivers` are the drivers the deployment already uses, in their order; the alias
     driver is put in front of them. ML2 offers a port to its mechanism drivers in the order of
-    this list and takes the first binding one of them makes, so listed first, the alias driver
-    decides every port on an alias host itself (binding it through the real host's agents),
-    before the openvswitch driver looks for agents on the alias, finds none and logs a warning
-    for every such port. For any other host the alias driver does nothing and the drivers after
-    it bind as before.
+    this list and keeps the first binding one of them makes. Listed first, the alias driver
+    decides every port on an alias host before any other driver sees it, so no driver that can
+    bind without an agent on the port's host binds an alias port on its own terms. With
+    openvswitch alone the order happens not to change the result (openvswitch finds no agent
+    on the alias and passes; tests/neutron shows both orders), but first is the order that is
+    right whatever drivers follow. For any other host the alias driver returns at once and the
+    drivers after it bind as before.
     """
     others = [name.strip() for name in mechanism_drivers if name.strip() != DRIVER_NAME]
     if not others:
