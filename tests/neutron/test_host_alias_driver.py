@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutron.conf.plugins.ml2.drivers import driver_type
-from neutron.db import provisioning_blocks
+from neutron.db import provisioning_blocks, segments_db
 from neutron.plugins.ml2 import managers
 from neutron.tests.common import helpers
 from neutron.tests.common import test_db_base_plugin_v2 as test_plugin
@@ -161,6 +161,31 @@ class TestBindThroughRealHost(HostAliasTestBase):
                 host,
             )
             self.assertEqual(constants.PORT_STATUS_DOWN, port["status"])
+
+
+class TestRoutedNetworkHostFiltering(HostAliasTestBase):
+    """ML2's segment-to-host filtering (routed networks) stays on and counts the alias in."""
+
+    def test_alias_reaches_the_segments_its_real_host_reaches(self) -> None:
+        manager = self.plugin.mechanism_manager
+        self.assertTrue(manager.host_filtering_supported)
+        with self.network() as net:
+            segments = segments_db.get_network_segments(self.ctx, net["network"]["id"])
+        hosts = manager.filter_hosts_with_segment_access(
+            self.ctx, segments, [ALIAS, "gpu99", REAL], self.plugin.get_agents
+        )
+        self.assertEqual({ALIAS, REAL}, hosts)
+
+    def test_alias_of_a_host_without_agent_reaches_nothing(self) -> None:
+        cfg.CONF.set_override("host_aliases", "gpu3:hyper3", "ml2_gpuslice")
+        driver = self.plugin.mechanism_manager.mech_drivers["gpuslice_host_alias"].obj
+        driver.initialize()
+        with self.network() as net:
+            segments = segments_db.get_network_segments(self.ctx, net["network"]["id"])
+        hosts = driver.filter_hosts_with_segment_access(
+            self.ctx, segments, ["gpu3", ALIAS], self.plugin.get_agents
+        )
+        self.assertEqual(set(), hosts)
 
 
 class TestSriovThroughRealHost(HostAliasTestBase):

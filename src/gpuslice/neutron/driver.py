@@ -22,6 +22,7 @@ from neutron.objects import agent as agent_obj
 from neutron.plugins.ml2.drivers import mech_agent
 from neutron_lib import context as n_context
 from neutron_lib.api.definitions import portbindings
+from neutron_lib.plugins import directory
 from neutron_lib.plugins.ml2 import api
 from oslo_config import cfg
 
@@ -132,9 +133,8 @@ class HostAliasMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
         host = context.host
         return self.aliases.get(host) if host else None
 
-    def agent_drivers(self, context: Any) -> list[tuple[str, Any]]:
+    def agent_drivers(self, manager: Any) -> list[tuple[str, Any]]:
         """The deployment's agent-based mechanism drivers, in ML2 order, ourselves left out."""
-        manager = context._plugin.mechanism_manager
         return [
             (driver.name, driver.obj)
             for driver in manager.ordered_mech_drivers
@@ -171,7 +171,7 @@ class HostAliasMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
             )
             return
         view = RealHostPortContext(context, real)
-        for name, driver in self.agent_drivers(context):
+        for name, driver in self.agent_drivers(context._plugin.mechanism_manager):
             driver.bind_port(view)
             if context._new_bound_segment:
                 LOG.debug(
@@ -191,6 +191,29 @@ class HostAliasMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
             real,
         )
 
+    def filter_hosts_with_segment_access(
+        self, context: Any, segments: Any, candidate_hosts: Any, agent_getter: Any
+    ) -> set[str]:
+        """The aliases among `candidate_hosts` whose real host reaches one of `segments`.
+
+        Used by ML2 for routed networks (segment to host mapping). Implementing it keeps ML2's
+        host filtering on: ML2 turns it off when any loaded driver lacks this method.
+        """
+        aliases_of: dict[str, set[str]] = {}
+        for host in candidate_hosts:
+            real = self.aliases.get(host)
+            if real is not None:
+                aliases_of.setdefault(real, set()).add(host)
+        if not aliases_of:
+            return set()
+        manager = directory.get_plugin().mechanism_manager
+        reached: set[str] = set()
+        for _name, driver in self.agent_drivers(manager):
+            reached |= driver.filter_hosts_with_segment_access(
+                context, segments, sorted(aliases_of), agent_getter
+            )
+        return {alias for real in reached for alias in aliases_of.get(real, ())}
+
     # The agent drivers put a provisioning block on a port whose host has one of their agents,
     # so that the port turns ACTIVE only once the agent reports it wired. On an alias host they
     # find no agent; we add the block as they would for the real host.
@@ -207,6 +230,6 @@ class HostAliasMechanismDriver(api.MechanismDriver):  # type: ignore[misc]
         if real is None:
             return
         view = RealHostPortContext(context, real)
-        for _name, driver in self.agent_drivers(context):
+        for _name, driver in self.agent_drivers(context._plugin.mechanism_manager):
             # neutron's own helper (AgentMechanismDriverBase), run for the real host.
             driver._insert_provisioning_block(view)
