@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import fixtures
+import testtools
+from neutron.conf.plugins.ml2 import config as ml2_config
 from neutron.conf.plugins.ml2.drivers import driver_type
 from neutron.db import provisioning_blocks, segments_db
 from neutron.plugins.ml2 import managers
@@ -25,6 +28,7 @@ from oslo_config import cfg
 
 from gpuslice.errors import InputError
 from gpuslice.neutron import driver as alias_driver
+from gpuslice.neutron.config import parse_host_aliases, render_ml2_settings
 
 REAL = "hyper18"
 ALIAS = "gpu18"
@@ -114,6 +118,21 @@ class TestBindThroughRealHost(HostAliasTestBase):
         self.assertEqual({"0": "openvswitch"}, real_details.pop("bound_drivers"))
         self.assertEqual(real_details, alias_details)
         self.assertEqual([("openvswitch", REAL)], self.binding_levels(on_real["id"]))
+
+    def test_port_without_ip_address_on_alias_is_bound(self) -> None:
+        # ML2 offers ports without an IP address only to drivers of 'l2' connectivity.
+        with self.network() as net:
+            res = self._create_port(
+                self.fmt,
+                net["network"]["id"],
+                arg_list=(portbindings.HOST_ID, "fixed_ips"),
+                is_admin=True,
+                fixed_ips=[],
+                **{portbindings.HOST_ID: ALIAS},
+            )
+            port = self.deserialize(self.fmt, res)["port"]
+        self.assertEqual([], port["fixed_ips"])
+        self.assertEqual(portbindings.VIF_TYPE_OVS, port[portbindings.VIF_TYPE])
 
     def test_port_on_real_host_is_left_to_the_ovs_driver(self) -> None:
         port = self.bound_port(REAL)
@@ -300,6 +319,34 @@ class TestAgentRegisteredLaterOnAlias(HostAliasTestBase):
         # Bound by openvswitch with the agent that now lives on gpu18, as without the alias.
         self.assertEqual("br-int-gpu18", port[portbindings.VIF_DETAILS]["bridge_name"])
         self.assertEqual([("openvswitch", ALIAS)], self.binding_levels(port["id"]))
+
+
+class TestRenderedSettingsInNeutronsOwnOptions(testtools.TestCase):
+    """What render_ml2_settings writes is read back by neutron's ML2 options and ours."""
+
+    def test_rendered_ml2_conf_parses_back(self) -> None:
+        settings = render_ml2_settings(
+            {"gpu18": "hyper18", "gpu2": "hyper16"},
+            mechanism_drivers=["openvswitch", "l2population"],
+        )
+        lines = []
+        for section, options in settings.items():
+            lines.append(f"[{section}]")
+            lines += [f"{name} = {value}" for name, value in options.items()]
+        path = self.useFixture(fixtures.TempDir()).join("ml2_conf.ini")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        conf = cfg.ConfigOpts()
+        ml2_config.register_ml2_plugin_opts(conf)
+        alias_driver.register_opts(conf)
+        conf(["--config-file", path], project="neutron", default_config_files=[])
+        self.assertEqual(
+            ["gpuslice_host_alias", "openvswitch", "l2population"], conf.ml2.mechanism_drivers
+        )
+        self.assertEqual(
+            {"gpu18": "hyper18", "gpu2": "hyper16"},
+            parse_host_aliases(conf.ml2_gpuslice.host_aliases),
+        )
 
 
 class TestBadConfigurationRefusedAtStart(HostAliasTestBase):
