@@ -16,7 +16,7 @@ from rich.table import Table
 
 from gpuslice.cli.common import click_echo, console, console_err
 from gpuslice.cli.plan import STRATEGY_CHOICES
-from gpuslice.errors import GpusliceError, InputError, PromiseBrokenError
+from gpuslice.errors import InputError, PromiseBrokenError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.twin.client import verify_in_child
 
@@ -42,15 +42,10 @@ def verify_command(
 ) -> None:
     """Boot the plan on real Nova 34 and check the promise on every GPU host (exit 1 if broken)."""
     if importlib.util.find_spec("nova") is None:
-        # Escaped: the CLI prints errors as rich markup, where [nova] would vanish.
-        raise InputError(escape(NEEDS_NOVA))
+        raise InputError(NEEDS_NOVA)
     load_fleet(fleet)  # bad input fails here, before nova starts
     # nova runs in a child process that imports it first (eventlet); this one never does.
-    try:
-        report = verify_in_child(fleet, strategy=strategy, rendered=rendered, hosts=hosts)
-    except GpusliceError as error:
-        # The CLI prints errors as rich markup, where "[pci] alias" would lose its section.
-        raise type(error)(escape(str(error))) from None
+    report = verify_in_child(fleet, strategy=strategy, rendered=rendered, hosts=hosts)
     if as_json:
         click_echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
