@@ -116,6 +116,9 @@ class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
     spec: RunSpec
 
     def _setup_services(self) -> None:
+        # Quotas are not what verify checks: a fill of a large host must not stop at the
+        # default 10 instances / 20 cores. The rendered options still apply on top.
+        self.flags(instances=-1, cores=-1, ram=-1, group="quota")
         # Controllers' options go in before the scheduler starts (it reads its filters then).
         self.twin_apply(self.spec.controller_conf)
         super()._setup_services()
@@ -399,9 +402,17 @@ class NovaTwin:
 
 
 def _api_message(error: Exception) -> str:
+    """The API's own message where the body has one, else the exception's text."""
     response = getattr(error, "response", None)
-    text = getattr(response, "text", "") if response is not None else ""
-    return f"{error}: {text}" if text else str(error)
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for detail in body.values():
+            if isinstance(detail, dict) and "message" in detail:
+                return f"HTTP {detail.get('code', '?')}: {detail['message']}"
+    return str(error)
 
 
 def _split_address(address: str) -> tuple[int, int, int, int]:
