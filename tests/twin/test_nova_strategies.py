@@ -64,3 +64,16 @@ def test_split_fails_on_nova_34_for_the_reason_design_gives(
     assert row(report, "hyper18", "gpuslice's refusal of split quotes what nova did")["ok"]
     gpu = row(report, "hyper18", "split: GPU VM 1 of 1")
     assert gpu["seen"].startswith("ERROR: No valid host")
+
+
+def test_dedicated_cpus_pin_gpu_vms_inside_the_slice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = verify_json(capsys, str(LAB.with_name("lab-pinned.yaml")))
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    inventory = row(
+        report, "hyper18", "provider hyper18: inventory as planned (total, reserved, ratio)"
+    )
+    assert "PCPU 2/0/1" in inventory["seen"]
+    assert "VCPU 6/0/1" in inventory["seen"]
+    for order in ("ordinary first", "GPU first"):
+        gpu = row(report, "hyper18", f"{order}: GPU VM 1 of 1")
+        assert gpu["seen"].endswith("2 vCPU, 4096 MB, pinned to 6-7"), gpu["seen"]

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gpuslice.cpuset import format_cpuset, parse_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan import make_plan
@@ -430,7 +431,7 @@ def _check_host_seen(twin: NovaTwin, steps: _Steps, job: HostJob, rp_uuid: str) 
     def total(rc: str) -> int:
         return int(inv.get(rc, {}).get("total", 0))
 
-    cpus = total("VCPU") or total("PCPU")
+    cpus = total("VCPU") + total("PCPU")  # shared plus dedicated CPUs
     want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in host.gpus)
     seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]}" for d in devices)
     expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"
@@ -603,6 +604,14 @@ def _attached(xml: str) -> list[str]:
     return found
 
 
+def _pinned(xml: str) -> set[int]:
+    """Host CPUs the guest's vCPUs are pinned to (`<cputune><vcpupin cpuset=...>`)."""
+    cpus: set[int] = set()
+    for pin in ET.fromstring(xml).iter("vcpupin"):
+        cpus |= set(parse_cpuset(pin.get("cpuset", "")))
+    return cpus
+
+
 def _guest_size(xml: str) -> tuple[int, int]:
     root = ET.fromstring(xml)
     vcpu = root.findtext("vcpu") or "0"
@@ -629,9 +638,20 @@ def _boot_gpus(host: _Host, steps: _Steps, label: str) -> list[str]:
             seen += f"{guest[0]} vCPU, {guest[1]} MB"
             host_gpus = {g.address for g in host.job.host.gpus}
             ok = len(devices) == 1 and devices[0] in host_gpus and guest == (vcpus, ram)
+            gpu_cpus = set(host.job.plan.gpu_cpus) if host.job.plan else set()
+            if gpu_cpus:
+                # Dedicated CPUs: the GPU VM must be pinned inside the slice's CPUs.
+                pinned = _pinned(xml)
+                seen += f", pinned to {format_cpuset(sorted(pinned)) or 'nothing'}"
+                ok = ok and bool(pinned) and pinned <= gpu_cpus
         steps.add(
             f"{label}: GPU VM {index} of {len(host.job.host.gpus)}",
-            f"ACTIVE with a {gpu.vendor_product} in the guest XML, {vcpus} vCPU, {ram} MB",
+            f"ACTIVE with a {gpu.vendor_product} in the guest XML, {vcpus} vCPU, {ram} MB"
+            + (
+                f", pinned within {format_cpuset(sorted(host.job.plan.gpu_cpus))}"
+                if host.job.plan and host.job.plan.gpu_cpus
+                else ""
+            ),
             seen,
             ok,
         )
