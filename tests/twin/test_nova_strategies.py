@@ -77,3 +77,23 @@ def test_dedicated_cpus_pin_gpu_vms_inside_the_slice(capsys: pytest.CaptureFixtu
     for order in ("ordinary first", "GPU first"):
         gpu = row(report, "hyper18", f"{order}: GPU VM 1 of 1")
         assert gpu["seen"].endswith("2 vCPU, 4096 MB, pinned to 6-7"), gpu["seen"]
+
+
+def test_newton_split_fleet_runs_its_own_files_and_fails_on_nova_34(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The original recipe as rendered for Newton, on nova 34: the same two refusals per host."""
+    fleet = LAB.parents[3] / "examples" / "bright-lab" / "fleet.yaml"
+    code, report = verify_json(capsys, str(fleet))
+    assert code == 1
+    assert any("files rendered for newton (14)" in note for note in report["notes"])
+    for host, gpu_host in (("hyper18", "gpu18"), ("hyper16", "gpu2")):
+        own = row(
+            report, host, f"second service {gpu_host} with its own state_path registers a provider"
+        )
+        assert (
+            own["seen"]
+            == f"placement: 409 Conflicting resource provider name: {host} already exists."
+        )
+        assert row(report, host, "gpuslice's refusal of split quotes what nova did")["ok"]
+        assert not row(report, host, "split: GPU VM 1 of 1")["ok"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from gpuslice.cpuset import format_cpuset, parse_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
-from gpuslice.plan import make_plan
+from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, HostPlan, Plan
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 CLOUD_OBJECTS = "cloud-objects.json"
 NO_VALID_HOST = "No valid host"
 NOVA_VERSION = "nova 34.0.0"
-NOVA_MAJOR = 34
+NOVA_RELEASE = Release(34)
 # The last release where split works; verify ports its recipe to nova 34's option names.
 SPLIT_RELEASE = Release(14)
 # The smallest ordinary VM: one vCPU, 64 MiB, no disk. If it is refused, no ordinary VM fits.
@@ -103,19 +103,18 @@ def read_tree(root: Path) -> dict[str, str]:
 def check_files(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
-    port: Release | None = None,
+    source: Release = NOVA_RELEASE,
     value_checks: Mapping[tuple[str, str], ValueCheck] | None = None,
 ) -> list[ConfFinding]:
     """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options.
 
-    With `port`, files written for Newton are first moved to `port`'s option names.
+    Files written for an older `source` release are first moved to nova 34's option names.
     """
     findings: list[ConfFinding] = []
     for path, text in files.items():
         if path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}")):
             entries = parse_ini(text, path)
-            if port is not None:
-                entries = port_entries(entries, SPLIT_RELEASE, port)
+            entries = port_entries(entries, source, NOVA_RELEASE)
             findings.extend(check_entries(entries, registry, value_checks=value_checks))
     return findings
 
@@ -133,47 +132,47 @@ def verify(
     in memory. Raises InputError when a nova.conf has an unknown option or a bad value.
     """
     name = strategy or fleet.strategy
-    plan: Plan | None
     report = Report()
-    split_note: str | None = None
+    refusal: str | None = None
     try:
         plan = make_plan(fleet, name)
     except InputError as error:
         if name != "split":
             raise
-        # split is refused after Newton; verify shows why on real nova with the Newton recipe
-        # ported to nova 34's option names (deprecated names resolve below).
-        split_note = error.detail
+        # split is refused after Newton; verify shows why on real nova with the Newton recipe.
+        refusal = error.detail
         plan = make_plan(dataclasses.replace(fleet, release=SPLIT_RELEASE), "split")
         report.notes.append(
             f"strategy split is refused for {fleet.release}; running the Newton recipe on "
-            f"{NOVA_VERSION} to show why. gpuslice says: {split_note}"
+            f"{NOVA_VERSION} to show why. gpuslice says: {refusal}"
+        )
+    if plan.strategy == "split" and refusal is None:
+        # A Newton fleet: its split plan stands, but nova 34 is where verify runs it.
+        refusal = split_refusal(dataclasses.replace(fleet, release=NOVA_RELEASE))
+    source = plan.release
+    if source != NOVA_RELEASE:
+        report.notes.append(
+            f"files rendered for {source}; option names moved to {NOVA_VERSION}'s through the "
+            "release facts table"
         )
     files = dict(rendered) if rendered is not None else render_files(plan)
     registry = nova_registry()
     from gpuslice.twin import _nova34
 
-    port_to = Release(NOVA_MAJOR) if split_note else None
-    findings = check_files(files, registry, port_to, _nova34.value_checks())
+    findings = check_files(files, registry, source, _nova34.value_checks())
     fatal = [f for f in findings if f.fatal]
-    if fatal and split_note is None:
+    if fatal and refusal is None:
         problems = "\n  ".join(str(f) for f in fatal)
         msg = f"rendered configuration that {NOVA_VERSION} does not accept:\n  {problems}"
         raise InputError(msg)
     report.notes.extend(f"warning: {f}" for f in findings if not f.fatal)
-    if split_note is not None:
-        report.notes.extend(f"not accepted by {NOVA_VERSION}, left out: {f}" for f in fatal)
+    report.notes.extend(f"not accepted by {NOVA_VERSION}, left out: {f}" for f in fatal)
 
-    port = Release(NOVA_MAJOR) if split_note is not None else None
-    controller = _controller_conf(fleet, files, registry, port)
-    if split_note is not None:
-        controller, dropped = _known_filters(controller)
-        if dropped:
-            report.notes.append(
-                f"filters {NOVA_VERSION} no longer has, left out: {', '.join(dropped)}"
-            )
+    controller, dropped = _known_filters(_controller_conf(fleet, files, registry, source))
+    if dropped:
+        report.notes.append(f"filters {NOVA_VERSION} no longer has, left out: {', '.join(dropped)}")
     cloud = _cloud_objects(files)
-    jobs = _jobs(fleet, plan, files, registry, hosts, port)
+    jobs = _jobs(fleet, plan, files, registry, hosts, source)
     seen: dict[tuple[object, ...], str] = {}
     for job in jobs:
         sig = job.signature()
@@ -184,8 +183,8 @@ def verify(
             continue
         seen[sig] = job.host.name
         started = time.monotonic()
-        if split_note is not None:
-            rows = _run_split(fleet, plan, job, controller, cloud, split_note)
+        if refusal is not None:
+            rows = _run_split(fleet, plan, job, controller, cloud, refusal)
         else:
             rows = _run_host(fleet, plan, job, controller, cloud)
         report.rows.extend(rows)
@@ -212,11 +211,9 @@ def port_entries(entries: Sequence[ConfEntry], source: Release, target: Release)
 
 
 def _read_conf(
-    text: str, path: str, registry: Mapping[str, Sequence[Any]], port: Release | None
+    text: str, path: str, registry: Mapping[str, Sequence[Any]], source: Release
 ) -> tuple[ConfEntry, ...]:
-    entries = parse_ini(text, path)
-    if port is not None:
-        entries = port_entries(entries, SPLIT_RELEASE, port)
+    entries = port_entries(parse_ini(text, path), source, NOVA_RELEASE)
     return tuple(canonical(entries, registry))
 
 
@@ -224,14 +221,14 @@ def _controller_conf(
     fleet: Fleet,
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
-    port: Release | None = None,
+    source: Release = NOVA_RELEASE,
 ) -> tuple[ConfEntry, ...]:
     texts = {c: files.get(f"{c}/{NOVA_CONF}") for c in fleet.controllers}
     present = {c: t for c, t in texts.items() if t is not None}
     if not present:
         return ()
     first = next(iter(present))
-    return _read_conf(present[first], f"{first}/{NOVA_CONF}", registry, port)
+    return _read_conf(present[first], f"{first}/{NOVA_CONF}", registry, source)
 
 
 def _known_filters(
@@ -271,7 +268,7 @@ def _jobs(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
     only: Sequence[str],
-    port: Release | None = None,
+    source: Release = NOVA_RELEASE,
 ) -> list[HostJob]:
     unknown = [h for h in only if h not in {host.name for host in fleet.gpu_hosts}]
     if unknown:
@@ -291,9 +288,9 @@ def _jobs(
             HostJob(
                 host=host,
                 plan=plans.get(host.name),
-                conf=_read_conf(text, conf_path, registry, port),
+                conf=_read_conf(text, conf_path, registry, source),
                 provider_yaml=files.get(f"{host.name}/{PROVIDER_YAML}"),
-                gpu_conf=_read_conf(gpu_text, gpu_path, registry, port)
+                gpu_conf=_read_conf(gpu_text, gpu_path, registry, source)
                 if gpu_text is not None
                 else (),
             )
@@ -836,10 +833,17 @@ def _run_split(
                 f"placement: 409 {seen}" if conflict and not error else seen,
                 bool(not error and not conflict and len(providers) == 2),
             )
-            quoted = bool(conflict) and _core(conflict) in refusal
+            # The refusal speaks for the whole fleet and names one GPU host as its example.
+            core = _core(conflict)
+            names = [h.name for h in fleet.gpu_hosts]
+            quoted = bool(conflict) and any(
+                core.replace(job.host.name, name) in refusal for name in names
+            )
             steps.add(
                 "gpuslice's refusal of split quotes what nova did",
-                f"refusal contains {_core(conflict)!r}" if conflict else "a 409 from placement",
+                f"refusal contains {core!r} (for any GPU host's name)"
+                if conflict
+                else "a 409 from placement",
                 "it does" if quoted else f"refusal: {refusal}",
                 quoted,
             )
