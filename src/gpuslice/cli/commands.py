@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from gpuslice.cli.plan import plan_command
+from gpuslice.cli.render import render_command
+
+ALL: list[click.Command] = [plan_command, render_command]
