@@ -47,6 +47,10 @@ class BaseFilter:
         """Whether `host` passes; the base filter lets every host pass."""
         return True
 
+    def reason(self, host: HostView, spec: RequestSpec) -> str:
+        """Why `host` does not pass, in words (called only for hosts that fail)."""
+        return "does not pass"
+
 
 class PassiveFilter(BaseFilter):
     """A filter the model knows but does not model: every host passes."""
@@ -60,6 +64,10 @@ class ComputeFilter(BaseFilter):
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Pass an enabled service (the model has no down services)."""
         return host.provider.enabled
+
+    def reason(self, host: HostView, spec: RequestSpec) -> str:
+        """The service is disabled."""
+        return "service disabled"
 
 
 def extra_spec_matches(value: str, requirement: str) -> bool:
@@ -106,6 +114,14 @@ class AggregateInstanceExtraSpecsFilter(BaseFilter):
                 return False
         return True
 
+    def reason(self, host: HostView, spec: RequestSpec) -> str:
+        """The first flavor key that no aggregate of the host matches."""
+        for key, requirement in spec.aggregate_specs:
+            values = host.aggregate_values(key)
+            if not any(extra_spec_matches(v, requirement) for v in values):
+                return f"no aggregate with {key}={requirement}"
+        return "does not pass"
+
 
 class AggregateTypeAffinityFilter(BaseFilter):
     """Pass a host in no `instance_type` aggregate, or one whose list names the flavor."""
@@ -116,6 +132,11 @@ class AggregateTypeAffinityFilter(BaseFilter):
         """Hosts without `instance_type` metadata pass; others only for the flavors listed."""
         values = host.aggregate_values("instance_type")
         return not values or spec.flavor in values
+
+    def reason(self, host: HostView, spec: RequestSpec) -> str:
+        """The flavors the host's aggregates admit."""
+        admitted = ", ".join(sorted(host.aggregate_values("instance_type")))
+        return f"aggregate admits only {admitted}"
 
 
 class PciPassthroughFilter(BaseFilter):
@@ -131,6 +152,15 @@ class PciPassthroughFilter(BaseFilter):
             if pool is None or host.pci_free.get(pool, 0) < count:
                 return False
         return True
+
+    def reason(self, host: HostView, spec: RequestSpec) -> str:
+        """The alias that lacks free devices."""
+        for alias, count in spec.pci:
+            pool = host.aliases.get(alias)
+            free = 0 if pool is None else host.pci_free.get(pool, 0)
+            if free < count:
+                return f"alias {alias}: {free} free, {count} asked"
+        return "does not pass"
 
     def vector(
         self,

@@ -167,7 +167,7 @@ class Scheduler:
             if view is None:
                 view = self._host_view(j)
             if not f.host_passes(view, spec):
-                return f.name, "does not pass"
+                return f.name, f.reason(view, spec)
         return None
 
     def _unit_reason(self, j: int, spec: RequestSpec) -> tuple[str, str] | None:
@@ -324,11 +324,14 @@ class Scheduler:
                 view = self._host_view(j)
                 for f in self.filters:
                     if f.dynamic and not f.host_passes(view, spec):
-                        reason = (f.name, "no free matching PCI device")
+                        reason = (f.name, f.reason(view, spec))
                         break
-                if reason is None and self._pci_filter is None and spec.pci:
-                    if not PciPassthroughFilter().host_passes(view, spec):
-                        reason = ("PciClaim", "no free matching PCI device")
+                if (
+                    reason is None
+                    and self._pci_filter is None
+                    and not PciPassthroughFilter().host_passes(view, spec)
+                ):
+                    reason = ("PciClaim", "no free matching PCI device")
             if reason is not None:
                 out.append(Rejection(name, reason[0], reason[1]))
         return tuple(out)
