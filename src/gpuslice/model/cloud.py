@@ -147,8 +147,8 @@ def from_plan(
     release = plan.release
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
-        for host in aggregate.hosts:
-            aggregates_of.setdefault(host, []).append(aggregate)
+        for member in aggregate.hosts:
+            aggregates_of.setdefault(member, []).append(aggregate)
     extra_traits = plan.cloud.provider_traits
     providers: list[ProviderModel] = []
     physical = Resources()
