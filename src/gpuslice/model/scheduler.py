@@ -46,18 +46,32 @@ class Rejection:
         return f"{self.host}: removed by {self.stage} ({self.reason})"
 
 
-@dataclass(frozen=True, eq=False)
 class Prepared:
     """A request made ready for fast decisions: its static mask and index rows.
 
-    Made by `Scheduler.prepare`; belongs to that scheduler.
+    Made by `Scheduler.prepare`; belongs to that scheduler. It also carries the scheduler's
+    cached candidate mask for this request, kept in step with claims and releases host by host
+    (so a decision does not recompute every host's fit).
     """
 
-    spec: RequestSpec
-    rows: npt.NDArray[np.intp]
-    amounts: npt.NDArray[np.int64]
-    static: npt.NDArray[np.bool_]
-    pci_rows: tuple[tuple[int, int], ...]
+    __slots__ = ("amounts", "fit", "pci_rows", "rows", "seen", "spec", "static", "terms")
+
+    def __init__(
+        self,
+        spec: RequestSpec,
+        rows: npt.NDArray[np.intp],
+        amounts: npt.NDArray[np.int64],
+        static: npt.NDArray[np.bool_],
+        pci_rows: tuple[tuple[int, int], ...],
+    ) -> None:
+        self.spec = spec
+        self.rows = rows
+        self.amounts = amounts
+        self.static = static
+        self.pci_rows = pci_rows
+        self.terms = tuple(zip(rows.tolist(), amounts[:, 0].tolist(), strict=True))
+        self.fit: npt.NDArray[np.bool_] | None = None
+        self.seen = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +149,18 @@ class Scheduler:
         self.weights = np.zeros((len(self.weighers), n), dtype=np.float64)
         for k, w in enumerate(self.weighers):
             self.weights[k] = w.raw(self)
+        self._needs_min = not bool(self._has_min.all())
+        self._minvals = tuple(
+            (k, float(w.minval)) for k, w in enumerate(self.weighers) if w.minval is not None
+        )
+        self._mult_list = self._mult.tolist()
+        # minval of every weigher that has one (nova's are all 0.0)
+        self._zero = np.array([w.minval or 0.0 for w in self.weighers], dtype=np.float64)
         self._rng = np.random.default_rng(seed)
+        # Hosts whose usage changed, in order; prepared requests catch up from their mark.
+        self._changes: list[int] = []
+        self._log_base = 0
+        self._incremental_limit = max(8, n // 16)
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
 
@@ -221,42 +246,62 @@ class Scheduler:
         return Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
 
     # ----------------------------------------------------------------- deciding
-    def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
-        """Indices of the hosts that pass every stage for `request` now, in fleet order."""
+    def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
         if request.rows.size:
             ok = (self.free[request.rows] >= request.amounts).all(axis=0)
             ok &= request.static
         else:
             ok = request.static.copy()
-        if request.pci_rows:
-            if self._pci_filter is not None:
-                pci = self._pci_filter.vector(self.pci_free, request.pci_rows)
-                if pci is not None:
-                    ok &= pci
-            else:
-                # Without the filter nothing checks devices before the claim on the host,
-                # which then fails: model that as no host being able to take the request.
-                for row, count in request.pci_rows:
-                    ok &= self.pci_free[row] >= count
-        return np.flatnonzero(ok)
+        for row, count in request.pci_rows:
+            # With PciPassthroughFilter the filter removes the host; without it the claim on
+            # the host fails. Either way no host without free devices can take the request.
+            ok &= self.pci_free[row] >= count
+        return ok
+
+    def _fits(self, request: Prepared, j: int) -> bool:
+        if not request.static[j]:
+            return False
+        free = self.free
+        for row, amount in request.terms:
+            if free[row, j] < amount:
+                return False
+        pci = self.pci_free
+        return all(pci[row, j] >= count for row, count in request.pci_rows)
+
+    def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
+        """Indices of the hosts that pass every stage for `request` now, in fleet order."""
+        log = self._changes
+        since = request.seen - self._log_base
+        fit = request.fit
+        if fit is None or since < 0 or len(log) - since > self._incremental_limit:
+            fit = request.fit = self._full_mask(request)
+        else:
+            for j in set(log[since:]):
+                fit[j] = self._fits(request, j)
+        request.seen = self._log_base + len(log)
+        return np.flatnonzero(fit)
 
     def _pick(self, idx: npt.NDArray[np.intp]) -> int:
+        size = self.model.config.host_subset_size
         if idx.size == 1 or not self.weighers:
-            if self.model.config.host_subset_size > 1 and idx.size > 1:
-                top = idx[: self.model.config.host_subset_size]
+            if size > 1 and idx.size > 1:
+                top = idx[:size]
                 return int(top[int(self._rng.integers(top.size))])
             return int(idx[0])
-        v = self.weights[:, idx]
-        np.maximum(v, self._floor, out=v)
-        hi = v.max(axis=1)
-        lo = v.min(axis=1)
-        lo[self._has_min] = self._floor[self._has_min, 0]
-        spread = hi - lo
-        coef = np.divide(self._mult, spread, out=np.zeros_like(spread), where=spread > 0)
-        score = coef @ v
-        size = self.model.config.host_subset_size
+        v = self.weights.take(idx, axis=1)
+        lows = v.min(axis=1).tolist()
+        for k, floor in self._minvals:
+            if lows[k] < floor:
+                np.maximum(v[k], floor, out=v[k])
+            lows[k] = floor
+        highs = v.max(axis=1).tolist()
+        coef = [
+            m / (hi - lo) if hi > lo else 0.0
+            for m, hi, lo in zip(self._mult_list, highs, lows, strict=True)
+        ]
+        score = np.dot(coef, v)
         if size == 1:
-            return int(idx[int(np.argmax(score))])
+            return int(idx[int(score.argmax())])
         order = np.argsort(-score, kind="stable")[:size]
         return int(idx[int(order[int(self._rng.integers(order.size))])])
 
@@ -293,11 +338,17 @@ class Scheduler:
         self._apply(claim.provider, claim.request, 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
-        if request.rows.size:
-            self.free[request.rows, j] += sign * request.amounts[:, 0]
+        free = self.free
+        for row, amount in request.terms:
+            free[row, j] += sign * amount
         for row, count in request.pci_rows:
             self.pci_free[row, j] += sign * count
             self.pci_free_total[j] += sign * count
+        log = self._changes
+        log.append(j)
+        if len(log) > 65536:
+            self._log_base += len(log)
+            log.clear()
         spec = request.spec
         self.ram_used[j] -= sign * spec.ram
         self.vcpus_used[j] -= sign * spec.vcpus
