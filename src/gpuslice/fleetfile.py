@@ -152,7 +152,9 @@ def parse_fleet(text: str, *, source: str, base_dir: Path) -> Fleet:
 
 
 def _explain(error: ValidationError, located: LocatedYaml) -> InputError:
-    first = error.errors()[0]
+    errors = error.errors()
+    # A misspelt key also shows as a missing one; the misspelling is what the user must fix.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     field = ".".join(str(part) for part in loc)
     line = located.line_of(loc)
@@ -342,7 +344,7 @@ def _gpus_from_lspci(
                 "`lspci -nn` or list the GPUs under gpus:"
             )
             raise InputError(msg, source=str(path))
-    return list(discovery.gpus), tuple(discovery.companions)
+    return list(discovery.gpus), tuple(c.device for c in discovery.companions)
 
 
 def _check_names(

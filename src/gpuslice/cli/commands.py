@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gpuslice.cli.discover import discover
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
 
-ALL: list[click.Command] = [plan_command, render_command]
+ALL: list[click.Command] = [discover, plan_command, render_command]
