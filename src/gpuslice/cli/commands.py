@@ -9,3 +9,7 @@ from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
 
 ALL: list[click.Command] = [discover, plan_command, render_command]
+
+from gpuslice.cli.simulate import simulate_command  # noqa: E402
+
+ALL.append(simulate_command)
