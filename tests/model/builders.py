@@ -58,9 +58,7 @@ def provider(
 
 def flavor(name: str, vcpus: int = 1, ram: int = 1024, disk: int = 10, **specs: str) -> Flavor:
     """A flavor; extra specs given as keyword arguments with `__` for `:`."""
-    return Flavor(
-        name, vcpus, ram, disk, True, {k.replace("__", ":"): v for k, v in specs.items()}
-    )
+    return Flavor(name, vcpus, ram, disk, True, {k.replace("__", ":"): v for k, v in specs.items()})
 
 
 def plan(

@@ -24,7 +24,9 @@ from gpuslice.plan.types import Aggregate, Inventory
 from tests.model.builders import K40, flavor, plan, provider
 
 
-def view(agg_metadata: dict[str, str] | None = None, free: int = 0, enabled: bool = True) -> HostView:
+def view(
+    agg_metadata: dict[str, str] | None = None, free: int = 0, enabled: bool = True
+) -> HostView:
     aggregates = (Aggregate("a", agg_metadata, ("h",)),) if agg_metadata is not None else ()
     model = from_plan(plan([provider("h")], aggregates=aggregates))
     return HostView(replace(model.providers[0], enabled=enabled), {K40: free}, model.aliases)
@@ -91,7 +93,9 @@ def test_unknown_filter_is_a_loud_error() -> None:
 
 
 def names(scheduler: Scheduler, f) -> list[str]:  # type: ignore[no-untyped-def]
-    return [scheduler.names[j] for j in scheduler.candidates(scheduler.prepare(request_from_flavor(f)))]
+    return [
+        scheduler.names[j] for j in scheduler.candidates(scheduler.prepare(request_from_flavor(f)))
+    ]
 
 
 def fill(scheduler: Scheduler, f) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -116,7 +120,10 @@ def test_placement_capacity_counts_reserved_and_ratio() -> None:
 
 
 def test_placement_units_and_steps() -> None:
-    stepped = provider("stepped", extra={"MEMORY_MB": Inventory(16384, min_unit=1024, max_unit=8192, step_size=1024)})
+    stepped = provider(
+        "stepped",
+        extra={"MEMORY_MB": Inventory(16384, min_unit=1024, max_unit=8192, step_size=1024)},
+    )
     s = Scheduler(from_plan(plan([stepped, provider("plain")])))
     assert names(s, flavor("odd", ram=1500)) == ["plain"]
     assert names(s, flavor("small", ram=512)) == ["plain"]
