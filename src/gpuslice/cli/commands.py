@@ -13,3 +13,7 @@ ALL: list[click.Command] = [discover, plan_command, render_command]
 from gpuslice.cli.simulate import simulate_command  # noqa: E402
 
 ALL.append(simulate_command)
+
+from gpuslice.cli.demo import demo_command  # noqa: E402
+
+ALL.append(demo_command)

@@ -126,13 +126,14 @@ svg .frame{fill:none;stroke:#999} svg .g{stroke:#eee}
 table{border-collapse:collapse;margin:1em 0} td,th{padding:4px 10px;border-bottom:1px solid #ddd}
 td{text-align:right} td:first-child{text-align:left}
 .ok{color:#2ca02c;font-weight:600} .bad{color:#d62728;font-weight:600}
+h1.sub{font-size:1.3em;margin-top:1.5em}
 .verdict{font-size:1.1em;padding:.6em 1em;background:#f6f6f6;border-radius:4px}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
 """
 
 
-def render_report(sim: Simulation) -> str:
-    """The whole report as one HTML document."""
+def _section(sim: Simulation, sub: bool = False) -> str:
+    """One simulation's verdict, comparison, plots and explanations."""
     esc = html.escape
     rows: list[str] = []
     verdicts: list[str] = []
@@ -220,10 +221,9 @@ def render_report(sim: Simulation) -> str:
     )
     skipped = "".join(f"<li><b>{esc(s.name)}</b>: {esc(s.reason)}</li>" for s in sim.skipped)
     notes = "".join(f"<li>{esc(n)}</li>" for n in sim.workload_notes)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>gpuslice simulation: {esc(sim.release)}</title><style>{STYLE}</style></head><body>
-<h1>Will GPU VMs always boot? Strategies compared on {esc(sim.release)}</h1>
+    return f"""
+<h1{' class="sub"' if sub else ""}>Will GPU VMs always boot? Strategies compared on \
+{esc(sim.release)}</h1>
 <p>Fleet <code>{esc(sim.fleet_source)}</code>, seed {sim.seed}. Workload:</p><ul>{notes}</ul>
 <div class="verdict"><ul>{"".join(verdicts)}</ul></div>
 <h2>Side by side</h2>
@@ -238,6 +238,22 @@ def render_report(sim: Simulation) -> str:
 <div class="grid">{"".join(charts_util)}{held}</div>
 {"<h2>Not simulated</h2><ul>" + skipped + "</ul>" if skipped else ""}
 {"<h2>Where the promise broke first</h2>" + breaks if breaks else ""}
+"""
+
+
+def render_report(sims: Simulation | Sequence[Simulation], title: str = "") -> str:
+    """The whole report as one HTML document: one section per simulation."""
+    many = (sims,) if isinstance(sims, Simulation) else tuple(sims)
+    if not many:
+        raise InputError("nothing to report: no simulation")
+    head = f"<h1>{html.escape(title)}</h1>" if title else ""
+    sub = len(many) > 1 or bool(title)
+    body = "<hr>".join(_section(sim, sub) for sim in many)
+    page_title = title or f"gpuslice simulation: {many[0].release}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(page_title)}</title><style>{STYLE}</style></head><body>
+{head}{body}
 <p><small>Made by gpuslice simulate. Capacity lost: vCPUs and RAM that an ordinary flavor
 can no longer reach, compared with strategy none. Held idle: capacity only GPU VMs may use,
 minus what they use.</small></p>
@@ -245,15 +261,19 @@ minus what they use.</small></p>
 """
 
 
-def write_report(sim: Simulation, out_dir: str | Path) -> Path:
+def write_report(
+    sims: Simulation | Sequence[Simulation], out_dir: str | Path, title: str = ""
+) -> Path:
     """Write `index.html` and `simulation.json` into `out_dir`; return the HTML's path."""
+    many = (sims,) if isinstance(sims, Simulation) else tuple(sims)
     target = Path(out_dir)
     try:
         target.mkdir(parents=True, exist_ok=True)
         page = target / "index.html"
-        page.write_text(render_report(sim), encoding="utf-8")
+        page.write_text(render_report(many, title), encoding="utf-8")
+        data: object = to_json(many[0]) if len(many) == 1 else [to_json(s) for s in many]
         (target / "simulation.json").write_text(
-            json.dumps(to_json(sim), indent=2, sort_keys=True), encoding="utf-8"
+            json.dumps(data, indent=2, sort_keys=True), encoding="utf-8"
         )
     except OSError as error:
         raise InputError(f"cannot write the report: {error.strerror}", source=str(target)) from None
