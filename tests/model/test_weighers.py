@@ -90,7 +90,9 @@ def test_host_subset_size_is_seeded() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=60))
-def test_cached_candidates_match_a_full_recomputation(steps: list[tuple[int, bool]]) -> None:
+def test_cached_candidates_and_weights_match_a_full_recomputation(
+    steps: list[tuple[int, bool]],
+) -> None:
     hosts = [provider(f"h{i}", vcpu=4 + i, ram=8192, gpus=i % 2) for i in range(5)]
     s = Scheduler(from_plan(plan(hosts)))
     kinds = [
@@ -108,3 +110,5 @@ def test_cached_candidates_match_a_full_recomputation(steps: list[tuple[int, boo
             live.append(claim)
         for k in kinds:
             assert list(s.candidates(k)) == list(s._full_mask(k).nonzero()[0])
+        for row, weigher in enumerate(s.weighers):
+            assert s.weights[row].tolist() == weigher.raw(s).tolist()

@@ -21,6 +21,7 @@ all hosts, and a claim or release touches one host.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +55,18 @@ class Prepared:
     (so a decision does not recompute every host's fit).
     """
 
-    __slots__ = ("amounts", "fit", "pci_rows", "rows", "seen", "spec", "static", "terms")
+    __slots__ = (
+        "amounts",
+        "fit",
+        "pci_rows",
+        "recompute",
+        "rows",
+        "seen",
+        "shifts",
+        "spec",
+        "static",
+        "terms",
+    )
 
     def __init__(
         self,
@@ -72,10 +84,12 @@ class Prepared:
         self.terms = tuple(zip(rows.tolist(), amounts[:, 0].tolist(), strict=True))
         self.fit: npt.NDArray[np.bool_] | None = None
         self.seen = -1
+        # per weigher row: how a claim shifts its raw weight, or rows to recompute
+        self.shifts: tuple[tuple[int, float], ...] = ()
+        self.recompute: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
-class Claim:
+class Claim(NamedTuple):
     """What one placed VM holds: its provider index and its prepared request."""
 
     provider: int
@@ -243,7 +257,18 @@ class Scheduler:
                 pci_rows.append((self._pool_index[key], count))
             else:
                 static[:] = False
-        return Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        prepared = Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        shifts: list[tuple[int, float]] = []
+        recompute: list[int] = []
+        for k, weigher in enumerate(self.weighers):
+            shift = weigher.delta(spec.vcpus, spec.ram, spec.gpus)
+            if shift is None:
+                recompute.append(k)
+            elif shift:
+                shifts.append((k, shift))
+        prepared.shifts = tuple(shifts)
+        prepared.recompute = tuple(recompute)
+        return prepared
 
     # ----------------------------------------------------------------- deciding
     def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
@@ -352,8 +377,11 @@ class Scheduler:
         spec = request.spec
         self.ram_used[j] -= sign * spec.ram
         self.vcpus_used[j] -= sign * spec.vcpus
-        for k, w in enumerate(self.weighers):
-            self.weights[k, j] = w.raw_at(self, j)
+        weights = self.weights
+        for k, shift in request.shifts:
+            weights[k, j] -= sign * shift
+        for k in request.recompute:
+            weights[k, j] = self.weighers[k].raw_at(self, j)
 
     # ----------------------------------------------------------------- explaining
     def explain(self, request: Prepared) -> tuple[Rejection, ...]:

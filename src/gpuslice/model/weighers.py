@@ -41,6 +41,10 @@ class BaseWeigher:
         """Raw weight of host `index` (kept in step with `raw`)."""
         return float(self.raw(usage)[index])
 
+    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+        """How a claim of these flavor amounts changes the raw weight; None: recompute it."""
+        return None
+
 
 class RAMWeigher(BaseWeigher):
     """Weigh hosts by free RAM (MEMORY_MB total - reserved - RAM of the flavors on it)."""
@@ -56,6 +60,10 @@ class RAMWeigher(BaseWeigher):
         """Free RAM of one host."""
         return float(usage.ram_total[index] - usage.ram_used[index])
 
+    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+        """A claim takes its flavor's RAM."""
+        return -float(ram)
+
 
 class CPUWeigher(BaseWeigher):
     """Weigh hosts by free vCPUs (VCPU total x allocation ratio - vCPUs of the flavors on it)."""
@@ -70,6 +78,10 @@ class CPUWeigher(BaseWeigher):
     def raw_at(self, usage: HostUsage, index: int) -> float:
         """Free vCPUs of one host."""
         return float(usage.vcpu_total[index] - usage.vcpus_used[index])
+
+    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+        """A claim takes its flavor's vCPUs."""
+        return -float(vcpus)
 
 
 class PCIWeigher(BaseWeigher):
@@ -89,6 +101,10 @@ class PCIWeigher(BaseWeigher):
     def raw_at(self, usage: HostUsage, index: int) -> float:
         """Raw PCI weight of one host."""
         return float(MAX_DEVS - min(int(usage.pci_free_total[index]), MAX_DEVS - 1))
+
+    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+        """Unchanged without devices; with devices recomputed (the cap makes it non-linear)."""
+        return 0.0 if gpus == 0 else None
 
 
 WEIGHERS: dict[str, type[BaseWeigher]] = {
