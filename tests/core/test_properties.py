@@ -110,3 +110,24 @@ def test_slices_add_up_to_gpus_times_slice(fleet: Fleet) -> None:
 def test_render_is_deterministic(fleet: Fleet) -> None:
     for plan in plans(fleet):
         assert render_files(plan) == render_files(make_plan(fleet, plan.strategy))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets())
+def test_rendered_ini_parses_back_to_the_planned_values(fleet: Fleet) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from tests.core.test_render import parse_with_oslo, planned_values
+
+    for plan in plans(fleet):
+        files = render_files(plan)
+        with tempfile.TemporaryDirectory() as scratch:
+            for node in plan.nodes:
+                for path in {o.path for o in node.options if not o.path.endswith(".service")}:
+                    target = Path(scratch) / node.name / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(files[f"{node.name}/{path}"])
+                    parsed = parse_with_oslo(target)
+                    got = {(s, k): v for s, opts in parsed.items() for k, v in opts.items()}
+                    assert got == planned_values(plan, node.name, path)

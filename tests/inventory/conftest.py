@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.inventory.inventory_helpers import FakeFunction, build_sysfs, read_capture
-
-
-@pytest.fixture
-def capture() -> Callable[[str], str]:
-    """Read a capture from tests/data/lspci by file name."""
-    return read_capture
+from tests.inventory.inventory_helpers import FakeFunction, build_sysfs
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ def build_sysfs(root: Path, functions: Iterable[FakeFunction]) -> Path:
         (real / "device").write_text(f"0x{item.device}\n")
         (real / "class").write_text(f"0x{item.pci_class}\n")
         (real / "numa_node").write_text(f"{item.numa_node}\n")
-        relative_real = Path("..", "..", "..", "devices", f"pci{domain_bus}", item.address)
-        (bus_devices / item.address).symlink_to(relative_real)
+        in_sys = Path("devices", f"pci{domain_bus}", item.address)
+        (bus_devices / item.address).symlink_to(Path("..", "..", "..", in_sys))
         if item.driver is not None:
             (sys_dir / "bus" / "pci" / "drivers" / item.driver).mkdir(parents=True, exist_ok=True)
             (real / "driver").symlink_to(
@@ -66,9 +66,7 @@ def build_sysfs(root: Path, functions: Iterable[FakeFunction]) -> Path:
         if item.iommu_group is not None:
             group = sys_dir / "kernel" / "iommu_groups" / str(item.iommu_group)
             (group / "devices").mkdir(parents=True, exist_ok=True)
-            (group / "devices" / item.address).symlink_to(
-                Path("..", "..", "..", "..", relative_real)
-            )
+            (group / "devices" / item.address).symlink_to(Path("..", "..", "..", "..", in_sys))
             if item.group_link:
                 target = Path("..", "..", "..", "kernel", "iommu_groups", str(item.iommu_group))
                 (real / "iommu_group").symlink_to(target)

@@ -41,6 +41,7 @@ def excluded_reasons(result: Discovery) -> dict[str, str]:
         ("hyper18-k40c-plain.txt", ["0000:86:00.0"]),
         ("hyper18-k40c-D.txt", ["0000:86:00.0"]),
         ("hyper18-k40c-n.txt", ["0000:86:00.0"]),
+        ("hyper18-k40c-mmnn.txt", ["0000:86:00.0"]),
         ("hyper18-iommu-groups-inline.txt", ["0000:86:00.0"]),
         (
             "dgx-a100-nnk-spaces.txt",
@@ -294,3 +295,111 @@ def test_parse_keeps_the_line_of_each_function() -> None:
     }
     assert len(first_lines) == 6
     assert {str(f.address): f.line for f in capture.functions} == first_lines
+
+
+def test_machine_readable_form_equals_the_nn_form() -> None:
+    result = discover("hyper18-k40c-mmnn.txt")
+    (gpu,) = result.gpus
+    assert gpu == GpuDevice(**{**K40C.__dict__, "driver": None})
+    assert [item.address for item in result.excluded] == ["0000:0a:00.0"]
+
+
+def test_verbose_detail_lines_of_their_own_and_with_lost_indentation() -> None:
+    text = (
+        "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+        "Subsystem: NVIDIA Corporation 12GB Computational Accelerator [10de:0983]\n"
+        "Control: I/O- Mem+ BusMaster+ SpecCycle- MemWINV- VGASnoop- ParErr- Stepping-\n"
+        "NUMA node: 1\n"
+        "IOMMU group: 42\n"
+        "Region 0: Memory at c8000000 (32-bit, non-prefetchable) [size=16M]\n"
+        "Kernel driver in use: vfio-pci\n"
+    )
+    (gpu,) = discover_from_lspci(text, "vv.txt").gpus
+    assert (gpu.numa_node, gpu.iommu_group, gpu.driver) == (1, 42, "vfio-pci")
+
+
+def test_hex_dump_of_config_space_is_skipped() -> None:
+    text = (
+        "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+        "00: de 10 24 10 07 04 10 00 a1 00 02 03 00 00 00 00\n"
+        "10: 00 00 00 c8 0c 00 00 00 00 00 00 00 0c 00 00 00\n"
+        "\n"
+    )
+    (function,) = parse_lspci(text, "x.txt").functions
+    assert function.vendor_id == "10de"
+
+
+def test_conflicting_driver_in_two_captures_is_a_warning() -> None:
+    line = "86:00.0 3D controller [0302]: NVIDIA Corporation GK110BGL [Tesla K40c] [10de:1024]\n"
+    text = line + "\tKernel driver in use: nouveau\n" + line + "\tKernel driver in use: vfio-pci\n"
+    capture = parse_lspci(text, "two.txt")
+    assert capture.functions[0].driver == "nouveau"
+    assert capture.warnings == (
+        "two.txt:3: 0000:86:00.0 driver is 'vfio-pci' here but 'nouveau' at line 1; "
+        "keeping 'nouveau'",
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "$ lspci -nnk",
+        "[root@hyper18 ~]# lspci -nnk | grep -A3 -i nvidia",
+        "user@hyper18:~$ sudo lspci -vnn",
+        "for d in /sys/kernel/iommu_groups/*/devices/*; do n=${d#*/iommu_groups/*}; n=${n%%/*};"
+        ' printf \'IOMMU Group %s \' "$n"; lspci -nns "${d##*/}"; done',
+        "lspci -vmm",
+    ],
+)
+def test_the_command_that_made_the_capture_is_skipped(command: str) -> None:
+    text = command + "\n" + read_capture("hyper18-iommu-groups-inline.txt")
+    assert discover_from_lspci(text, "x") == discover("hyper18-iommu-groups-inline.txt")
+
+
+def test_names_lspci_printed_win_over_the_table() -> None:
+    plain = "1a:00.0 Display controller: Intel Corporation Ponte Vecchio XT (2 Tile) (rev 2f)\n"
+    numeric = "1a:00.0 0380: 8086:0bd5 (rev 2f)\n"
+    for text in (plain + numeric, numeric + plain):
+        capture = parse_lspci(text, "both.txt")
+        (function,) = capture.functions
+        assert function.device == "Ponte Vecchio XT (2 Tile)"
+        assert (function.vendor_id, function.product_id, function.class_id) == (
+            "8086",
+            "0bd5",
+            "0380",
+        )
+        assert capture.warnings == ()
+    (alone,) = parse_lspci(numeric, "n.txt").functions
+    assert alone.device == "Ponte Vecchio XT [Data Center GPU Max 1550]"
+
+
+def test_group_paths_from_find_give_groups_to_an_nn_capture() -> None:
+    paths = (
+        "# find /sys/kernel/iommu_groups/ -type l\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:00:01.0\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.0\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.1\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.2\n"
+        "/sys/kernel/iommu_groups/1/devices/0000:01:00.3\n"
+        "/sys/kernel/iommu_groups/2/devices/0000:00:02.0\n"
+    )
+    nn = read_capture("workstation-rtx2080ti-nn.txt")
+    for text in (nn + paths, paths + nn):
+        result = discover_from_lspci(text, "both.txt")
+        assert [(gpu.address, gpu.iommu_group) for gpu in result.gpus] == [
+            ("0000:01:00.0", 1),
+            ("0000:02:00.0", None),
+        ]
+        assert not any("numeric ids" in w for w in result.warnings)
+
+
+def test_group_paths_alone_find_no_gpu() -> None:
+    result = discover_from_lspci("/sys/kernel/iommu_groups/42/devices/0000:86:00.0\n", "p.txt")
+    assert result.gpus == ()
+    assert result.warnings == ("no passthrough GPU candidate found",)
+
+
+def test_windows_line_ends_and_byte_order_mark() -> None:
+    text = read_capture("hyper18-k40c-nnk.txt")
+    windows = "\ufeff" + text.replace("\n", "\r\n")
+    assert discover_from_lspci(windows, "x") == discover_from_lspci(text, "x")

@@ -12,7 +12,13 @@ from rich.text import Text
 
 from gpuslice.cli.common import console, print_json
 from gpuslice.errors import InputError
-from gpuslice.inventory import Discovery, GpuDevice, discover_from_lspci, discover_from_sysfs
+from gpuslice.inventory import (
+    Companion,
+    Discovery,
+    GpuDevice,
+    discover_from_lspci,
+    discover_from_sysfs,
+)
 
 
 @click.command("discover")
@@ -32,7 +38,12 @@ from gpuslice.inventory import Discovery, GpuDevice, discover_from_lspci, discov
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> None:
-    """List passthrough GPU candidates, their companion functions and what was left out."""
+    """List passthrough GPU candidates, their companion functions and what was left out.
+
+    Reads this host's sysfs unless --lspci names a capture. Companions (a GPU's HDMI audio, USB
+    and other functions in its slot or IOMMU group) must go to vfio-pci with their GPU. Exits 2
+    when the input cannot be read, naming the file and line.
+    """
     if lspci_file is not None and sysfs_root is not None:
         msg = "give --lspci or --sysfs, not both"
         raise click.UsageError(msg)
@@ -62,52 +73,68 @@ def _cell(value: object) -> Text:
     return Text("-" if value is None else str(value))
 
 
-def _ids(device: GpuDevice) -> Text:
-    return _cell(device.vendor_product)
+def _names(vendor: str | None, device: str | None) -> Text:
+    return _cell(" ".join(name for name in (vendor, device) if name) or None)
 
 
-def _device_table(
-    title: str, devices: Sequence[tuple[GpuDevice, str | None]], with_gpu: bool
-) -> Table:
-    table = Table(title=title, title_justify="left")
-    for header in ("address", "ids", "class", "vendor", "device", "driver", "group", "NUMA", "fn"):
-        table.add_column(header)
-    if with_gpu:
-        table.add_column("with GPU")
-    for device, gpu in devices:
-        row = [
+def _gpu_table(gpus: Sequence[GpuDevice]) -> Table:
+    table = Table(title=f"GPUs ({len(gpus)})", title_justify="left")
+    table.add_column("address", no_wrap=True)
+    table.add_column("ids", no_wrap=True)
+    table.add_column("device", ratio=1, min_width=16)
+    table.add_column("driver")
+    table.add_column("IOMMU", justify="right")
+    table.add_column("NUMA", justify="right")
+    table.add_column("fn", no_wrap=True)
+    for gpu in gpus:
+        table.add_row(
+            _cell(gpu.address),
+            _cell(gpu.vendor_product),
+            _cell(gpu.device or gpu.vendor),
+            _cell(gpu.driver),
+            _cell(gpu.iommu_group),
+            _cell(gpu.numa_node),
+            Text("VF" if gpu.function == "virtual" else "PF"),
+        )
+    return table
+
+
+def _companion_table(companions: Sequence[Companion]) -> Table:
+    table = Table(title="Companions (go to vfio-pci with their GPU)", title_justify="left")
+    table.add_column("address", no_wrap=True)
+    table.add_column("ids", no_wrap=True)
+    table.add_column("class", no_wrap=True)
+    table.add_column("device", ratio=1, min_width=16)
+    table.add_column("driver")
+    table.add_column("with GPU", no_wrap=True)
+    for item in companions:
+        device = item.device
+        table.add_row(
             _cell(device.address),
-            _ids(device),
+            _cell(device.vendor_product),
             _cell(device.class_id),
-            _cell(device.vendor),
-            _cell(device.device),
+            _cell(device.device or device.vendor),
             _cell(device.driver),
-            _cell(device.iommu_group),
-            _cell(device.numa_node),
-            _cell(device.function),
-        ]
-        if with_gpu:
-            row.append(_cell(gpu))
-        table.add_row(*row)
+            _cell(item.companion_of),
+        )
     return table
 
 
 def _print_tables(result: Discovery) -> None:
-    gpus = [(gpu, None) for gpu in result.gpus]
-    console.print(_device_table(f"GPUs ({len(gpus)})", gpus, with_gpu=False))
+    console.print(_gpu_table(result.gpus))
     if result.companions:
-        companions = [(item.device, item.companion_of) for item in result.companions]
-        console.print(_device_table("Companions (go to vfio-pci with their GPU)", companions, True))
+        console.print(_companion_table(result.companions))
     if result.excluded:
         table = Table(title="Left out", title_justify="left")
-        for header in ("address", "class", "vendor", "device", "reason"):
-            table.add_column(header)
+        table.add_column("address", no_wrap=True)
+        table.add_column("class", no_wrap=True)
+        table.add_column("vendor and device", ratio=1)
+        table.add_column("reason", ratio=1)
         for item in result.excluded:
             table.add_row(
                 _cell(item.address),
                 _cell(item.class_id),
-                _cell(item.vendor),
-                _cell(item.device),
+                _names(item.vendor, item.device),
                 _cell(item.reason),
             )
         console.print(table)

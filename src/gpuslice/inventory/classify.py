@@ -16,6 +16,9 @@ The rules, in order:
 4. *Excluded* are the functions left out that could be taken for GPUs: every display or
    accelerator function that is no candidate, and every other function of NVIDIA, AMD/ATI and
    Habana (NVSwitches, a card's PCIe switch). Chipset and other devices are not listed.
+
+Known limit: an AMD APU's integrated GPU is not on the root bus and is taken for a candidate;
+server CPUs have none. Without ids (plain `lspci`) the vendor is recognised by its name.
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ def exclusion_reason(function: PciFunction) -> str | None:
     vendor_id = effective_vendor_id(function)
     who = function.vendor or (f"vendor {vendor_id}" if vendor_id else "an unknown vendor")
     if class_id is None:
-        return "class unknown: the source names no class gpuslice knows"
+        shown = f"class {function.class_name!r}" if function.class_name else "no class"
+        return f"{shown} unknown to gpuslice: not taken for a GPU"
     if class_id.startswith("06"):
         kind = "PCI bridge" if class_id == "0604" else "bridge"
         nvswitch = " (an NVSwitch)" if "nvswitch" in (function.device or "").casefold() else ""
@@ -107,7 +111,7 @@ def exclusion_reason(function: PciFunction) -> str | None:
     if vendor_id not in GPU_VENDORS:
         return f"display or accelerator of {who}, not a known GPU vendor"
     if is_integrated_intel(function):
-        return "Intel integrated GPU (on the root bus 0000:00): not a discrete GPU"
+        return "Intel integrated GPU or NPU (on the root bus 0000:00): not a discrete GPU"
     return None
 
 
@@ -203,6 +207,12 @@ def _companion_notes(function: PciFunction, gpu: PciFunction) -> list[str]:
         notes.append(
             f"{_label(function)} is in IOMMU group {function.iommu_group} with GPU "
             f"{gpu.address}: passing the GPU through takes this device from the host too"
+        )
+    if function.effective_class is None:
+        notes.append(
+            f"{function.address} is in IOMMU group {function.iommu_group} with GPU "
+            f"{gpu.address} but its class is unknown: listed as a companion; a bridge would "
+            "not need vfio-pci"
         )
     return notes
 

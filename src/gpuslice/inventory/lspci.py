@@ -1,16 +1,24 @@
 """Read lspci output, in every form operators paste, into PciFunction records (pure).
 
-Forms read (mixed freely in one text; a function read twice is merged):
+Forms read (mixed freely in one text). A function read twice is merged: later reads fill what
+earlier ones lacked; other ids are an error, another driver, group or NUMA node a warning, and
+other names are ignored (pciutils versions name devices differently). Names that lspci did not
+print come from gpuslice's table.
 
 - one line per function: plain `lspci`, `-n`, `-nn`, with or without `-D`;
 - the same with detail lines below each function, indented by a tab or by spaces (`-k`, `-nnk`,
   `-v`, `-vnn`, `-vv`): `Kernel driver in use:`, the NUMA node and the IOMMU group (in `Flags:`
   or on lines of their own) are read, every other detail line is skipped;
 - `-vmm`, `-vmmnn`, `-vmmn`, `-vmmk`, `-vmmD`: `Key:<tab>value` records separated by blank lines;
+- `-mm`, `-mmnn`, `-mmn`: one line per function with quoted fields;
+- detail lines whose indentation was lost in a paste (`Subsystem:`, `Flags:`, `Kernel driver in
+  use:`, ...), and the hex dumps of `-x`;
 - grep excerpts of any of these, with their `--` separator lines;
 - IOMMU group listings from the usual shell loops, either `IOMMU Group 42 <device line>` or an
-  `IOMMU Group 42:` header followed by indented device lines;
-- the shell command that made the capture (a line naming `lspci` that is not a device line).
+  `IOMMU Group 42:` header followed by indented device lines, and the paths that
+  `find /sys/kernel/iommu_groups/ -type l` prints (they give a group to a function, nothing else);
+- the shell command that made the capture (a prompt, if any, then a command that runs lspci or
+  lists /sys/kernel/iommu_groups).
 
 A line that is none of these raises InputError with its line number. So does a text without any
 device line. Ids are read only where lspci printed them: plain `lspci` gives names only, and the
@@ -20,6 +28,7 @@ ids of its functions stay None.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -47,6 +56,9 @@ class LspciCapture:
 
 _DEVICE_LINE: Final = re.compile(rf"^(?P<indent>\s*)(?P<address>{ADDRESS_PATTERN})\s+(?P<rest>.*)$")
 _IOMMU_LINE: Final = re.compile(r"^\s*IOMMU\s+group\s+(?P<group>\d+)\s*:?\s*(?P<rest>.*)$", re.I)
+_GROUP_PATH: Final = re.compile(
+    rf"^\s*/sys/kernel/iommu_groups/(?P<group>\d+)/devices/(?P<address>{ADDRESS_PATTERN})\s*$"
+)
 _VMM_FIELD: Final = re.compile(r"^(?P<key>[A-Z][A-Za-z]*):\s+(?P<value>.*)$")
 _VMM_KEYS: Final = frozenset(
     {
@@ -81,7 +93,42 @@ _NUMA_FLAG: Final = re.compile(r"^Flags:.*\bNUMA node (?P<node>-?\d+)")
 _IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d+)")
 _NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d+)\s*$")
 _IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d+)\s*$")
-_COMMAND: Final = re.compile(r"\blspci\b")
+_HEX_DUMP: Final = re.compile(r"^[0-9a-f]{2,3}:(?: [0-9a-f]{2}){1,16}\s*$")
+# Verbose detail lines whose indentation a paste lost: still detail lines, never device lines.
+_DETAIL_PREFIXES: Final = (
+    "Subsystem:",
+    "Flags:",
+    "Kernel driver in use:",
+    "Kernel modules:",
+    "Memory at ",
+    "I/O ports at ",
+    "Expansion ROM at ",
+    "Capabilities:",
+    "Physical Slot:",
+    "DeviceName:",
+    "Control:",
+    "Status:",
+    "Latency:",
+    "Interrupt:",
+    "Region ",
+    "Bus:",
+    "I/O behind bridge:",
+    "Memory behind bridge:",
+    "Prefetchable memory behind bridge:",
+    "Secondary status:",
+    "BridgeCtl:",
+    "IOMMU group:",
+    "NUMA node:",
+)
+# A shell command that runs lspci or lists IOMMU groups, after an optional prompt (`$ `, `# `,
+# `[root@host ~]# `).
+_COMMAND: Final = re.compile(
+    r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?"
+    r"(?:lspci\b|(?:for|while|find|ls|shopt|bash|sh)\b.*\b(?:lspci|iommu_groups)\b)"
+)
+
+
+_NAME_FIELDS: Final = frozenset({"vendor", "device", "class_name"})
 
 
 class _Draft:
@@ -101,27 +148,39 @@ class _Draft:
         vendor_id = _opt_str(values.get("vendor_id"))
         product_id = _opt_str(values.get("product_id"))
         class_id = _opt_str(values.get("class_id"))
-        vendor = _opt_str(values.get("vendor")) or vendor_name(vendor_id)
-        device = _opt_str(values.get("device")) or product_name(vendor_id, product_id)
-        function: Function = "physical"
-        if (device and "virtual function" in device.casefold()) or (
-            f"{vendor_id}:{product_id}" in VIRTUAL_FUNCTION_PRODUCTS
-        ):
-            function = "virtual"
         return PciFunction(
             address=self.address,
             vendor_id=vendor_id,
             product_id=product_id,
             class_id=class_id,
             class_name=_opt_str(values.get("class_name")),
-            vendor=vendor,
-            device=device,
+            vendor=_opt_str(values.get("vendor")),
+            device=_opt_str(values.get("device")),
             driver=_opt_str(values.get("driver")),
             iommu_group=_opt_int(values.get("iommu_group")),
             numa_node=_opt_int(values.get("numa_node")),
-            function=function,
             line=self.line,
         )
+
+
+def _completed(function: PciFunction) -> PciFunction:
+    """Fill names lspci did not print from the table, and mark virtual functions by name or id.
+
+    lspci calls some virtual functions so (`... Virtual Function`); AMD MxGPU ones have ids of
+    their own (VIRTUAL_FUNCTION_PRODUCTS).
+    """
+    vendor_id, product_id = function.vendor_id, function.product_id
+    device = function.device or product_name(vendor_id, product_id)
+    virtual = (device is not None and "virtual function" in device.casefold()) or (
+        f"{vendor_id}:{product_id}" in VIRTUAL_FUNCTION_PRODUCTS
+    )
+    kind: Function = "virtual" if virtual or function.function == "virtual" else "physical"
+    return replace(
+        function,
+        vendor=function.vendor or vendor_name(vendor_id),
+        device=device,
+        function=kind,
+    )
 
 
 def _opt_str(value: object) -> str | None:
@@ -153,18 +212,20 @@ class _Parser:
         return InputError(message, source=self.source, line=line)
 
     def parse(self, text: str) -> LspciCapture:
+        text = text.removeprefix("\ufeff")  # a byte order mark from a Windows editor
         for number, raw in enumerate(text.splitlines(), start=1):
             self.read_line(raw.rstrip(), number)
         if not self.drafts:
             msg = "no PCI device line found: is this lspci output?"
             raise InputError(msg, source=self.source)
         functions, warnings = self.merge([draft.build() for draft in self.drafts])
-        functions = _mark_virtual_functions(functions)
-        missing_ids = sum(1 for f in functions if f.vendor_id is None or f.product_id is None)
+        functions = _mark_virtual_functions([_completed(f) for f in functions])
+        described = [f for f in functions if f.class_name or f.vendor or f.class_id]
+        missing_ids = sum(1 for f in described if f.vendor_id is None or f.product_id is None)
         if missing_ids:
             warnings.append(
                 f"{self.source}: lspci printed no numeric ids for {missing_ids} of "
-                f"{len(functions)} PCI functions (run without -nn); their vendor_id, "
+                f"{len(described)} PCI functions (run without -nn); their vendor_id, "
                 "product_id and class_id are null. Capture with `lspci -nnk` to get them."
             )
         return LspciCapture(self.source, tuple(functions), tuple(warnings))
@@ -184,6 +245,17 @@ class _Parser:
                 self.group_header = None
             self.read_device(device["address"], device["rest"], number, self.group_header)
             return
+        path = _GROUP_PATH.match(line)
+        if path:
+            self.in_vmm = False
+            self.current = None
+            try:
+                draft = _Draft(number, PciAddress.parse(path["address"]))
+            except ValueError as error:
+                raise self.error(str(error), number) from None
+            draft.set("iommu_group", int(path["group"]))
+            self.drafts.append(draft)
+            return
         iommu = _IOMMU_LINE.match(line)
         if iommu:
             self.read_iommu_line(int(iommu["group"]), iommu["rest"], number)
@@ -194,11 +266,13 @@ class _Parser:
             return
         if field and self.in_vmm and "\t" in line:
             return  # a field of a newer lspci -vmm that gpuslice does not need
-        if line[0].isspace():
+        if line[0].isspace() or stripped.startswith(_DETAIL_PREFIXES):
             if self.current is not None and not self.in_vmm:
                 self.read_detail(stripped)
             return
-        if _COMMAND.search(line):
+        if _HEX_DUMP.match(line):
+            return  # config space from `lspci -x`
+        if _COMMAND.match(line):
             return  # the shell command that made the capture
         msg = f"cannot read this line as lspci output: {stripped!r}"
         raise self.error(msg, number)
@@ -221,9 +295,15 @@ class _Parser:
             draft = _Draft(number, PciAddress.parse(address))
         except ValueError as error:
             raise self.error(str(error), number) from None
+        if rest.lstrip().startswith('"'):
+            self.read_machine_fields(draft, rest, number)
+            draft.set("iommu_group", group)
+            self.drafts.append(draft)
+            self.current = draft
+            return
         class_part, sep, description = rest.partition(": ")
-        if not sep:
-            class_part, sep, description = rest.rstrip().partition(":")
+        if not sep and rest.rstrip().endswith(":"):
+            class_part, sep, description = rest.rstrip()[:-1], ":", ""
         if not sep or not class_part.strip():
             msg = f"device line without `class: description`: {rest.strip()!r}"
             raise self.error(msg, number)
@@ -232,6 +312,21 @@ class _Parser:
         draft.set("iommu_group", group)
         self.drafts.append(draft)
         self.current = draft
+
+    def read_machine_fields(self, draft: _Draft, rest: str, number: int) -> None:
+        """`lspci -mm`: "class" "vendor" "device" [-rXX] [-pXX] ["svendor" "sdevice"]."""
+        try:
+            tokens = shlex.split(rest)
+        except ValueError as error:
+            msg = f"cannot read the quoted fields of `lspci -mm`: {error}"
+            raise self.error(msg, number) from None
+        quoted = [token for token in tokens if not re.match(r"^-[a-z]", token)]
+        if len(quoted) < 3:
+            msg = f"`lspci -mm` line needs class, vendor and device: {rest.strip()!r}"
+            raise self.error(msg, number)
+        self.read_class(draft, quoted[0])
+        self.read_vmm_name(draft, "Vendor", quoted[1])
+        self.read_vmm_name(draft, "Device", quoted[2])
 
     @staticmethod
     def read_class(draft: _Draft, text: str) -> None:
@@ -330,6 +425,8 @@ class _Parser:
                 continue
             combined, conflicts = first.merged(function)
             for name in conflicts:
+                if name in _NAME_FIELDS:
+                    continue  # pciutils versions name devices differently; the first name stays
                 mine, theirs = getattr(first, name), getattr(function, name)
                 if name in {"vendor_id", "product_id", "class_id"}:
                     msg = (

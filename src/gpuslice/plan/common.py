@@ -68,7 +68,10 @@ def alias_option(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
     """Render the PCI alias; nova-api reads it at boot and nova-compute at resize and move.
 
     One alias per line: nova reads a JSON list in the passthrough spec but not in the alias.
+    A fleet without GPUs gets no alias.
     """
+    if not aliases(fleet):
+        return
     section, name = fleet.release.fact("pci_alias")
     values = tuple(
         _json(

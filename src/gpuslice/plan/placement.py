@@ -31,12 +31,11 @@ from gpuslice.plan.common import (
 )
 from gpuslice.plan.slicing import (
     check_fits,
-    gpu_cpus,
     host_reserve,
     host_total,
     numa_of_cpus,
-    reserved_cpus,
     slices_of,
+    split_cpus,
 )
 from gpuslice.plan.types import (
     NOVA_CONF,
@@ -188,10 +187,8 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     reserved_disk_gb = -(-disk_mb // 1024)
     inventories: dict[str, Inventory]
     if dedicated:
-        gpu_ids = gpu_cpus(fleet, host, held.vcpus)
+        general_ids, gpu_ids = split_cpus(fleet, host, held.vcpus)
         _check_numa_local(fleet, host, gpu_ids)
-        kept = set(reserved_cpus(fleet, host)) | set(gpu_ids)
-        general_ids = tuple(cpu for cpu in host.cpus if cpu not in kept)
         files.set(
             NOVA_CONF,
             "compute",

@@ -85,6 +85,14 @@ def gpu_cpus(fleet: Fleet, host: Host, count: int) -> tuple[int, ...]:
     return tuple(sorted(chosen[:count]))
 
 
+def split_cpus(fleet: Fleet, host: Host, count: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(general CPU ids, GPU CPU ids): `count` GPU CPUs by `gpu_cpus`, the general part all the
+    rest but the CPUs the hypervisor keeps."""
+    gpu_ids = gpu_cpus(fleet, host, count)
+    kept = set(reserved_cpus(fleet, host)) | set(gpu_ids)
+    return tuple(cpu for cpu in host.cpus if cpu not in kept), gpu_ids
+
+
 def numa_of_cpus(host: Host, cpus: tuple[int, ...]) -> set[int]:
     """The NUMA nodes that hold `cpus` (empty when the fleet gives no NUMA facts)."""
     return {node for node, ids in host.cpu_numa if set(ids) & set(cpus)}
