@@ -87,3 +87,20 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate"]) == 2
     assert main(["simulate", CURRENT, "--strategies", "nope"]) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
+
+
+def test_workload_file_and_options_over_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "workload.yaml"
+    spec.write_text("requests: 300\ngpu_share: 0.2\nmix: 2x4096x40\n", encoding="utf-8")
+    args = ["simulate", CURRENT, "--workload", str(spec), "--strategies", "placement", "--json"]
+    assert main(args) == 0
+    entry = json.loads(capsys.readouterr().out)["strategies"][0]
+    assert entry["gpu_requests"] + entry["ordinary_requests"] == 300
+    assert main([*args, "--requests", "120"]) == 0
+    entry = json.loads(capsys.readouterr().out)["strategies"][0]
+    assert entry["gpu_requests"] + entry["ordinary_requests"] == 120
+    spec.write_text("requets: 300\n", encoding="utf-8")
+    assert main(args) == 2
+    assert "did you mean 'requests'" in capsys.readouterr().err

@@ -100,3 +100,16 @@ def test_utilisation_series_stay_between_zero_and_one() -> None:
     assert sum(result.series.ordinary_refused) == (
         result.ordinary_requests - result.ordinary_accepted
     )
+
+
+def test_a_deletion_at_the_same_instant_frees_room_before_a_creation() -> None:
+    plan = make_plan(small_fleet(), "none")
+    # only hyper20 can hold a 16-vCPU VM (the GPU hosts have 8 CPUs); the first one leaves at
+    # t=5, and the second, created at t=5, fits only because the deletion goes first.
+    workload = Workload((VmRequest(1.0, 4.0, 16, 1024, 10), VmRequest(5.0, None, 16, 1024, 10)))
+    result = run(plan, workload, log=True)
+    assert result.events == (
+        Event(1.0, "boot", 0, "hyper20"),
+        Event(5.0, "delete", 0, "hyper20"),
+        Event(5.0, "boot", 1, "hyper20"),
+    )
