@@ -183,6 +183,16 @@ def to_json(sim: Simulation) -> dict[str, object]:
                 },
                 "utilisation_mean": {"cpu": r.cpu_mean, "ram": r.ram_mean, "gpu": r.gpu_mean},
                 "first_break": list(r.first_break),
+                "series": {
+                    "times": list(r.series.times),
+                    "cpu": list(r.series.cpu),
+                    "ram": list(r.series.ram),
+                    "gpu": list(r.series.gpu),
+                    "held_idle_vcpus": list(r.series.held_idle_vcpus),
+                    "ordinary_refused": list(r.series.ordinary_refused),
+                    "gpu_refused": list(r.series.gpu_refused),
+                    "gpu_refused_while_free": list(r.series.gpu_refused_while_free),
+                },
                 "wall_seconds": r.wall_seconds,
             }
         )
