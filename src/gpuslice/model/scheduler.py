@@ -65,6 +65,7 @@ class Prepared:
         "shifts",
         "spec",
         "static",
+        "static_list",
         "terms",
     )
 
@@ -80,6 +81,7 @@ class Prepared:
         self.rows = rows
         self.amounts = amounts
         self.static = static
+        self.static_list: list[bool] = static.tolist()
         self.pci_rows = pci_rows
         self.terms = tuple(zip(rows.tolist(), amounts[:, 0].tolist(), strict=True))
         self.fit: npt.NDArray[np.bool_] | None = None
@@ -136,6 +138,8 @@ class Scheduler:
                 self.pci_total[self._pool_index[key], j] = count
         self.free = self.capacity.copy()
         self.pci_free = self.pci_total.copy()
+        self._free_cols: list[list[int]] = self.free.T.tolist()
+        self._pci_cols: list[list[int]] = self.pci_free.T.tolist()
         self.pci_free_total = self.pci_free.sum(axis=0)
         self.ram_total = np.array([p.ram_total for p in model.providers], dtype=np.float64)
         self.vcpu_total = np.array([p.vcpu_total for p in model.providers], dtype=np.float64)
@@ -284,14 +288,15 @@ class Scheduler:
         return ok
 
     def _fits(self, request: Prepared, j: int) -> bool:
-        if not request.static[j]:
+        # Python-side mirrors of one host's free amounts: much cheaper than numpy scalars.
+        if not request.static_list[j]:
             return False
-        free = self.free
+        free = self._free_cols[j]
         for row, amount in request.terms:
-            if free[row, j] < amount:
+            if free[row] < amount:
                 return False
-        pci = self.pci_free
-        return all(pci[row, j] >= count for row, count in request.pci_rows)
+        pci = self._pci_cols[j]
+        return all(pci[row] >= count for row, count in request.pci_rows)
 
     def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
         """Indices of the hosts that pass every stage for `request` now, in fleet order."""
@@ -364,11 +369,15 @@ class Scheduler:
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
         free = self.free
+        column = self._free_cols[j]
         for row, amount in request.terms:
             free[row, j] += sign * amount
+            column[row] += sign * amount
+        pci_column = self._pci_cols[j]
         for row, count in request.pci_rows:
             self.pci_free[row, j] += sign * count
             self.pci_free_total[j] += sign * count
+            pci_column[row] += sign * count
         log = self._changes
         log.append(j)
         if len(log) > 65536:
