@@ -309,7 +309,7 @@ class Scheduler:
             for j in set(log[since:]):
                 fit[j] = self._fits(request, j)
         request.seen = self._log_base + len(log)
-        return np.flatnonzero(fit)
+        return fit.nonzero()[0]
 
     def _pick(self, idx: npt.NDArray[np.intp]) -> int:
         size = self.model.config.host_subset_size
