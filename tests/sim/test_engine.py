@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gpuslice.plan import make_plan
 from gpuslice.sim.engine import Event, run
@@ -113,3 +115,16 @@ def test_a_deletion_at_the_same_instant_frees_room_before_a_creation() -> None:
         Event(5.0, "delete", 0, "hyper20"),
         Event(5.0, "boot", 1, "hyper20"),
     )
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), load=st.floats(0.5, 2.0))
+def test_any_seed_replays_identically(seed: int, load: float) -> None:
+    fleet = small_fleet()
+    plan = make_plan(fleet, "weigher")
+
+    def once() -> object:
+        workload = synthetic_for(fleet, SyntheticSpec(requests=150, load=load), seed)
+        return replace(run(plan, workload, seed=seed, log=True), wall_seconds=0.0)
+
+    assert once() == once()
