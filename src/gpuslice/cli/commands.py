@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import click
 
+from gpuslice.cli.demo import demo_command
 from gpuslice.cli.discover import discover
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
+from gpuslice.cli.simulate import simulate_command
 
-ALL: list[click.Command] = [discover, plan_command, render_command]
-
-from gpuslice.cli.simulate import simulate_command  # noqa: E402
-
-ALL.append(simulate_command)
-
-from gpuslice.cli.demo import demo_command  # noqa: E402
-
-ALL.append(demo_command)
+ALL: list[click.Command] = [discover, plan_command, render_command, simulate_command, demo_command]
