@@ -4,7 +4,6 @@ for the reason DESIGN.md gives. Each test boots real VMs; see docs/verify.md for
 from __future__ import annotations
 
 import pytest
-
 from tests.twin.nova import LAB, needs_nova, row, verify_json
 
 pytestmark = [needs_nova, pytest.mark.slow]
