@@ -36,16 +36,43 @@ NEEDS_NOVA = (
 )
 @click.option("--strategy", type=STRATEGY_CHOICES, help="Override the fleet file's strategy.")
 @click.option("--host", "hosts", multiple=True, help="Only this GPU host (repeatable).")
+@click.option(
+    "--compare-model",
+    is_flag=True,
+    help="Also replay one request sequence on nova and on the embedded model, per host.",
+)
+@click.option(
+    "--requests",
+    type=click.IntRange(1, 5000),
+    default=200,
+    show_default=True,
+    help="With --compare-model: how many boots and deletes.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sequence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def verify_command(
-    fleet: Path, rendered: Path | None, strategy: str | None, hosts: tuple[str, ...], as_json: bool
+    fleet: Path,
+    rendered: Path | None,
+    strategy: str | None,
+    hosts: tuple[str, ...],
+    compare_model: bool,
+    requests: int,
+    seed: int,
+    as_json: bool,
 ) -> None:
     """Boot the plan on real Nova 34 and check the promise on every GPU host (exit 1 if broken)."""
     if importlib.util.find_spec("nova") is None:
         raise InputError(NEEDS_NOVA)
     load_fleet(fleet)  # bad input fails here, before nova starts
     # nova runs in a child process that imports it first (eventlet); this one never does.
-    report = verify_in_child(fleet, strategy=strategy, rendered=rendered, hosts=hosts)
+    report = verify_in_child(
+        fleet,
+        strategy=strategy,
+        rendered=rendered,
+        hosts=hosts,
+        compare=requests if compare_model else 0,
+        seed=seed,
+    )
     if as_json:
         click_echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:

@@ -30,6 +30,8 @@ def main(argv: list[str]) -> int:
             strategy=request.get("strategy"),
             rendered=read_tree(Path(rendered)) if rendered else None,
             hosts=tuple(request.get("hosts", ())),
+            compare=int(request.get("compare", 0)),
+            seed=int(request.get("seed", 1)),
         )
         result: dict[str, object] = {"report": report.as_dict()}
     except GpusliceError as error:

@@ -29,6 +29,8 @@ def verify_in_child(
     strategy: str | None = None,
     rendered: Path | None = None,
     hosts: Sequence[str] = (),
+    compare: int = 0,
+    seed: int = 1,
     timeout_s: float = 3600,
 ) -> Report:
     """Verify `fleet` on real nova in a child process; raises what the child raised."""
@@ -43,6 +45,8 @@ def verify_in_child(
                     "strategy": strategy,
                     "rendered": str(rendered.resolve()) if rendered else None,
                     "hosts": list(hosts),
+                    "compare": compare,
+                    "seed": seed,
                 }
             ),
             encoding="utf-8",
@@ -78,7 +82,13 @@ def report_from_dict(data: dict[str, object]) -> Report:
     rows = data.get("rows", [])
     notes = data.get("notes", [])
     seconds = data.get("run_seconds", {})
-    if not (isinstance(rows, list) and isinstance(notes, list) and isinstance(seconds, dict)):
+    comparisons = data.get("comparisons", {})
+    if not (
+        isinstance(rows, list)
+        and isinstance(notes, list)
+        and isinstance(seconds, dict)
+        and isinstance(comparisons, dict)
+    ):
         msg = "the real-nova process wrote a report of the wrong shape"
         raise ServiceUnreachableError(msg)
     return Report(
@@ -95,4 +105,5 @@ def report_from_dict(data: dict[str, object]) -> Report:
         ],
         notes=[str(n) for n in notes],
         run_seconds={str(k): float(v) for k, v in seconds.items()},
+        comparisons={str(k): list(v) for k, v in comparisons.items()},
     )

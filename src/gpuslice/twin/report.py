@@ -34,6 +34,8 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_seconds: dict[str, float] = field(default_factory=dict)
+    # host -> per-request agreement of nova and the embedded model (--compare-model)
+    comparisons: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -50,4 +52,5 @@ class Report:
             "rows": [row.as_dict() for row in self.rows],
             "notes": list(self.notes),
             "run_seconds": dict(self.run_seconds),
+            "comparisons": {host: list(rows) for host, rows in self.comparisons.items()},
         }

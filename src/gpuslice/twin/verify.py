@@ -125,11 +125,15 @@ def verify(
     strategy: str | None = None,
     rendered: Mapping[str, str] | None = None,
     hosts: Sequence[str] = (),
+    compare: int = 0,
+    seed: int = 1,
 ) -> Report:
     """Verify `fleet` under `strategy` on real nova 34; returns every row.
 
     `rendered` (relative path -> text, as `gpuslice render` writes) replaces rendering the plan
-    in memory. Raises InputError when a nova.conf has an unknown option or a bad value.
+    in memory. With `compare` > 0, each host then replays a sequence of that many requests
+    (made from `seed`) on nova and on the embedded model. Raises InputError when a nova.conf has
+    an unknown option or a bad value.
     """
     name = strategy or fleet.strategy
     report = Report()
@@ -186,7 +190,7 @@ def verify(
         if refusal is not None:
             rows = _run_split(fleet, plan, job, controller, cloud, refusal)
         else:
-            rows = _run_host(fleet, plan, job, controller, cloud)
+            rows = _run_host(fleet, plan, job, controller, cloud, (compare, seed), report)
         report.rows.extend(rows)
         report.run_seconds[job.host.name] = round(time.monotonic() - started, 1)
     return report
@@ -392,6 +396,8 @@ def _run_host(
     job: HostJob,
     controller: Sequence[ConfEntry],
     cloud: Mapping[str, Any],
+    compare: tuple[int, int] = (0, 1),
+    report: Report | None = None,
 ) -> list[Row]:
     from gpuslice.twin import _nova34
 
@@ -415,6 +421,10 @@ def _run_host(
             _check_host_seen(twin, steps, job, rp_uuid)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
             _scenario(twin, steps, fleet, job, rp_uuid)
+            if compare[0] > 0 and job.plan is not None:
+                found = _compare_model(twin, steps, fleet, plan, job.plan, *compare)
+                if report is not None:
+                    report.comparisons[job.host.name] = found
 
         _nova34.run(_nova34.RunSpec(controller, body))
     return steps.rows
@@ -771,6 +781,51 @@ def _scenario(twin: NovaTwin, steps: _Steps, fleet: Fleet, job: HostJob, rp_uuid
     )
     _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
     host.delete_all()
+
+
+def _compare_model(
+    twin: NovaTwin,
+    steps: _Steps,
+    fleet: Fleet,
+    plan: Plan,
+    host: HostPlan,
+    length: int,
+    seed: int,
+) -> list[dict[str, object]]:
+    """Replay one sequence on nova and on the model; one row, and the per-request list."""
+    from gpuslice.twin import compare
+
+    model_flavor = fleet.model_of(host.host.gpus[0]).flavor
+    planned = next(f for f in plan.cloud.flavors if f.name == model_flavor)
+    gpu = dataclasses.replace(planned, name="cmp.gpu", is_public=True)
+    ordinary = compare.ordinary_flavors(host)
+    ids = {
+        f.name: twin.create_flavor(
+            f.name, f.vcpus, f.ram, f.disk, is_public=True, extra_specs=f.extra_specs
+        )
+        for f in (*ordinary, gpu)
+    }
+    requests = compare.make_sequence(ordinary, gpu, length=length, seed=seed)
+    on_model = compare.replay_on_model(plan, host, requests, seed)
+    on_nova = compare.replay_on_nova(twin, ids, requests)
+    found = compare.agreements(requests, on_nova, on_model)
+    agree = sum(a.agrees for a in found)
+    first = next((a for a in found if not a.agrees), None)
+    boots = sum(r.kind == "boot" for r in requests)
+    seen = f"{agree} of {len(found)} agree"
+    if first is not None:
+        seen += (
+            f"; first difference at request {first.request.index} "
+            f"({first.request.describe()}): nova {first.nova}, model {first.model}"
+        )
+    steps.add(
+        f"embedded model agrees with nova, request by request ({boots} boots, "
+        f"{len(found) - boots} deletes, seed {seed})",
+        f"{len(found)} of {len(found)} agree",
+        seen,
+        first is None,
+    )
+    return [a.as_dict() for a in found]
 
 
 # --- split: two services on one libvirt host -----------------------------------------------------
