@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.twin.nova import LAB, needs_nova, row, verify_json
 
 from gpuslice.cli import main
+from tests.twin.nova import LAB, needs_nova, row, verify_json
 
 pytestmark = [needs_nova, pytest.mark.slow]
 

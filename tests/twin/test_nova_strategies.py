@@ -4,6 +4,7 @@ for the reason DESIGN.md gives. Each test boots real VMs; see docs/verify.md for
 from __future__ import annotations
 
 import pytest
+
 from tests.twin.nova import LAB, needs_nova, row, verify_json
 
 pytestmark = [needs_nova, pytest.mark.slow]
@@ -96,3 +97,17 @@ def test_newton_split_fleet_runs_its_own_files_and_fails_on_nova_34(
         )
         assert row(report, host, "gpuslice's refusal of split quotes what nova did")["ok"]
         assert not row(report, host, "split: GPU VM 1 of 1")["ok"]
+
+
+def test_embedded_model_agrees_with_nova_request_by_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = (str(LAB), "--host", "hyper16", "--compare-model", "--requests", "40", "--seed", "5")
+    code, report = verify_json(capsys, *args)
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    compared = report["comparisons"]["hyper16"]
+    assert len(compared) == 40
+    assert all(c["agrees"] for c in compared)
+    seen = {c["nova"] for c in compared}
+    assert {"ACTIVE", "refused", "deleted"} <= seen
+    assert any(c["request"].startswith("boot cmp.gpu") and c["nova"] == "ACTIVE" for c in compared)

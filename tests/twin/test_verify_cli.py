@@ -8,11 +8,11 @@ import sys
 from importlib.machinery import ModuleSpec
 
 import pytest
-from tests.twin.nova import LAB
 
 from gpuslice.cli import main
 from gpuslice.twin.client import report_from_dict
 from gpuslice.twin.report import Report, Row
+from tests.twin.nova import LAB
 
 
 def test_without_nova_verify_says_how_to_install_it(

@@ -1,10 +1,10 @@
 """Fidelity of the embedded model: one request sequence, replayed on real nova and on the model.
 
 Pure except for `replay_on_nova`, which drives a running real nova through `NovaTwin`. The
-sequence is made from a seed: boots of a few ordinary sizes and of the host's GPU flavor, and
-deletes of earlier boots. A delete names the boot it undoes; each side deletes it if that boot
-went ACTIVE there. A request agrees when both sides accepted it or both refused it (for a
-delete: both had the VM, or neither).
+sequence is made on the model from a seed: boots of a few ordinary sizes and of the host's GPU
+flavor, and deletes of VMs the model has running. A delete names the boot it undoes; nova
+deletes it if that boot went ACTIVE there ("absent" otherwise). A request agrees when both sides
+accepted it or both refused it (for a delete: both had the VM).
 """
 
 from __future__ import annotations
@@ -76,50 +76,42 @@ def ordinary_flavors(host: HostPlan) -> tuple[Flavor, ...]:
     return tuple(out)
 
 
-def make_sequence(
-    ordinary: Sequence[Flavor], gpu: Flavor, *, length: int, seed: int
-) -> list[Request]:
-    """`length` requests: about 30 % GPU boots, 45 % ordinary boots, 25 % deletes."""
+def play_on_model(
+    plan: Plan,
+    host: HostPlan,
+    ordinary: Sequence[Flavor],
+    gpu: Flavor,
+    *,
+    length: int,
+    seed: int,
+) -> tuple[list[Request], list[Outcome]]:
+    """Make the sequence on the embedded model (a cloud of this one host) and its outcomes.
+
+    Each request draws from `seed`: a delete (35 %, of a VM the model has running), a GPU boot
+    (30 %) or an ordinary boot of one of three sizes. Nova then replays the same requests.
+    """
     rng = random.Random(seed)
-    requests: list[Request] = []
-    boots: list[int] = []
-    for index in range(length):
-        draw = rng.random()
-        if draw < 0.25 and boots:
-            target = boots.pop(rng.randrange(len(boots)))
-            requests.append(Request(index, "delete", target=target))
-        elif draw < 0.55:
-            requests.append(Request(index, "boot", flavor=gpu))
-            boots.append(index)
-        else:
-            requests.append(Request(index, "boot", flavor=rng.choice(list(ordinary))))
-            boots.append(index)
-    return requests
-
-
-def replay_on_model(
-    plan: Plan, host: HostPlan, requests: Sequence[Request], seed: int
-) -> list[Outcome]:
-    """What the embedded model decides for each request, on a cloud of this one host."""
-    one_host = dataclasses.replace(plan, hosts=(host,))
-    scheduler = Scheduler(from_plan(one_host), seed=seed)
+    scheduler = Scheduler(from_plan(dataclasses.replace(plan, hosts=(host,))), seed=seed)
     overrides = plan.release.has("resource_overrides_in_flavor")
     live: dict[int, Claim] = {}
+    requests: list[Request] = []
     outcomes: list[Outcome] = []
-    for request in requests:
-        if request.kind == "delete":
-            claim = live.pop(request.target or -1, None)
-            if claim is not None:
-                scheduler.release(claim)
-            outcomes.append("deleted" if claim is not None else "absent")
+    for index in range(length):
+        draw = rng.random()
+        if draw < 0.35 and live:
+            target = rng.choice(sorted(live))
+            scheduler.release(live.pop(target))
+            requests.append(Request(index, "delete", target=target))
+            outcomes.append("deleted")
             continue
-        assert request.flavor is not None
-        prepared = scheduler.prepare(request_from_flavor(request.flavor, overrides=overrides))
+        flavor = gpu if draw < 0.65 else rng.choice(list(ordinary))
+        prepared = scheduler.prepare(request_from_flavor(flavor, overrides=overrides))
         placed = scheduler.schedule(prepared)
         if placed is not None:
-            live[request.index] = placed
+            live[index] = placed
+        requests.append(Request(index, "boot", flavor=flavor))
         outcomes.append("ACTIVE" if placed is not None else "refused")
-    return outcomes
+    return requests, outcomes
 
 
 def replay_on_nova(
@@ -130,7 +122,7 @@ def replay_on_nova(
     outcomes: list[Outcome] = []
     for request in requests:
         if request.kind == "delete":
-            server = live.pop(request.target or -1, None)
+            server = live.pop(-1 if request.target is None else request.target, None)
             if server is not None:
                 twin.delete(server)
             outcomes.append("deleted" if server is not None else "absent")

@@ -805,8 +805,7 @@ def _compare_model(
         )
         for f in (*ordinary, gpu)
     }
-    requests = compare.make_sequence(ordinary, gpu, length=length, seed=seed)
-    on_model = compare.replay_on_model(plan, host, requests, seed)
+    requests, on_model = compare.play_on_model(plan, host, ordinary, gpu, length=length, seed=seed)
     on_nova = compare.replay_on_nova(twin, ids, requests)
     found = compare.agreements(requests, on_nova, on_model)
     agree = sum(a.agrees for a in found)
