@@ -8,14 +8,9 @@ from gpuslice.fleet import Host
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan.types import PROVIDER_YAML
 from gpuslice.twin.ini import ConfEntry, parse_ini
-from gpuslice.twin.verify import (
-    HostJob,
-    _attached,
-    _conflicts,
-    _guest_size,
-    _pinned,
-    _prepare_conf,
-)
+from gpuslice.twin.job import HostJob
+from gpuslice.twin.scenario import attached, guest_size, pinned
+from gpuslice.twin.verify import _conflicts, _prepare_conf
 
 GUEST = """<domain type='kvm'>
   <memory>4194304</memory>
@@ -31,10 +26,10 @@ GUEST = """<domain type='kvm'>
 
 
 def test_guest_xml_gives_device_size_and_pinning() -> None:
-    assert _attached(GUEST) == ["0000:86:00.0"]
-    assert _guest_size(GUEST) == (2, 4096)
-    assert _pinned(GUEST) == {6, 7}
-    assert _pinned("<domain><vcpu>2</vcpu></domain>") == set()
+    assert attached(GUEST) == ["0000:86:00.0"]
+    assert guest_size(GUEST) == (2, 4096)
+    assert pinned(GUEST) == {6, 7}
+    assert pinned("<domain><vcpu>2</vcpu></domain>") == set()
 
 
 def test_host_paths_move_below_the_run_root(tmp_path: Path) -> None:

@@ -20,63 +20,37 @@ import dataclasses
 import json
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gpuslice.cpuset import format_cpuset, parse_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan import make_plan, split_refusal
-from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, HostPlan, Plan
+from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
 from gpuslice.twin.ini import ConfEntry, parse_ini
+from gpuslice.twin.job import HostJob, Steps
 from gpuslice.twin.report import Report, Row
+from gpuslice.twin.scenario import (
+    CLOUD_OBJECTS,
+    HostUnderTest,
+    boot_gpus,
+    compare_model,
+    run_scenario,
+)
 
 if TYPE_CHECKING:
-    from gpuslice.twin._nova34 import Boot, NovaTwin
+    from gpuslice.twin._nova34 import NovaTwin
 
-CLOUD_OBJECTS = "cloud-objects.json"
-NO_VALID_HOST = "No valid host"
 NOVA_VERSION = "nova 34.0.0"
 NOVA_RELEASE = Release(34)
 # The last release where split works; verify ports its recipe to nova 34's option names.
 SPLIT_RELEASE = Release(14)
-# The smallest ordinary VM: one vCPU, 64 MiB, no disk. If it is refused, no ordinary VM fits.
-SMALLEST = (1, 64, 0)
-MAX_FILL_BOOTS = 40
 # Options whose value is a path on the real host; the run points them at its own copies.
 _PATH_OPTIONS = {("compute", "provider_config_location"), ("DEFAULT", "state_path")}
-
-
-@dataclasses.dataclass(frozen=True)
-class HostJob:
-    """One GPU host as a run sees it: hardware, the rendered files, the plan's expectations."""
-
-    host: Host
-    plan: HostPlan | None
-    conf: tuple[ConfEntry, ...]
-    provider_yaml: str | None
-    gpu_conf: tuple[ConfEntry, ...] = ()
-
-    def signature(self) -> tuple[object, ...]:
-        """Equal for hosts a run would treat the same (hardware and files)."""
-        host = self.host
-        gpus = tuple((g.address, g.vendor_id, g.product_id, g.numa_node) for g in host.gpus)
-        conf = tuple((e.section, e.name, e.value) for e in self.conf)
-        gpu_conf = tuple((e.section, e.name, e.value) for e in self.gpu_conf)
-        return (
-            len(host.cpus),
-            host.memory_mb,
-            host.disk_gb,
-            gpus,
-            conf,
-            gpu_conf,
-            self.provider_yaml,
-        )
 
 
 def nova_registry() -> dict[str, list[Any]]:
@@ -305,19 +279,6 @@ def _jobs(
 # --- one run per GPU host ---------------------------------------------------------------------
 
 
-class _Steps:
-    """Collects rows for one host and strategy."""
-
-    def __init__(self, host: str, strategy: str) -> None:
-        self.host = host
-        self.strategy = strategy
-        self.rows: list[Row] = []
-
-    def add(self, step: str, expected: str, seen: str, ok: bool) -> bool:
-        self.rows.append(Row(self.host, self.strategy, step, expected, seen, ok))
-        return ok
-
-
 def _fake_host(host: Host, **overrides: Any) -> Any:
     from gpuslice.twin._nova34 import FakeHost
 
@@ -401,7 +362,7 @@ def _run_host(
 ) -> list[Row]:
     from gpuslice.twin import _nova34
 
-    steps = _Steps(job.host.name, plan.strategy)
+    steps = Steps(job.host.name, plan.strategy)
     with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
         workdir = Path(tmp)
         default = _nova34.option_default("compute", "provider_config_location")
@@ -420,9 +381,9 @@ def _run_host(
             rp_uuid = twin.start_host(_fake_host(job.host))
             _check_host_seen(twin, steps, job, rp_uuid)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
-            _scenario(twin, steps, fleet, job, rp_uuid)
+            run_scenario(twin, steps, fleet, job, rp_uuid)
             if compare[0] > 0 and job.plan is not None:
-                found = _compare_model(twin, steps, fleet, plan, job.plan, *compare)
+                found = compare_model(twin, steps, fleet, plan, job.plan, *compare)
                 if report is not None:
                     report.comparisons[job.host.name] = found
 
@@ -430,7 +391,7 @@ def _run_host(
     return steps.rows
 
 
-def _check_host_seen(twin: NovaTwin, steps: _Steps, job: HostJob, rp_uuid: str) -> None:
+def _check_host_seen(twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str) -> None:
     host = job.host
     inv = twin.inventories(rp_uuid)
     devices = twin.pci_devices(host.name)
@@ -483,7 +444,7 @@ def _create_cloud_objects(
     cloud: Mapping[str, Any],
     running: Sequence[str],
     rp_uuid: str,
-    steps: _Steps,
+    steps: Steps,
 ) -> None:
     for rc in cloud.get("resource_classes", []):
         twin.ensure_resource_class(rc)
@@ -515,318 +476,6 @@ def _create_cloud_objects(
     )
 
 
-# --- the scenario -------------------------------------------------------------------------------
-
-
-class _Host:
-    """A host during the scenario: its servers and the flavors made for it."""
-
-    def __init__(self, twin: NovaTwin, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
-        self.twin = twin
-        self.job = job
-        self.rp_uuid = rp_uuid
-        self.name = job.host.name
-        self.counter = 0
-        self.flavors: dict[tuple[int, int, int], str] = {}
-        self.gpu_flavor: dict[str, tuple[str, int, int]] = {}
-        by_name = {f["name"]: f for f in twin.flavors()}
-        for gpu in job.host.gpus:
-            model = fleet.model_of(gpu)
-            found = by_name.get(model.flavor)
-            if found is None:
-                msg = f"cloud-objects.json has no flavor {model.flavor!r} for {gpu.address}"
-                raise InputError(msg, source=CLOUD_OBJECTS)
-            self.gpu_flavor[gpu.address] = (str(found["id"]), found["vcpus"], found["ram"])
-
-    def ordinary_flavor(self, size: tuple[int, int, int]) -> str:
-        if size not in self.flavors:
-            vcpus, ram, disk = size
-            self.flavors[size] = self.twin.create_flavor(
-                f"ordinary-{vcpus}c-{ram}m-{disk}g", vcpus, ram, disk
-            )
-        return self.flavors[size]
-
-    def boot(self, kind: str, flavor_id: str) -> Boot:
-        self.counter += 1
-        return self.twin.boot(f"{kind}-{self.counter}", flavor_id)
-
-    def free_general(self) -> tuple[int, int, int]:
-        inv = self.twin.inventories(self.rp_uuid)
-        used = self.twin.usages(self.rp_uuid)
-
-        def free(rc: str) -> int:
-            if rc not in inv:
-                return 0
-            i = inv[rc]
-            cap = int((i["total"] - i["reserved"]) * i["allocation_ratio"])
-            return min(cap - int(used.get(rc, 0)), int(i["max_unit"]))
-
-        return free("VCPU"), free("MEMORY_MB"), max(free("DISK_GB"), 0)
-
-    def fill(self) -> tuple[list[tuple[Boot, tuple[int, int, int]]], Boot | None]:
-        """Boot ordinary VMs, each as large as what is free, until nova refuses one."""
-        booted: list[tuple[Boot, tuple[int, int, int]]] = []
-        for _ in range(MAX_FILL_BOOTS):
-            vcpus, ram, disk = self.free_general()
-            size = (vcpus, ram, disk) if vcpus >= 1 and ram >= 1 else SMALLEST
-            result = self.boot("ordinary", self.ordinary_flavor(size))
-            if not result.active:
-                if size != SMALLEST:
-                    # Refused although placement showed it free: try the smallest VM.
-                    result = self.boot("ordinary", self.ordinary_flavor(SMALLEST))
-                    if result.active:
-                        booted.append((result, SMALLEST))
-                        continue
-                return booted, result
-            booted.append((result, size))
-        return booted, None
-
-    def delete_all(self) -> None:
-        # Refused (ERROR) servers hold nothing; leaving them saves a delete each.
-        for server_id in self.twin.server_ids("ACTIVE"):
-            self.twin.delete(server_id)
-
-
-def _refused(result: Boot) -> bool:
-    return not result.active and NO_VALID_HOST in result.fault
-
-
-def _outcome(result: Boot) -> str:
-    if result.active:
-        return "ACTIVE"
-    return f"{result.status}: {result.fault.strip() or 'no fault'}"
-
-
-def _attached(xml: str) -> list[str]:
-    root = ET.fromstring(xml)
-    found: list[str] = []
-    for hostdev in root.iter("hostdev"):
-        address = hostdev.find("./source/address")
-        if address is None:
-            continue
-        domain, bus, slot, func = (
-            int(address.get(k, "0"), 16) for k in ("domain", "bus", "slot", "function")
-        )
-        found.append(f"{domain:04x}:{bus:02x}:{slot:02x}.{func:x}")
-    return found
-
-
-def _pinned(xml: str) -> set[int]:
-    """Host CPUs the guest's vCPUs are pinned to (`<cputune><vcpupin cpuset=...>`)."""
-    cpus: set[int] = set()
-    for pin in ET.fromstring(xml).iter("vcpupin"):
-        cpus |= set(parse_cpuset(pin.get("cpuset", "")))
-    return cpus
-
-
-def _guest_size(xml: str) -> tuple[int, int]:
-    root = ET.fromstring(xml)
-    vcpu = root.findtext("vcpu") or "0"
-    memory = root.findtext("memory") or "0"
-    return int(vcpu), int(memory) // 1024
-
-
-def _boot_gpus(host: _Host, steps: _Steps, label: str) -> list[str]:
-    """One GPU VM per GPU; returns the server ids that went ACTIVE."""
-    servers: list[str] = []
-    attached: list[str] = []
-    for index, gpu in enumerate(host.job.host.gpus, start=1):
-        flavor_id, vcpus, ram = host.gpu_flavor[gpu.address]
-        result = host.boot("gpu", flavor_id)
-        seen = _outcome(result)
-        ok = result.active
-        if result.active:
-            servers.append(result.server_id)
-            xml = host.twin.guest_xml(host.name, result.server_id)
-            devices = _attached(xml)
-            guest = _guest_size(xml)
-            attached.extend(devices)
-            seen = f"ACTIVE, guest XML: {', '.join(devices) or 'no PCI device'}, "
-            seen += f"{guest[0]} vCPU, {guest[1]} MB"
-            host_gpus = {g.address for g in host.job.host.gpus}
-            ok = len(devices) == 1 and devices[0] in host_gpus and guest == (vcpus, ram)
-            gpu_cpus = set(host.job.plan.gpu_cpus) if host.job.plan else set()
-            if gpu_cpus:
-                # Dedicated CPUs: the GPU VM must be pinned inside the slice's CPUs.
-                pinned = _pinned(xml)
-                seen += f", pinned to {format_cpuset(sorted(pinned)) or 'nothing'}"
-                ok = ok and bool(pinned) and pinned <= gpu_cpus
-        steps.add(
-            f"{label}: GPU VM {index} of {len(host.job.host.gpus)}",
-            f"ACTIVE with a {gpu.vendor_product} in the guest XML, {vcpus} vCPU, {ram} MB"
-            + (
-                f", pinned within {format_cpuset(sorted(host.job.plan.gpu_cpus))}"
-                if host.job.plan and host.job.plan.gpu_cpus
-                else ""
-            ),
-            seen,
-            ok,
-        )
-    if len(servers) == len(host.job.host.gpus):
-        each_once = sorted(attached) == sorted(g.address for g in host.job.host.gpus)
-        steps.add(
-            f"{label}: each GPU attached once",
-            ", ".join(sorted(g.address for g in host.job.host.gpus)),
-            ", ".join(sorted(attached)),
-            each_once,
-        )
-    return servers
-
-
-def _extra_gpu(host: _Host, steps: _Steps, label: str) -> None:
-    flavor_id = next(iter(host.gpu_flavor.values()))[0]
-    result = host.boot("gpu", flavor_id)
-    steps.add(
-        f"{label}: one more GPU VM (all GPUs in use)",
-        NO_VALID_HOST,
-        _outcome(result),
-        _refused(result),
-    )
-    if result.active:
-        host.twin.delete(result.server_id)
-
-
-def _delete_gpu_then_ordinary(
-    host: _Host, steps: _Steps, label: str, gpu_servers: list[str]
-) -> None:
-    if not gpu_servers:
-        steps.add(
-            f"{label}: delete a GPU VM, then boot an ordinary VM",
-            NO_VALID_HOST,
-            "not run: no GPU VM went ACTIVE",
-            False,
-        )
-        return
-    host.twin.delete(gpu_servers.pop())
-    result = host.boot("ordinary", host.ordinary_flavor(SMALLEST))
-    steps.add(
-        f"{label}: delete a GPU VM, then boot the smallest ordinary VM (1 vCPU, 64 MB)",
-        f"{NO_VALID_HOST} (the freed slice stays for GPU VMs)",
-        _outcome(result),
-        _refused(result),
-    )
-    # An ordinary VM that got in stays: the GPU VM below then shows what it cost.
-    flavor_id = next(iter(host.gpu_flavor.values()))[0]
-    again = host.boot("gpu", flavor_id)
-    steps.add(f"{label}: then a GPU VM again", "ACTIVE", _outcome(again), again.active)
-
-
-def _general_limit(job: HostJob, fleet: Fleet) -> tuple[int, int, int] | None:
-    if job.plan is None:
-        return None
-    general = job.plan.general
-    ratios = fleet.ratios
-    return (
-        int(general.vcpus * ratios.cpu),
-        int(general.memory_mb * ratios.ram),
-        int(general.disk_gb * ratios.disk),
-    )
-
-
-def _fill_rows(host: _Host, steps: _Steps, fleet: Fleet, label: str) -> tuple[int, int, int]:
-    booted, refusal = host.fill()
-    taken = (
-        sum(s[0] for _b, s in booted),
-        sum(s[1] for _b, s in booted),
-        sum(s[2] for _b, s in booted),
-    )
-    amounts = f"{taken[0]} vCPU, {taken[1]} MB, {taken[2]} GB"
-    if refusal is None:
-        seen = f"{len(booted)} VMs ACTIVE ({amounts}), never refused"
-    else:
-        seen = f"{len(booted)} VMs ACTIVE ({amounts}), then {_outcome(refusal)}"
-    steps.add(
-        f"{label}: fill with ordinary VMs",
-        f"ACTIVE until {NO_VALID_HOST}",
-        seen,
-        refusal is not None and _refused(refusal),
-    )
-    limit = _general_limit(host.job, fleet)
-    if limit is not None:
-        steps.add(
-            f"{label}: ordinary VMs stay within the general part",
-            f"at most {limit[0]} vCPU, {limit[1]} MB, {limit[2]} GB",
-            amounts,
-            all(t <= m for t, m in zip(taken, limit, strict=True)),
-        )
-    return taken
-
-
-def _scenario(twin: NovaTwin, steps: _Steps, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
-    host = _Host(twin, fleet, job, rp_uuid)
-    # A: ordinary VMs first.
-    label = "ordinary first"
-    taken_a = _fill_rows(host, steps, fleet, label)
-    gpu_servers = _boot_gpus(host, steps, label)
-    _extra_gpu(host, steps, label)
-    _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
-    host.delete_all()
-    # B: GPU VMs first.
-    label = "GPU first"
-    gpu_servers = _boot_gpus(host, steps, label)
-    _extra_gpu(host, steps, label)
-    booted, refusal = host.fill()
-    taken_b = (
-        sum(s[0] for _b, s in booted),
-        sum(s[1] for _b, s in booted),
-        sum(s[2] for _b, s in booted),
-    )
-    steps.add(
-        f"{label}: fill with ordinary VMs",
-        f"the same general part as with no GPU VM ({taken_a[0]} vCPU, {taken_a[1]} MB, "
-        f"{taken_a[2]} GB), then {NO_VALID_HOST}",
-        f"{len(booted)} VMs ({taken_b[0]} vCPU, {taken_b[1]} MB, {taken_b[2]} GB), then "
-        + (_outcome(refusal) if refusal is not None else "never refused"),
-        taken_b == taken_a and refusal is not None and _refused(refusal),
-    )
-    _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
-    host.delete_all()
-
-
-def _compare_model(
-    twin: NovaTwin,
-    steps: _Steps,
-    fleet: Fleet,
-    plan: Plan,
-    host: HostPlan,
-    length: int,
-    seed: int,
-) -> list[dict[str, object]]:
-    """Replay one sequence on nova and on the model; one row, and the per-request list."""
-    from gpuslice.twin import compare
-
-    model_flavor = fleet.model_of(host.host.gpus[0]).flavor
-    planned = next(f for f in plan.cloud.flavors if f.name == model_flavor)
-    gpu = dataclasses.replace(planned, name="cmp.gpu", is_public=True)
-    ordinary = compare.ordinary_flavors(host)
-    ids = {
-        f.name: twin.create_flavor(
-            f.name, f.vcpus, f.ram, f.disk, is_public=True, extra_specs=f.extra_specs
-        )
-        for f in (*ordinary, gpu)
-    }
-    requests, on_model = compare.play_on_model(plan, host, ordinary, gpu, length=length, seed=seed)
-    on_nova = compare.replay_on_nova(twin, ids, requests)
-    found = compare.agreements(requests, on_nova, on_model)
-    agree = sum(a.agrees for a in found)
-    first = next((a for a in found if not a.agrees), None)
-    boots = sum(r.kind == "boot" for r in requests)
-    seen = f"{agree} of {len(found)} agree"
-    if first is not None:
-        seen += (
-            f"; first difference at request {first.request.index} "
-            f"({first.request.describe()}): nova {first.nova}, model {first.model}"
-        )
-    steps.add(
-        f"embedded model agrees with nova, request by request ({boots} boots, "
-        f"{len(found) - boots} deletes, seed {seed})",
-        f"{len(found)} of {len(found)} agree",
-        seen,
-        first is None,
-    )
-    return [a.as_dict() for a in found]
-
-
 # --- split: two services on one libvirt host -----------------------------------------------------
 
 
@@ -844,7 +493,7 @@ def _run_split(
         (e.value for e in job.gpu_conf if (e.section, e.name) == ("DEFAULT", "host")),
         f"{job.host.name}-gpu",
     )
-    steps = _Steps(job.host.name, "split")
+    steps = Steps(job.host.name, "split")
     with tempfile.TemporaryDirectory(prefix="gpuslice-verify-") as tmp:
         workdir = Path(tmp)
         first = _prepare_conf(job.conf, workdir / job.host.name, None)
@@ -902,8 +551,8 @@ def _run_split(
                 quoted,
             )
             _create_cloud_objects(twin, cloud, [job.host.name, service_host], rp_uuid, steps)
-            host = _Host(twin, fleet, job, rp_uuid)
-            _boot_gpus(host, steps, "split")
+            host = HostUnderTest(twin, fleet, job, rp_uuid)
+            boot_gpus(host, steps, "split")
 
         _nova34.run(_nova34.RunSpec(controller, body))
     return steps.rows
