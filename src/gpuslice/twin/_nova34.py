@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -476,7 +475,3 @@ def run(spec: RunSpec) -> None:
         details = "\n".join(str(detail) for _test, detail in problems)
         msg = f"real nova run failed:\n{details[-4000:]}"
         raise TwinError(msg)
-
-
-def instance_path(tmp: Path) -> str:
-    return str(tmp)
