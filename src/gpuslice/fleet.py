@@ -13,7 +13,14 @@ from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import Release
 
 StrategyName = Literal["none", "weigher", "dedicated", "split", "placement", "auto"]
-STRATEGIES: tuple[StrategyName, ...] = ("none", "weigher", "dedicated", "split", "placement", "auto")
+STRATEGIES: tuple[StrategyName, ...] = (
+    "none",
+    "weigher",
+    "dedicated",
+    "split",
+    "placement",
+    "auto",
+)
 CpuMode = Literal["accounted", "dedicated"]
 
 

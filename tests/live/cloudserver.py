@@ -8,7 +8,8 @@ It starts, in this one process, nova's real conductor and scheduler, one real no
 service per host (nova's fake virt driver: it reports the CPUs, RAM and disk we give it, and
 each GPU host's slice comes from a provider.yaml, exactly as an operator deploys it), the real
 Placement WSGI app and the real nova-api WSGI app, and serves both APIs over HTTP on ephemeral
-ports of 127.0.0.1. It writes `DIR/endpoints.json` when ready and runs until its parent exits or SIGTERM.
+ports of 127.0.0.1. It writes `DIR/endpoints.json` when ready and runs until its parent exits
+(or SIGTERM).
 
 Authentication: nova 34's api-paste.ini has only the keystone pipeline. As nova's own functional
 harness does, keystonemiddleware is stubbed out; a small middleware in front of the API turns the
@@ -28,8 +29,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nova import context as nova_context
 from nova.tests.functional import integrated_helpers
@@ -50,7 +51,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - wsgiref's signature
+    def log_message(self, format, *args):
         pass
 
 
@@ -65,7 +66,7 @@ def token_auth(app):
         user, _, project = token.partition(":")
         if user not in TOKEN_USERS:
             start_response("401 Unauthorized", [("Content-Type", "application/json")])
-            return [b'{"error": {"code": 401, "message": "The request you have made requires authentication."}}']
+            return [b'{"error": {"code": 401, "message": "Authentication required"}}']
         environ["HTTP_X_AUTH_USER"] = user
         environ["HTTP_X_AUTH_PROJECT_ID"] = project or user
         environ["HTTP_X_ROLES"] = "reader,member,admin" if user == "admin" else "reader,member"
@@ -75,7 +76,9 @@ def token_auth(app):
 
 
 def serve(app):
-    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server
@@ -112,7 +115,9 @@ class LiveCloud(integrated_helpers.ProviderUsageBaseTestCase):
         self.flags(provider_config_location=str(provider_dir), group="compute")
         # The slice is taken out of the general inventory on GPU hosts (reserved_host_*); the
         # fake driver shares one CONF, so all hosts get the same reserve here.
-        self.flags(reserved_host_cpus=2, reserved_host_memory_mb=4096, reserved_host_disk_mb=40 * 1024)
+        self.flags(
+            reserved_host_cpus=2, reserved_host_memory_mb=4096, reserved_host_disk_mb=40 * 1024
+        )
         self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0, disk_allocation_ratio=1.0)
         ctx = nova_context.get_admin_context()
         for name, (cpus, ram, disk, _gpus) in HOSTS.items():
@@ -150,8 +155,8 @@ def main() -> int:
         return 1
     logging.getLogger().setLevel(logging.WARNING)
     endpoints = {
-        "compute": "http://127.0.0.1:%d/v2.1" % cloud.nova_server.server_port,
-        "placement": "http://127.0.0.1:%d" % cloud.placement_server.server_port,
+        "compute": f"http://127.0.0.1:{cloud.nova_server.server_port}/v2.1",
+        "placement": f"http://127.0.0.1:{cloud.placement_server.server_port}",
         "hosts": {name: {"gpus": spec[3]} for name, spec in HOSTS.items()},
         "image": "155d900f-4e14-4e4c-a73d-069cbf4541e6",
     }
