@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,10 @@ def cloud_errors(cloud: str | None, doing: str) -> Iterator[None]:
 
     name = cloud or "(from OS_CLOUD / the environment)"
     try:
-        yield
+        with warnings.catch_warnings():
+            # openstacksdk's deprecation notices are for its own callers, not for operators.
+            warnings.simplefilter("ignore")
+            yield
     except ServiceUnreachableError:
         raise
     except sdk.ConfigException as error:

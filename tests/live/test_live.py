@@ -1,0 +1,264 @@
+"""gpuslice apply and audit against real nova-api and Placement, through openstacksdk.
+
+One cloud for the module (starting it takes ~15 s); the tests run in file order and each leaves
+the cloud as the next expects: errors first, then apply, then audit of a healthy cloud, then
+breaking it in three ways.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "nova", reason="real nova is not installed in this interpreter: run scripts/test-live"
+)
+pytest.importorskip(
+    "placement", reason="real Placement is not installed in this interpreter: run scripts/test-live"
+)
+
+from livecloud import DATA, LiveCloud
+
+OBJECTS = DATA / "cloud-objects.json"
+
+
+def _objects(tmp_path: Path, **changes: Any) -> Path:
+    data = json.loads(OBJECTS.read_text())
+    data.update(changes)
+    path = tmp_path / "objects.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _audit(cloud: LiveCloud, *args: str) -> tuple[int, dict[str, Any]]:
+    result = cloud.gpuslice("audit", "--json", *args)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def _rules(report: dict[str, Any]) -> set[tuple[str, str | None]]:
+    return {(v["rule"], v["host"]) for v in report["violations"]}
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def test_unknown_cloud_exits_3(live_cloud: LiveCloud) -> None:
+    result = live_cloud.gpuslice("audit", cloud="no-such-cloud")
+    assert result.returncode == 3
+    assert "no-such-cloud" in result.stderr
+    assert "clouds.yaml" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_credentials_exit_3_without_printing_them(live_cloud: LiveCloud) -> None:
+    result = live_cloud.gpuslice("apply", str(OBJECTS), cloud="badcreds")
+    assert result.returncode == 3
+    assert "credentials were refused" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unreachable_endpoint_exits_3(live_cloud: LiveCloud) -> None:
+    result = live_cloud.gpuslice("audit", cloud="unreachable")
+    assert result.returncode == 3
+    assert "cannot reach" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# ---------------------------------------------------------------------------- apply
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(live_cloud: LiveCloud) -> None:
+    first = live_cloud.gpuslice("apply", str(OBJECTS), "--dry-run")
+    assert first.returncode == 0, first.stderr
+    assert "+ aggregate gpu" in first.stdout
+    assert "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)" in first.stdout
+    assert "dry run: nothing changed" in first.stdout
+    second = live_cloud.gpuslice("apply", str(OBJECTS), "--dry-run")
+    assert second.stdout == first.stdout
+    names = [a["name"] for a in live_cloud.nova("GET", "/os-aggregates")["aggregates"]]
+    assert "gpu" not in names
+
+
+def test_failure_half_way_is_accounted_and_a_rerun_completes(
+    live_cloud: LiveCloud, tmp_path: Path
+) -> None:
+    # Placement refuses the lower-case trait name (400): a real failure after the first change.
+    broken = _objects(
+        tmp_path,
+        resource_classes=["CUSTOM_GPU_VCPU", "CUSTOM_GPU_A100_VCPU"],
+        traits=["CUSTOM_GPU_HOST", "CUSTOM_gpu-bad"],
+    )
+    result = live_cloud.gpuslice("apply", str(broken), "--json")
+    assert result.returncode == 3, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["done"] == ["+ resource class CUSTOM_GPU_A100_VCPU", "+ trait CUSTOM_GPU_HOST"]
+    assert outcome["failed"]["change"] == "+ trait CUSTOM_gpu-bad"
+    assert "HTTP 400" in outcome["failed"]["error"]
+    assert "+ aggregate gpu" in outcome["not_done"]
+    assert "run `gpuslice apply` again" in result.stderr
+    classes = live_cloud.placement_call("GET", "/resource_classes")["resource_classes"]
+    assert "CUSTOM_GPU_A100_VCPU" in {rc["name"] for rc in classes}
+
+    fixed = _objects(tmp_path, resource_classes=["CUSTOM_GPU_VCPU", "CUSTOM_GPU_A100_VCPU"])
+    rerun = live_cloud.gpuslice("apply", str(fixed), "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    done = json.loads(rerun.stdout)["done"]
+    assert "+ resource class CUSTOM_GPU_A100_VCPU" not in done  # done the first time
+    assert "+ trait CUSTOM_GPU_HOST" not in done
+    assert "+ aggregate gpu" in done
+    assert "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)" in done
+
+
+def test_apply_made_the_objects_and_a_second_run_changes_nothing(live_cloud: LiveCloud) -> None:
+    result = live_cloud.gpuslice("apply", str(OBJECTS))
+    assert result.returncode == 0, result.stderr
+    assert "no change" in result.stdout
+    aggregates = {a["name"]: a for a in live_cloud.nova("GET", "/os-aggregates")["aggregates"]}
+    gpu = aggregates["gpu"]
+    assert sorted(gpu["hosts"]) == ["hyper18", "hyper19"]
+    assert gpu["metadata"]["gpu"] == "true"
+    assert gpu["metadata"]["gpuslice:managed"] == "true"
+    flavors = live_cloud.nova("GET", "/flavors/detail?is_public=None", version="2.61")["flavors"]
+    g1 = next(f for f in flavors if f["name"] == "g1.gpu")
+    assert g1["os-flavor-access:is_public"] is False
+    assert g1["extra_specs"]["pci_passthrough:alias"] == "gpu:1"
+    assert g1["extra_specs"]["resources:CUSTOM_GPU_VCPU"] == "2"
+    assert g1["description"].startswith("[gpuslice]")
+    access = live_cloud.nova("GET", f"/flavors/{g1['id']}/os-flavor-access")["flavor_access"]
+    assert [a["tenant_id"] for a in access] == ["gpu-project"]
+    for host in ("hyper18", "hyper19"):
+        rp = live_cloud.placement_call("GET", f"/resource_providers?name={host}")
+        uuid = rp["resource_providers"][0]["uuid"]
+        traits = live_cloud.placement_call("GET", f"/resource_providers/{uuid}/traits")
+        assert "CUSTOM_GPU_HOST" in traits["traits"]
+
+
+def test_apply_leaves_what_it_did_not_create(live_cloud: LiveCloud, tmp_path: Path) -> None:
+    made = live_cloud.nova("POST", "/os-aggregates", {"aggregate": {"name": "theirs"}})
+    agg_id = made["aggregate"]["id"]
+    live_cloud.nova(
+        "POST", f"/os-aggregates/{agg_id}/action", {"set_metadata": {"metadata": {"team": "ml"}}}
+    )
+    live_cloud.nova("POST", f"/os-aggregates/{agg_id}/action", {"add_host": {"host": "hyper20"}})
+    data = json.loads(OBJECTS.read_text())
+    data["aggregates"].append({"name": "theirs", "metadata": {"gpu": "true"}, "hosts": ["hyper18"]})
+    path = tmp_path / "objects.json"
+    path.write_text(json.dumps(data))
+    result = live_cloud.gpuslice("apply", str(path))
+    assert result.returncode == 2
+    assert "! aggregate theirs: exists but was not created by gpuslice" in result.stdout
+    after = live_cloud.nova("GET", f"/os-aggregates/{agg_id}")["aggregate"]
+    assert after["hosts"] == ["hyper20"]
+    assert after["metadata"] == {"team": "ml"}
+    live_cloud.nova("POST", f"/os-aggregates/{agg_id}/action", {"remove_host": {"host": "hyper20"}})
+    live_cloud.nova("DELETE", f"/os-aggregates/{agg_id}")
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def test_audit_of_the_healthy_cloud_exits_0(live_cloud: LiveCloud) -> None:
+    metrics = live_cloud.state / "gpuslice.prom"
+    code, report = _audit(live_cloud, "--fleet", str(OBJECTS), "--prometheus", str(metrics))
+    assert code == 0, report["violations"]
+    assert report["promise_broken"] is False
+    hosts = {h["name"]: h for h in report["hosts"]}
+    assert sorted(hosts) == ["hyper18", "hyper19"]  # hyper20 has no GPU
+    for host in hosts.values():
+        assert (host["gpus_total"], host["gpus_free"]) == (1, 1)
+        assert host["slice_held"] == {
+            "CUSTOM_GPU_DISK_GB": 40,
+            "CUSTOM_GPU_MEMORY_MB": 4096,
+            "CUSTOM_GPU_VCPU": 2,
+        }
+        assert host["bootable"] == {"g1.gpu": True}
+    text = metrics.read_text()
+    assert "gpuslice_promise_broken 0" in text
+    assert 'gpuslice_gpus_free{host="hyper18"} 1' in text
+    assert 'gpuslice_gpu_flavors_bootable{host="hyper19"} 1' in text
+
+
+def test_audit_catches_a_deleted_alias_spec(live_cloud: LiveCloud) -> None:
+    flavors = live_cloud.nova("GET", "/flavors?is_public=None")["flavors"]
+    flavor_id = next(f["id"] for f in flavors if f["name"] == "g1.gpu")
+    live_cloud.nova("DELETE", f"/flavors/{flavor_id}/os-extra_specs/pci_passthrough:alias")
+    code, report = _audit(live_cloud)
+    assert code == 1
+    assert ("flavor_slice_without_alias", None) in _rules(report)
+    assert any(v["subject"] == "g1.gpu" for v in report["violations"])
+    # apply puts the spec back (the flavor is gpuslice's), and the promise holds again
+    fixed = live_cloud.gpuslice("apply", str(OBJECTS))
+    assert fixed.returncode == 0, fixed.stderr
+    assert "~ flavor g1.gpu extra specs: pci_passthrough:alias=gpu:1" in fixed.stdout
+    assert _audit(live_cloud)[0] == 0
+
+
+def test_audit_catches_a_gpu_host_removed_from_its_aggregate(live_cloud: LiveCloud) -> None:
+    aggregates = live_cloud.nova("GET", "/os-aggregates")["aggregates"]
+    agg_id = next(a["id"] for a in aggregates if a["name"] == "gpu")
+    live_cloud.nova("POST", f"/os-aggregates/{agg_id}/action", {"remove_host": {"host": "hyper18"}})
+    code, report = _audit(live_cloud, "--fleet", str(OBJECTS))
+    assert code == 1
+    assert _rules(report) == {("host_outside_aggregate", "hyper18")}
+    code, report = _audit(live_cloud)  # without a fleet: gpuslice's own aggregates
+    assert code == 1
+    assert _rules(report) == {("host_outside_aggregate", "hyper18")}
+    fixed = live_cloud.gpuslice("apply", str(OBJECTS))
+    assert "+ host hyper18 in aggregate gpu" in fixed.stdout
+    assert _audit(live_cloud)[0] == 0
+
+
+def test_audit_catches_an_ordinary_vm_on_the_slice(live_cloud: LiveCloud) -> None:
+    made = live_cloud.nova(
+        "POST", "/flavors", {"flavor": {"name": "m1.sneaky", "vcpus": 2, "ram": 1024, "disk": 1}}
+    )
+    flavor_id = made["flavor"]["id"]
+    live_cloud.nova(
+        "POST",
+        f"/flavors/{flavor_id}/os-extra_specs",
+        {"extra_specs": {"resources:VCPU": "0", "resources:CUSTOM_GPU_VCPU": "2"}},
+    )
+    server = live_cloud.nova(
+        "POST",
+        "/servers",
+        {
+            "server": {
+                "name": "sneaky",
+                "flavorRef": flavor_id,
+                "imageRef": live_cloud.image,
+                "networks": "none",
+            }
+        },
+    )["server"]
+    deadline = time.monotonic() + 120
+    while True:
+        shown = live_cloud.nova("GET", f"/servers/{server['id']}")["server"]
+        if shown["status"] != "BUILD" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert shown["status"] == "ACTIVE", shown.get("fault")
+    host = shown["OS-EXT-SRV-ATTR:host"]
+    assert host in ("hyper18", "hyper19")
+
+    metrics = live_cloud.state / "broken.prom"
+    code, report = _audit(live_cloud, "--fleet", str(OBJECTS), "--prometheus", str(metrics))
+    assert code == 1
+    rules = _rules(report)
+    assert ("slice_consumer_without_gpu", host) in rules
+    assert ("flavor_slice_without_alias", None) in rules
+    assert ("gpu_free_not_bootable", host) in rules  # its GPU is idle, g1.gpu cannot boot there
+    assert ("quota_from_placement", None) in rules  # the server counts 0 cores
+    hosts = {h["name"]: h for h in report["hosts"]}
+    assert hosts[host]["gpus_free"] == 1
+    assert hosts[host]["bootable"] == {"g1.gpu": False}
+    assert hosts[host]["slice_used"]["CUSTOM_GPU_VCPU"] == 2
+    text = metrics.read_text()
+    assert "gpuslice_promise_broken 1" in text
+    assert f'gpuslice_flavor_bootable{{host="{host}",flavor="g1.gpu"}} 0' in text
+    assert 'gpuslice_violations{rule="slice_consumer_without_gpu"} 1' in text
