@@ -75,6 +75,7 @@ class AllocationRatios:
 class Host:
     """One hypervisor: its CPUs (explicit ids), RAM (MiB), disk (GiB) and passthrough GPUs.
 
+    `companions` are functions that go to vfio-pci with the GPUs (their HDMI audio).
     `cpu_numa` maps a NUMA node to its CPU ids where the fleet says so; empty when unknown.
     """
 
@@ -83,6 +84,7 @@ class Host:
     memory_mb: int
     disk_gb: int
     gpus: tuple[GpuDevice, ...] = ()
+    companions: tuple[GpuDevice, ...] = ()
     gpu_service_host: str | None = None
     cpu_numa: tuple[tuple[int, tuple[int, ...]], ...] = ()
 

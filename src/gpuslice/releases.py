@@ -77,6 +77,15 @@ class Release:
 OLDEST: Final = min(RELEASE_NAMES)
 NEWEST: Final = max(RELEASE_NAMES)
 
+# The tail of nova's default enabled filters in every release.
+_COMMON_FILTERS: Final = (
+    "ComputeFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+)
+
 # Option locations are (section, option). None means the release has no such thing.
 FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "passthrough_spec": [
@@ -102,44 +111,17 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
-    # nova's default enabled filters (the plan adds what it needs to these).
+    # nova's default enabled filters (the plan adds what it needs to these), read from nova's
+    # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
+    # 23.2.2, 24.2.1 and 34.0.0. Newton and Ocata (no source on PyPI) as their docs list them.
     "default_filters": [
         (
             14,
-            (
-                "RetryFilter",
-                "AvailabilityZoneFilter",
-                "RamFilter",
-                "DiskFilter",
-                "ComputeFilter",
-                "ComputeCapabilitiesFilter",
-                "ImagePropertiesFilter",
-                "ServerGroupAntiAffinityFilter",
-                "ServerGroupAffinityFilter",
-            ),
+            ("RetryFilter", "AvailabilityZoneFilter", "RamFilter", "DiskFilter", *_COMMON_FILTERS),
         ),
-        (
-            17,
-            (
-                "RetryFilter",
-                "AvailabilityZoneFilter",
-                "ComputeFilter",
-                "ComputeCapabilitiesFilter",
-                "ImagePropertiesFilter",
-                "ServerGroupAntiAffinityFilter",
-                "ServerGroupAffinityFilter",
-            ),
-        ),
-        (
-            23,
-            (
-                "ComputeFilter",
-                "ComputeCapabilitiesFilter",
-                "ImagePropertiesFilter",
-                "ServerGroupAntiAffinityFilter",
-                "ServerGroupAffinityFilter",
-            ),
-        ),
+        (16, ("RetryFilter", "AvailabilityZoneFilter", *_COMMON_FILTERS)),
+        (20, ("AvailabilityZoneFilter", *_COMMON_FILTERS)),
+        (24, _COMMON_FILTERS),
     ],
 }
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import click
+from rich.text import Text
 
 from gpuslice import __version__
 from gpuslice.cli.common import console_err
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except GpusliceError as error:
-        console_err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        console_err.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
         return error.exit_code
     except click.exceptions.Abort:
         console_err.print("aborted")

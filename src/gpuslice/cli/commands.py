@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from gpuslice.cli.apply import apply_command
+from gpuslice.cli.audit import audit_command
+from gpuslice.cli.discover import discover
+from gpuslice.cli.plan import plan_command
+from gpuslice.cli.render import render_command
 
-from gpuslice.cli.apply import apply_command  # noqa: E402
-from gpuslice.cli.audit import audit_command  # noqa: E402
-
+ALL: list[click.Command] = [discover, plan_command, render_command]
 ALL.append(apply_command)
 ALL.append(audit_command)

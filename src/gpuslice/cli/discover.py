@@ -1,0 +1,142 @@
+"""`gpuslice discover`: list a host's passthrough GPUs, their companions and what was left out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from gpuslice.cli.common import console, print_json
+from gpuslice.errors import InputError
+from gpuslice.inventory import (
+    Companion,
+    Discovery,
+    GpuDevice,
+    discover_from_lspci,
+    discover_from_sysfs,
+)
+
+
+@click.command("discover")
+@click.option(
+    "--lspci",
+    "lspci_file",
+    metavar="FILE|-",
+    help="Read an lspci capture (any form: plain, -nn, -nnk, -D, -v, -vmm, IOMMU group "
+    "listings); `-` reads standard input.",
+)
+@click.option(
+    "--sysfs",
+    "sysfs_root",
+    metavar="ROOT",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read ROOT/sys/bus/pci/devices (default: this host, /).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> None:
+    """List passthrough GPU candidates, their companion functions and what was left out.
+
+    Reads this host's sysfs unless --lspci names a capture. Companions (a GPU's HDMI audio, USB
+    and other functions in its slot or IOMMU group) must go to vfio-pci with their GPU. Exits 2
+    when the input cannot be read, naming the file and line.
+    """
+    if lspci_file is not None and sysfs_root is not None:
+        msg = "give --lspci or --sysfs, not both"
+        raise click.UsageError(msg)
+    if lspci_file is not None:
+        source = "<stdin>" if lspci_file == "-" else lspci_file
+        result = discover_from_lspci(_read_text(lspci_file), source)
+    else:
+        result = discover_from_sysfs(sysfs_root or Path("/"))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _print_tables(result)
+
+
+def _read_text(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        with open(name, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError as error:
+        msg = f"cannot read the lspci capture: {error.strerror or error}"
+        raise InputError(msg, source=name) from None
+
+
+def _cell(value: object) -> Text:
+    return Text("-" if value is None else str(value))
+
+
+def _names(vendor: str | None, device: str | None) -> Text:
+    return _cell(" ".join(name for name in (vendor, device) if name) or None)
+
+
+def _gpu_table(gpus: Sequence[GpuDevice]) -> Table:
+    table = Table(title=f"GPUs ({len(gpus)})", title_justify="left")
+    table.add_column("address", no_wrap=True)
+    table.add_column("ids", no_wrap=True)
+    table.add_column("device", ratio=1, min_width=16)
+    table.add_column("driver")
+    table.add_column("IOMMU", justify="right")
+    table.add_column("NUMA", justify="right")
+    table.add_column("fn", no_wrap=True)
+    for gpu in gpus:
+        table.add_row(
+            _cell(gpu.address),
+            _cell(gpu.vendor_product),
+            _cell(gpu.device or gpu.vendor),
+            _cell(gpu.driver),
+            _cell(gpu.iommu_group),
+            _cell(gpu.numa_node),
+            Text("VF" if gpu.function == "virtual" else "PF"),
+        )
+    return table
+
+
+def _companion_table(companions: Sequence[Companion]) -> Table:
+    table = Table(title="Companions (go to vfio-pci with their GPU)", title_justify="left")
+    table.add_column("address", no_wrap=True)
+    table.add_column("ids", no_wrap=True)
+    table.add_column("class", no_wrap=True)
+    table.add_column("device", ratio=1, min_width=16)
+    table.add_column("driver")
+    table.add_column("with GPU", no_wrap=True)
+    for item in companions:
+        device = item.device
+        table.add_row(
+            _cell(device.address),
+            _cell(device.vendor_product),
+            _cell(device.class_id),
+            _cell(device.device or device.vendor),
+            _cell(device.driver),
+            _cell(item.companion_of),
+        )
+    return table
+
+
+def _print_tables(result: Discovery) -> None:
+    console.print(_gpu_table(result.gpus))
+    if result.companions:
+        console.print(_companion_table(result.companions))
+    if result.excluded:
+        table = Table(title="Left out", title_justify="left")
+        table.add_column("address", no_wrap=True)
+        table.add_column("class", no_wrap=True)
+        table.add_column("vendor and device", ratio=1)
+        table.add_column("reason", ratio=1)
+        for item in result.excluded:
+            table.add_row(
+                _cell(item.address),
+                _cell(item.class_id),
+                _names(item.vendor, item.device),
+                _cell(item.reason),
+            )
+        console.print(table)
+    for warning in result.warnings:
+        console.print(Text.assemble(("warning: ", "bold yellow"), warning), soft_wrap=True)

@@ -1,0 +1,93 @@
+"""`gpuslice plan FLEET`: show how each host is carved, every option and why, cloud objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from gpuslice.cli.common import console, print_json
+from gpuslice.cpuset import format_cpuset
+from gpuslice.fleetfile import load_fleet
+from gpuslice.plan import make_plan
+from gpuslice.plan.serialize import plan_data
+from gpuslice.plan.types import HostPlan, Plan
+
+STRATEGY_CHOICES = click.Choice(["none", "weigher", "dedicated", "split", "placement", "auto"])
+
+
+@click.command("plan")
+@click.argument("fleet", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strategy", type=STRATEGY_CHOICES, help="Override the fleet file's strategy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan_command(fleet: Path, strategy: str | None, as_json: bool) -> None:
+    """Show how each GPU host is carved and every setting gpuslice will make, with its rule."""
+    plan = make_plan(load_fleet(fleet), strategy)
+    if as_json:
+        print_json(plan_data(plan))
+        return
+    show_plan(plan)
+
+
+def show_plan(plan: Plan) -> None:
+    """Print the plan as tables: hosts, options per node, cloud objects, notes."""
+    console.print(
+        f"[bold]Strategy {plan.strategy}[/] on {plan.release}: the promise [bold]{plan.promise}[/]."
+    )
+    hosts = Table(title="Hosts: total = host reserve + general part + GPU slice")
+    for column in ("host", "GPUs", "vCPUs", "RAM MiB", "disk GiB", "general CPUs", "GPU CPUs"):
+        hosts.add_column(column)
+    for h in plan.hosts:
+        hosts.add_row(
+            h.host.name,
+            "\n".join(
+                f"{g.address} {g.vendor_product or '?'} {g.device or ''}".rstrip()
+                for g in h.host.gpus
+            )
+            or "-",
+            _carving(h, "vcpus"),
+            _carving(h, "memory_mb"),
+            _carving(h, "disk_gb"),
+            format_cpuset(h.general_cpus) or "-",
+            format_cpuset(h.gpu_cpus) or "-",
+        )
+    console.print(hosts)
+    for node in plan.nodes:
+        table = Table(title=f"{node.name} ({node.role})", show_lines=False)
+        for column in ("file", "option", "value", "why"):
+            table.add_column(column, overflow="fold")
+        for o in node.options:
+            value = "\n".join(o.value) if isinstance(o.value, tuple) else o.value
+            table.add_row(o.path, escape(f"[{o.section}] {o.name}"), escape(value), o.rule)
+        for d in node.documents:
+            table.add_row(d.path, "(whole file)", "", d.rule)
+        console.print(table)
+    cloud = Table(title="Cloud objects")
+    cloud.add_column("kind")
+    cloud.add_column("name")
+    cloud.add_column("details", overflow="fold")
+    for a in plan.cloud.aggregates:
+        meta = ", ".join(f"{k}={v}" for k, v in a.metadata.items())
+        cloud.add_row("aggregate", a.name, f"{meta}; hosts {', '.join(a.hosts)}")
+    for f in plan.cloud.flavors:
+        specs = ", ".join(f"{k}={v}" for k, v in f.extra_specs.items())
+        access = "public" if f.is_public else "private"
+        cloud.add_row(
+            "flavor", f.name, f"{f.vcpus} vCPU, {f.ram} MiB, {f.disk} GiB, {access}; {specs}"
+        )
+    for rc in plan.cloud.resource_classes:
+        cloud.add_row("resource class", rc, "")
+    for trait in plan.cloud.traits:
+        cloud.add_row("trait", trait, "")
+    console.print(cloud)
+    for note in plan.notes:
+        console.print(f"[bold yellow]{note.topic}:[/] {note.text}")
+
+
+def _carving(h: HostPlan, field: str) -> str:
+    total, reserve, general, gpu = (
+        getattr(r, field) for r in (h.total, h.reserve, h.general, h.gpu_slice)
+    )
+    return f"{total} = {reserve} + {general} + {gpu}"

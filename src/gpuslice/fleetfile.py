@@ -1,0 +1,439 @@
+"""Load and validate a fleet file (YAML) into a `Fleet`.
+
+Every error names the file, the line and the field, and says what to do. Unknown keys are errors
+with a "did you mean" hint. Paths in the file (lspci captures) are relative to the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gpuslice.cpuset import parse_cpuset
+from gpuslice.errors import InputError
+from gpuslice.fleet import (
+    STRATEGIES,
+    AllocationRatios,
+    CpuMode,
+    FlavorPolicy,
+    Fleet,
+    GpuModel,
+    Host,
+    HostReserve,
+    SliceSpec,
+    StrategyName,
+)
+from gpuslice.inventory.device import GpuDevice
+from gpuslice.releases import parse_release
+from gpuslice.yamlpos import LocatedYaml, load_located_yaml
+
+_HEX4 = r"^[0-9a-fA-F]{4}$"
+_PCI_ADDRESS = re.compile(
+    r"^(?:(?P<domain>[0-9a-fA-F]{4,8}):)?(?P<bus>[0-9a-fA-F]{2}):"
+    r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
+)
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Positive = Annotated[int, Field(gt=0)]
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SliceIn(_Strict):
+    vcpus: Positive
+    memory_mb: Positive
+    disk_gb: NonNegative = 0
+
+
+class ReserveIn(_Strict):
+    memory_mb: NonNegative = 512
+    disk_mb: NonNegative = 0
+    cpus: NonNegative = 0
+
+
+class RatiosIn(_Strict):
+    cpu: Annotated[float, Field(gt=0)] = 1.0
+    ram: Annotated[float, Field(gt=0)] = 1.0
+    disk: Annotated[float, Field(gt=0)] = 1.0
+
+
+class FlavorIn(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)] = "g1.gpu"
+    is_public: bool = False
+    projects: list[str] = []
+
+
+class GpuModelIn(_Strict):
+    vendor_id: Annotated[str, Field(pattern=_HEX4)]
+    product_id: Annotated[str, Field(pattern=_HEX4)]
+    alias: Annotated[str, Field(pattern=_NAME)]
+    flavor: Annotated[str, Field(pattern=_NAME)] | None = None
+    name: str | None = None
+    slice: SliceIn | None = None
+
+
+class GpuIn(_Strict):
+    address: str
+    vendor_id: Annotated[str, Field(pattern=_HEX4)]
+    product_id: Annotated[str, Field(pattern=_HEX4)]
+    numa_node: NonNegative | None = None
+    name: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return normalise_pci_address(value)
+
+
+class HostIn(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    cpus: Positive | str
+    memory_mb: Positive
+    disk_gb: Positive
+    numa: dict[int, str] | None = None
+    lspci: str | None = None
+    gpus: list[GpuIn] = []
+    gpu_service_host: Annotated[str, Field(pattern=_NAME)] | None = None
+
+
+class FleetIn(_Strict):
+    release: str | int | float
+    strategy: str = "auto"
+    slice: SliceIn
+    host_reserve: ReserveIn = ReserveIn()
+    allocation_ratios: RatiosIn = RatiosIn()
+    cpu_mode: str = "accounted"
+    aggregate: Annotated[str, Field(pattern=_NAME)] = "gpu"
+    flavor: FlavorIn = FlavorIn()
+    pci_in_placement: bool = False
+    gpu_models: list[GpuModelIn] = []
+    controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
+    hosts: list[HostIn] = Field(min_length=1)
+
+
+def normalise_pci_address(value: str) -> str:
+    """Write a PCI address with its domain and lower case (`86:00.0` -> `0000:86:00.0`)."""
+    match = _PCI_ADDRESS.match(value.strip())
+    if match is None:
+        msg = f"{value!r} is not a PCI address; write it as 0000:86:00.0 (domain optional)"
+        raise ValueError(msg)
+    domain = (match["domain"] or "0000").lower().rjust(4, "0")
+    return f"{domain}:{match['bus'].lower()}:{match['dev'].lower()}.{match['fn']}"
+
+
+def load_fleet(path: str | Path) -> Fleet:
+    """Read the fleet file at `path`; every problem is an `InputError` naming file and line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(
+            f"cannot read the fleet file: {error.strerror}", source=str(file)
+        ) from None
+    return parse_fleet(text, source=str(file), base_dir=file.parent)
+
+
+def parse_fleet(text: str, *, source: str, base_dir: Path) -> Fleet:
+    """Parse fleet YAML `text`; lspci paths are resolved against `base_dir`."""
+    located = load_located_yaml(text, source)
+    if not isinstance(located.data, dict):
+        raise InputError("a fleet file is a YAML mapping (release:, hosts:, ...)", source=source)
+    try:
+        raw = FleetIn.model_validate(located.data)
+    except ValidationError as error:
+        raise _explain(error, located) from None
+    return _build(raw, located, base_dir)
+
+
+def _explain(error: ValidationError, located: LocatedYaml) -> InputError:
+    errors = error.errors()
+    # A misspelt key also shows as a missing one; the misspelling is what the user must fix.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(first["loc"])
+    field = ".".join(str(part) for part in loc)
+    line = located.line_of(loc)
+    if first["type"] == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        advice = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
+        return InputError(f"unknown key{advice}", source=located.source, line=line, field=field)
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "this key is required"
+    return InputError(message, source=located.source, line=line, field=field)
+
+
+def _known_fields(parent: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = FleetIn
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[str(part)].annotation
+        nested = _model_in(annotation)
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
+    source = located.source
+    release = parse_release(raw.release, source=source, line=located.line_of(("release",)))
+    strategy = _strategy(raw.strategy, located)
+    cpu_mode = _cpu_mode(raw.cpu_mode, located)
+    default_slice = SliceSpec(raw.slice.vcpus, raw.slice.memory_mb, raw.slice.disk_gb)
+    hosts = tuple(_host(index, host, located, base_dir) for index, host in enumerate(raw.hosts))
+    _check_names(hosts, tuple(raw.controllers), located)
+    models = _models(raw, default_slice, hosts, located)
+    return Fleet(
+        release=release,
+        strategy=strategy,
+        models=models,
+        hosts=hosts,
+        controllers=tuple(raw.controllers),
+        host_reserve=HostReserve(
+            raw.host_reserve.memory_mb, raw.host_reserve.disk_mb, raw.host_reserve.cpus
+        ),
+        ratios=AllocationRatios(
+            raw.allocation_ratios.cpu, raw.allocation_ratios.ram, raw.allocation_ratios.disk
+        ),
+        cpu_mode=cpu_mode,
+        aggregate=raw.aggregate,
+        flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
+        pci_in_placement=raw.pci_in_placement,
+        source=source,
+    )
+
+
+def _strategy(value: str, located: LocatedYaml) -> StrategyName:
+    for name in STRATEGIES:
+        if value == name:
+            return name
+    hint = difflib.get_close_matches(value, STRATEGIES, n=1)
+    advice = f"did you mean {hint[0]!r}? " if hint else ""
+    msg = f"unknown strategy {value!r}; {advice}choose one of {', '.join(STRATEGIES)}"
+    raise InputError(
+        msg, source=located.source, line=located.line_of(("strategy",)), field="strategy"
+    )
+
+
+def _cpu_mode(value: str, located: LocatedYaml) -> CpuMode:
+    if value == "accounted":
+        return "accounted"
+    if value == "dedicated":
+        return "dedicated"
+    msg = (
+        f"unknown cpu_mode {value!r}; use accounted (reserved_host_cpus: GPU VMs float over "
+        "all CPUs) or dedicated (cpu_dedicated_set: GPU VMs pinned to NUMA-local CPUs)"
+    )
+    raise InputError(
+        msg, source=located.source, line=located.line_of(("cpu_mode",)), field="cpu_mode"
+    )
+
+
+def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host:
+    source = located.source
+    where = ("hosts", index)
+    if isinstance(raw.cpus, int):
+        cpus = tuple(range(raw.cpus))
+    else:
+        cpus = parse_cpuset(
+            raw.cpus, source=_at(located, (*where, "cpus")), field=f"hosts.{index}.cpus"
+        )
+    cpu_numa = _numa(index, raw, cpus, located)
+    gpus = [
+        GpuDevice(
+            address=g.address,
+            vendor_id=g.vendor_id.lower(),
+            product_id=g.product_id.lower(),
+            device=g.name,
+            numa_node=g.numa_node,
+        )
+        for g in raw.gpus
+    ]
+    companions: tuple[GpuDevice, ...] = ()
+    if raw.lspci is not None:
+        found, companions = _gpus_from_lspci(base_dir / raw.lspci, located, (*where, "lspci"))
+        gpus.extend(found)
+    seen: set[str] = set()
+    for gpu in gpus:
+        if gpu.address in seen:
+            msg = (
+                f"GPU {gpu.address} is listed twice (in gpus: and/or the lspci capture); "
+                "list each GPU once"
+            )
+            raise InputError(
+                msg,
+                source=source,
+                line=located.line_of((*where, "gpus")),
+                field=f"hosts.{index}.gpus",
+            )
+        seen.add(gpu.address)
+    return Host(
+        name=raw.name,
+        cpus=cpus,
+        memory_mb=raw.memory_mb,
+        disk_gb=raw.disk_gb,
+        gpus=tuple(sorted(gpus, key=lambda g: g.address)),
+        companions=companions,
+        gpu_service_host=raw.gpu_service_host,
+        cpu_numa=cpu_numa,
+    )
+
+
+def _at(located: LocatedYaml, path: tuple[str | int, ...]) -> str:
+    line = located.line_of(path)
+    return f"{located.source}:{line}" if line else located.source
+
+
+def _numa(
+    index: int, raw: HostIn, cpus: tuple[int, ...], located: LocatedYaml
+) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    if not raw.numa:
+        return ()
+    where = ("hosts", index, "numa")
+    nodes = tuple(
+        (node, parse_cpuset(text, source=_at(located, where), field=f"hosts.{index}.numa.{node}"))
+        for node, text in sorted(raw.numa.items())
+    )
+    listed = sorted(cpu for _, ids in nodes for cpu in ids)
+    if listed != sorted(cpus):
+        msg = "the NUMA nodes' CPUs must be exactly the host's CPUs, each once"
+        raise InputError(
+            msg, source=located.source, line=located.line_of(where), field=f"hosts.{index}.numa"
+        )
+    return nodes
+
+
+def _gpus_from_lspci(
+    path: Path, located: LocatedYaml, where: tuple[str | int, ...]
+) -> tuple[list[GpuDevice], tuple[GpuDevice, ...]]:
+    from gpuslice.inventory import discover_from_lspci
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        msg = (
+            f"cannot read lspci capture {str(path)!r}: {error.strerror}; "
+            "paths are relative to the fleet file"
+        )
+        raise InputError(
+            msg, source=located.source, line=located.line_of(where), field=".".join(map(str, where))
+        ) from None
+    discovery = discover_from_lspci(text, str(path))
+    for gpu in discovery.gpus:
+        if gpu.vendor_id is None or gpu.product_id is None:
+            msg = (
+                "the capture has no vendor/product ids (plain lspci); capture it with "
+                "`lspci -nn` or list the GPUs under gpus:"
+            )
+            raise InputError(msg, source=str(path))
+    return list(discovery.gpus), tuple(c.device for c in discovery.companions)
+
+
+def _check_names(
+    hosts: tuple[Host, ...], controllers: tuple[str, ...], located: LocatedYaml
+) -> None:
+    names: dict[str, str] = {}
+    for name in controllers:
+        names[name] = "controller"
+    for index, host in enumerate(hosts):
+        if host.name in names and names[host.name] == "host":
+            raise InputError(
+                f"host {host.name!r} is listed twice",
+                source=located.source,
+                line=located.line_of(("hosts", index, "name")),
+                field=f"hosts.{index}.name",
+            )
+        names[host.name] = "host"
+    for index, host in enumerate(hosts):
+        alias = host.gpu_service_host
+        if alias is not None and alias in names:
+            msg = (
+                f"gpu_service_host {alias!r} is already the name of a {names[alias]}; "
+                "the GPU service needs a name of its own"
+            )
+            raise InputError(
+                msg,
+                source=located.source,
+                line=located.line_of(("hosts", index, "gpu_service_host")),
+                field=f"hosts.{index}.gpu_service_host",
+            )
+        if alias is not None:
+            names[alias] = "GPU service"
+
+
+def _models(
+    raw: FleetIn, default_slice: SliceSpec, hosts: tuple[Host, ...], located: LocatedYaml
+) -> tuple[GpuModel, ...]:
+    models: list[GpuModel] = []
+    for index, m in enumerate(raw.gpu_models):
+        spec = m.slice or raw.slice
+        model = GpuModel(
+            alias=m.alias,
+            vendor_id=m.vendor_id.lower(),
+            product_id=m.product_id.lower(),
+            slice=SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb),
+            flavor=m.flavor or (raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"),
+            name=m.name,
+        )
+        for earlier in models:
+            clash = (
+                (earlier.vendor_product == model.vendor_product and "vendor:product")
+                or (earlier.alias == model.alias and "alias")
+                or (earlier.flavor == model.flavor and "flavor")
+            )
+            if clash:
+                raise InputError(
+                    f"two GPU models share a {clash}",
+                    source=located.source,
+                    line=located.line_of(("gpu_models", index)),
+                    field=f"gpu_models.{index}",
+                )
+        models.append(model)
+    known = {m.vendor_product for m in models}
+    for host in hosts:
+        for gpu in host.gpus:
+            key = f"{gpu.vendor_id}:{gpu.product_id}"
+            if key in known:
+                continue
+            if raw.gpu_models:
+                msg = (
+                    f"host {host.name}: GPU {gpu.address} ({key}) matches no entry of "
+                    "gpu_models; add one for it"
+                )
+                raise InputError(
+                    msg,
+                    source=located.source,
+                    line=located.line_of(("gpu_models",)),
+                    field="gpu_models",
+                )
+            first = not models
+            models.append(
+                GpuModel(
+                    alias="gpu" if first else f"gpu-{gpu.product_id}",
+                    vendor_id=gpu.vendor_id or "",
+                    product_id=gpu.product_id or "",
+                    slice=default_slice,
+                    flavor=raw.flavor.name if first else f"{raw.flavor.name}-{gpu.product_id}",
+                    name=gpu.device,
+                )
+            )
+            known.add(key)
+    return tuple(models)

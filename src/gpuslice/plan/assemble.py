@@ -1,0 +1,60 @@
+"""Put a strategy's decisions together into a `Plan`: the controllers' and hosts' files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gpuslice.fleet import Fleet
+from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.types import (
+    CloudObjects,
+    ConcreteStrategy,
+    HostPlan,
+    NodePlan,
+    Note,
+    Plan,
+    Promise,
+    SchedulerSettings,
+)
+
+
+def controller_files(fleet: Fleet, scheduler: SchedulerSettings) -> NodeFiles:
+    """What every controller gets: the alias (nova-api) and the scheduler's filters."""
+    files = NodeFiles()
+    alias_option(fleet, files)
+    filters_option(fleet, scheduler.filters, files)
+    return files
+
+
+def assemble(
+    fleet: Fleet,
+    strategy: ConcreteStrategy,
+    promise: Promise,
+    hosts: tuple[HostPlan, ...],
+    host_files: Mapping[str, NodeFiles],
+    controllers: NodeFiles,
+    scheduler: SchedulerSettings,
+    cloud: CloudObjects,
+    notes: tuple[Note, ...],
+) -> Plan:
+    """A plan with one node per controller (all alike) and one per host that has files."""
+    nodes = [
+        NodePlan(name, "controller", tuple(controllers.options), tuple(controllers.documents))
+        for name in fleet.controllers
+    ]
+    nodes.extend(
+        NodePlan(host.name, "compute", tuple(files.options), tuple(files.documents))
+        for host in fleet.hosts
+        if (files := host_files.get(host.name)) is not None
+    )
+    return Plan(
+        fleet=fleet,
+        strategy=strategy,
+        promise=promise,
+        hosts=hosts,
+        nodes=tuple(nodes),
+        aliases=aliases(fleet),
+        scheduler=scheduler,
+        cloud=cloud,
+        notes=notes,
+    )

@@ -1,0 +1,219 @@
+"""Decisions every strategy shares: aliases, passthrough specs, filters, flavors, aggregates.
+
+Each function returns options or cloud objects with the rule that made them; option names and
+sections always come from the release table (`gpuslice.releases`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gpuslice.fleet import Fleet, GpuModel, Host
+from gpuslice.plan.types import (
+    NOVA_CONF,
+    VFIO_MODPROBE,
+    Aggregate,
+    Document,
+    Flavor,
+    Inventory,
+    Option,
+    PciAlias,
+    Resources,
+)
+
+GPU_TRAIT = "CUSTOM_GPU_HOST"
+
+
+@dataclass
+class NodeFiles:
+    """Options and documents collected for one machine while a strategy plans."""
+
+    options: list[Option] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+
+    def set(
+        self, path: str, section: str, name: str, value: str | tuple[str, ...], rule: str
+    ) -> None:
+        """Set one option; setting the same option twice is a planner bug."""
+        for existing in self.options:
+            if (existing.path, existing.section, existing.name) == (path, section, name):
+                raise AssertionError(f"{path} [{section}] {name} planned twice")
+        self.options.append(Option(path, section, name, value, rule))
+
+
+def models_on(fleet: Fleet, host: Host) -> tuple[GpuModel, ...]:
+    """The GPU models present on `host`, in fleet order."""
+    present = {(g.vendor_id, g.product_id) for g in host.gpus}
+    return tuple(m for m in fleet.models if (m.vendor_id, m.product_id) in present)
+
+
+def used_models(fleet: Fleet) -> tuple[GpuModel, ...]:
+    """The GPU models present on at least one host."""
+    present = {(g.vendor_id, g.product_id) for h in fleet.hosts for g in h.gpus}
+    return tuple(m for m in fleet.models if (m.vendor_id, m.product_id) in present)
+
+
+def aliases(fleet: Fleet) -> tuple[PciAlias, ...]:
+    """One alias per GPU model in use."""
+    return tuple(PciAlias(m.alias, m.vendor_id, m.product_id) for m in used_models(fleet))
+
+
+def _json(data: Mapping[str, object]) -> str:
+    return json.dumps(data, separators=(", ", ": "))
+
+
+def alias_option(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
+    """Render the PCI alias; nova-api reads it at boot and nova-compute at resize and move.
+
+    One alias per line: nova reads a JSON list in the passthrough spec but not in the alias.
+    A fleet without GPUs gets no alias.
+    """
+    if not aliases(fleet):
+        return
+    section, name = fleet.release.fact("pci_alias")
+    values = tuple(
+        _json(
+            {
+                "vendor_id": a.vendor_id,
+                "product_id": a.product_id,
+                "name": a.name,
+                "device_type": a.device_type,
+            }
+        )
+        for a in aliases(fleet)
+    )
+    files.set(
+        path,
+        section,
+        name,
+        values,
+        "the alias is read by nova-api (boot) and nova-compute (resize, move)",
+    )
+
+
+def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
+    """Whitelist the host's GPU models for passthrough, one spec per line."""
+    section, name = fleet.release.fact("passthrough_spec")
+    specs = []
+    for model in models_on(fleet, host):
+        spec: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
+        if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
+            spec["traits"] = GPU_TRAIT
+        specs.append(_json(spec))
+    files.set(
+        path,
+        section,
+        name,
+        tuple(specs),
+        f"these GPUs ({', '.join(m.vendor_product for m in models_on(fleet, host))}) may be "
+        f"passed through; {name} is the name in {fleet.release}",
+    )
+    if fleet.pci_in_placement:
+        files.set(
+            path,
+            "pci",
+            "report_in_placement",
+            "True",
+            "PCI devices are tracked in Placement (cannot be turned off once on)",
+        )
+
+
+def scheduler_filters(fleet: Fleet, extra: Iterable[str]) -> tuple[str, ...]:
+    """nova's default filters for the release plus what the plan needs, without repeats.
+
+    `PciPassthroughFilter` is in no release's defaults: a plan with GPUs always adds it.
+    """
+    filters = list(fleet.release.fact("default_filters"))
+    for name in ("PciPassthroughFilter", *extra):
+        if name not in filters:
+            filters.append(name)
+    return tuple(filters)
+
+
+def filters_option(fleet: Fleet, filters: tuple[str, ...], files: NodeFiles) -> None:
+    """Render the scheduler's filter list under the release's option name."""
+    section, name = fleet.release.fact("scheduler_filters")
+    files.set(
+        NOVA_CONF,
+        section,
+        name,
+        ",".join(filters),
+        "nova's default filters plus PciPassthroughFilter (in no default list) and the "
+        "filters this strategy relies on",
+    )
+
+
+def ratio_options(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
+    """Pin the overcommit ratios, so that the plan's arithmetic is what nova reports."""
+    ratios = fleet.ratios
+    for name, value in (
+        ("cpu_allocation_ratio", ratios.cpu),
+        ("ram_allocation_ratio", ratios.ram),
+        ("disk_allocation_ratio", ratios.disk),
+    ):
+        files.set(
+            path,
+            "DEFAULT",
+            name,
+            _number(value),
+            "the general part's overcommit, written out so nova and the plan agree",
+        )
+
+
+def reserve_options(
+    memory_mb: int, disk_mb: int, files: NodeFiles, rule: str, path: str = NOVA_CONF
+) -> None:
+    """Render reserved_host_memory_mb and reserved_host_disk_mb with the rule that sized them."""
+    files.set(path, "DEFAULT", "reserved_host_memory_mb", str(memory_mb), rule)
+    files.set(path, "DEFAULT", "reserved_host_disk_mb", str(disk_mb), rule)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) + ".0" if float(value).is_integer() else str(value)
+
+
+def vfio_document(host: Host) -> Document:
+    """modprobe options binding the GPUs and their companion functions to vfio-pci."""
+    ids = sorted({d.vendor_product for d in (*host.gpus, *host.companions) if d.vendor_product})
+    return Document(
+        VFIO_MODPROBE,
+        {"options vfio-pci ids": ",".join(ids)},
+        "a GPU and its companion functions (HDMI audio) must all be bound to vfio-pci",
+    )
+
+
+def standard_inventory(
+    fleet: Fleet,
+    vcpus: int,
+    reserved: Resources,
+    total: Resources,
+) -> dict[str, Inventory]:
+    """VCPU, MEMORY_MB and DISK_GB as nova reports them for `total` with `reserved` held back."""
+    ratios = fleet.ratios
+    return {
+        "VCPU": Inventory(vcpus, reserved.vcpus, allocation_ratio=ratios.cpu),
+        "MEMORY_MB": Inventory(total.memory_mb, reserved.memory_mb, allocation_ratio=ratios.ram),
+        "DISK_GB": Inventory(total.disk_gb, reserved.disk_gb, allocation_ratio=ratios.disk),
+    }
+
+
+def gpu_flavor(fleet: Fleet, model: GpuModel, extra_specs: Mapping[str, str]) -> Flavor:
+    """The GPU flavor of `model`: its slice's size, the alias, and the strategy's extra specs."""
+    specs = {"pci_passthrough:alias": f"{model.alias}:1", **extra_specs}
+    return Flavor(
+        name=model.flavor,
+        vcpus=model.slice.vcpus,
+        ram=model.slice.memory_mb,
+        disk=model.slice.disk_gb,
+        is_public=fleet.flavors.is_public,
+        extra_specs=dict(sorted(specs.items())),
+        projects=fleet.flavors.projects,
+    )
+
+
+def gpu_aggregate(fleet: Fleet, hosts: Iterable[str], metadata: Mapping[str, str]) -> Aggregate:
+    """The GPU aggregate: `<aggregate>=true` plus the strategy's metadata, with its hosts."""
+    meta = {fleet.aggregate: "true", **metadata}
+    return Aggregate(fleet.aggregate, dict(sorted(meta.items())), tuple(hosts))

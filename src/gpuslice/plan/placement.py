@@ -1,0 +1,296 @@
+"""One nova-compute per host; the slice leaves VCPU/MEMORY_MB/DISK_GB and comes back as custom
+inventory (provider.yaml) that only GPU flavors ask for.
+
+Ordinary flavors cannot reach the custom classes, so the slice is invisible to them; GPU flavors
+zero their standard resources (`resources:VCPU=0` ...) and ask for the custom amounts instead.
+CPUs are either accounted (`reserved_host_cpus`: every guest floats over all CPUs) or dedicated
+(`cpu_dedicated_set` on the GPU's NUMA node, GPU flavors with `hw:cpu_policy=dedicated`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpuslice.cpuset import format_cpuset
+from gpuslice.errors import InputError
+from gpuslice.fleet import Fleet, Host
+from gpuslice.plan.assemble import assemble, controller_files
+from gpuslice.plan.common import (
+    GPU_TRAIT,
+    NodeFiles,
+    alias_option,
+    gpu_aggregate,
+    gpu_flavor,
+    passthrough_option,
+    ratio_options,
+    reserve_options,
+    scheduler_filters,
+    standard_inventory,
+    used_models,
+    vfio_document,
+)
+from gpuslice.plan.slicing import (
+    check_fits,
+    host_reserve,
+    host_total,
+    numa_of_cpus,
+    slices_of,
+    split_cpus,
+)
+from gpuslice.plan.types import (
+    NOVA_CONF,
+    PROVIDER_YAML,
+    CloudObjects,
+    Document,
+    HostPlan,
+    Inventory,
+    Note,
+    Plan,
+    Provider,
+    Resources,
+    SchedulerSettings,
+)
+
+GPU_VCPU = "CUSTOM_GPU_VCPU"
+GPU_MEMORY = "CUSTOM_GPU_MEMORY_MB"
+GPU_DISK = "CUSTOM_GPU_DISK_GB"
+
+
+def plan_placement(fleet: Fleet) -> Plan:
+    """Plan the placement strategy; needs provider.yaml (Victoria, 22) and, for dedicated CPUs,
+    cpu_dedicated_set (Train, 20)."""
+    release = fleet.release
+    if not release.has("provider_yaml"):
+        msg = (
+            f"strategy placement needs custom inventory from provider.yaml, which nova reads "
+            f"from Victoria (22); {release} has none. Use "
+            + ("split" if not release.has("placement_mandatory") else "dedicated")
+            + " on this release"
+        )
+        raise InputError(msg, source=fleet.source, field="strategy")
+    dedicated = fleet.cpu_mode == "dedicated"
+    host_plans: list[HostPlan] = []
+    host_files: dict[str, NodeFiles] = {}
+    for host in fleet.hosts:
+        plan, files = _host(fleet, host, dedicated)
+        host_plans.append(plan)
+        if files is not None:
+            host_files[host.name] = files
+
+    extra = ["NUMATopologyFilter"] if dedicated else []
+    scheduler = SchedulerSettings(
+        filters=scheduler_filters(fleet, extra),
+        pci_weight_multiplier=1.0,
+        pci_in_placement=fleet.pci_in_placement and release.has("pci_in_placement_scheduling"),
+    )
+    controllers = controller_files(fleet, scheduler)
+    if dedicated:
+        controllers.set(
+            NOVA_CONF,
+            "workarounds",
+            "disable_fallback_pcpu_query",
+            "True",
+            "when PCPU runs out nova would retry with VCPU and take the general part's CPUs",
+        )
+    if scheduler.pci_in_placement:
+        controllers.set(
+            NOVA_CONF,
+            "filter_scheduler",
+            "pci_in_placement",
+            "True",
+            "the scheduler asks Placement for the PCI devices, as computes report",
+        )
+
+    models = used_models(fleet)
+    classes = (GPU_MEMORY, GPU_DISK) if dedicated else (GPU_VCPU, GPU_MEMORY, GPU_DISK)
+    cloud = CloudObjects(
+        resource_classes=classes,
+        traits=(GPU_TRAIT,),
+        aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), {}),),
+        flavors=tuple(
+            gpu_flavor(
+                fleet,
+                m,
+                _flavor_specs(m.slice.vcpus, m.slice.memory_mb, m.slice.disk_gb, dedicated),
+            )
+            for m in models
+        ),
+    )
+    return assemble(
+        fleet,
+        "placement",
+        "holds",
+        tuple(host_plans),
+        host_files,
+        controllers,
+        scheduler,
+        cloud,
+        _notes(dedicated),
+    )
+
+
+def _flavor_specs(vcpus: int, memory_mb: int, disk_gb: int, dedicated: bool) -> dict[str, str]:
+    specs = {
+        "resources:MEMORY_MB": "0",
+        f"resources:{GPU_MEMORY}": str(memory_mb),
+        "resources:DISK_GB": "0",
+    }
+    if disk_gb:
+        specs[f"resources:{GPU_DISK}"] = str(disk_gb)
+    if dedicated:
+        # resources:VCPU/PCPU together with hw:cpu_policy is an error (HTTP 400 at boot).
+        specs["hw:cpu_policy"] = "dedicated"
+    else:
+        specs["resources:VCPU"] = "0"
+        specs[f"resources:{GPU_VCPU}"] = str(vcpus)
+    return specs
+
+
+def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFiles | None]:
+    total = host_total(host)
+    reserve = host_reserve(fleet)
+    if not host.is_gpu_host:
+        standard = standard_inventory(fleet, total.vcpus, reserve, total)
+        return HostPlan(
+            host,
+            total,
+            reserve,
+            total - reserve,
+            Resources(),
+            host.cpus,
+            (),
+            (Provider(host.name, host.name, standard),),
+        ), None
+    held = slices_of(fleet, host)
+    check_fits(fleet, host, held)
+    files = NodeFiles()
+    passthrough_option(fleet, host, files)
+    alias_option(fleet, files)
+    ratio_options(fleet, files)
+    memory = fleet.host_reserve.memory_mb + held.memory_mb
+    disk_mb = fleet.host_reserve.disk_mb + held.disk_gb * 1024
+    reserve_options(
+        memory,
+        disk_mb,
+        files,
+        "the host reserve plus the GPU slices, which come back as custom inventory "
+        "for GPU flavors alone",
+    )
+    files.set(
+        NOVA_CONF,
+        "compute",
+        "provider_config_location",
+        "/etc/nova/provider_config/",
+        "nova reads the slice's custom inventory from here",
+    )
+    files.documents.append(vfio_document(host))
+    reserved_disk_gb = -(-disk_mb // 1024)
+    inventories: dict[str, Inventory]
+    if dedicated:
+        general_ids, gpu_ids = split_cpus(fleet, host, held.vcpus)
+        _check_numa_local(fleet, host, gpu_ids)
+        files.set(
+            NOVA_CONF,
+            "compute",
+            "cpu_dedicated_set",
+            format_cpuset(gpu_ids),
+            "the slice's CPUs, on the GPUs' NUMA node: GPU VMs are pinned there",
+        )
+        files.set(
+            NOVA_CONF,
+            "compute",
+            "cpu_shared_set",
+            format_cpuset(general_ids),
+            "every other CPU but the host's own serves ordinary VMs "
+            "(reserved_host_cpus cannot be combined with CPU sets)",
+        )
+        inventories = {
+            "VCPU": Inventory(len(general_ids), 0, allocation_ratio=fleet.ratios.cpu),
+            "PCPU": Inventory(len(gpu_ids)),
+        }
+    else:
+        gpu_ids = ()
+        general_ids = host.cpus
+        files.set(
+            NOVA_CONF,
+            "DEFAULT",
+            "reserved_host_cpus",
+            str(reserve.vcpus + held.vcpus),
+            "the host's own CPUs plus the GPU slices', which come back as "
+            f"{GPU_VCPU} (accounting only: every guest floats over all CPUs)",
+        )
+        inventories = {
+            "VCPU": Inventory(
+                total.vcpus, reserve.vcpus + held.vcpus, allocation_ratio=fleet.ratios.cpu
+            ),
+            GPU_VCPU: Inventory(held.vcpus),
+        }
+    inventories["MEMORY_MB"] = Inventory(total.memory_mb, memory, allocation_ratio=fleet.ratios.ram)
+    inventories["DISK_GB"] = Inventory(
+        total.disk_gb, reserved_disk_gb, allocation_ratio=fleet.ratios.disk
+    )
+    inventories[GPU_MEMORY] = Inventory(held.memory_mb)
+    if held.disk_gb:
+        inventories[GPU_DISK] = Inventory(held.disk_gb)
+    custom = {rc: inv for rc, inv in inventories.items() if rc.startswith("CUSTOM_")}
+    files.documents.append(_provider_document(custom))
+    provider = Provider(host.name, host.name, inventories, (GPU_TRAIT,), host.gpus)
+    general = Resources(
+        len(general_ids) - (0 if dedicated else reserve.vcpus + held.vcpus),
+        total.memory_mb - memory,
+        total.disk_gb - reserved_disk_gb,
+    )
+    return HostPlan(host, total, reserve, general, held, general_ids, gpu_ids, (provider,)), files
+
+
+def _check_numa_local(fleet: Fleet, host: Host, gpu_ids: tuple[int, ...]) -> None:
+    gpu_nodes = {g.numa_node for g in host.gpus if g.numa_node is not None}
+    cpu_nodes = numa_of_cpus(host, gpu_ids)
+    if gpu_nodes and cpu_nodes and not cpu_nodes <= gpu_nodes:
+        msg = (
+            f"host {host.name}: the GPUs' NUMA node(s) {sorted(gpu_nodes)} have too few free "
+            "CPUs for the slices; nova's PCI NUMA affinity would refuse GPU VMs pinned "
+            "elsewhere. Lower slice.vcpus or use cpu_mode: accounted"
+        )
+        raise InputError(msg, source=fleet.source, field="cpu_mode")
+
+
+def _provider_document(custom: dict[str, Inventory]) -> Document:
+    additional: list[dict[str, Any]] = [{rc: {"total": inv.total}} for rc, inv in custom.items()]
+    return Document(
+        PROVIDER_YAML,
+        {
+            "meta": {"schema_version": "1.0"},
+            "providers": [
+                {
+                    "identification": {"uuid": "$COMPUTE_NODE"},
+                    "inventories": {"additional": additional},
+                    "traits": {"additional": [GPU_TRAIT]},
+                }
+            ],
+        },
+        "the GPU slices offered back as custom inventory that only GPU flavors ask for",
+    )
+
+
+def _notes(dedicated: bool) -> tuple[Note, ...]:
+    cpu = (
+        "dedicated CPUs: GPU VMs are pinned to the slice's CPUs on the GPU's NUMA node; an "
+        "ordinary flavor with hw:cpu_policy=dedicated would take those CPUs, so offer none"
+        if dedicated
+        else "accounted CPUs: the hold is accounting, not pinning; every guest floats over all "
+        "CPUs. Choose cpu_mode: dedicated to pin GPU VMs to NUMA-local CPUs"
+    )
+    return (
+        Note("cpus", cpu),
+        Note(
+            "flavors",
+            "nothing ties the custom classes to the GPU: only gpuslice's GPU flavors "
+            "may ask for CUSTOM_GPU_*; audit flags any other flavor that does",
+        ),
+        Note(
+            "quota",
+            "with [quota] count_usage_from_placement = True GPU VMs count 0 cores and "
+            "0 RAM against quota; keep it False (the default) or set per-flavor limits",
+        ),
+    )
