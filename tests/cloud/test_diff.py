@@ -32,6 +32,7 @@ from gpuslice.cloud.state import (
 from gpuslice.plan.types import CloudObjects
 
 DATA = Path(__file__).parent / "data"
+K40C = "CUSTOM_GPU_K40C"
 SPECS = {
     "resources:VCPU": "0",
     "resources:MEMORY_MB": "0",
@@ -62,13 +63,15 @@ def _holding(desired: CloudObjects) -> CloudSnapshot:
         resource_classes=frozenset(desired.resource_classes),
         traits=frozenset(desired.traits),
         providers=tuple(
-            LiveProvider(f"uuid-{n}", n, 1, f"uuid-{n}", traits=("CUSTOM_GPU_HOST",))
-            for n in ("hyper18", "hyper19")
+            LiveProvider(
+                f"uuid-{n}", n, 1, f"uuid-{n}", traits=("CUSTOM_GPU_HOST", "CUSTOM_GPU_K40C")
+            )
+            for n in ("hyper18", "hyper16")
         ),
-        hypervisors=_hypervisors("hyper18", "hyper19", "hyper20"),
+        hypervisors=_hypervisors("hyper18", "hyper16", "hyper20"),
         aggregates=(
             LiveAggregate(
-                "1", "gpu", {"gpu": "true", "gpuslice:managed": "true"}, ("hyper18", "hyper19")
+                "1", "gpu", {"gpu": "true", "gpuslice:managed": "true"}, ("hyper18", "hyper16")
             ),
         ),
         flavors=(
@@ -79,13 +82,14 @@ def _holding(desired: CloudObjects) -> CloudSnapshot:
 
 def test_empty_cloud_gets_everything_in_dependency_order(desired: CloudObjects) -> None:
     snapshot = CloudSnapshot(
-        hypervisors=_hypervisors("hyper18", "hyper19"), providers=_providers("hyper18", "hyper19")
+        hypervisors=_hypervisors("hyper18", "hyper16"), providers=_providers("hyper18", "hyper16")
     )
     result = diff(desired, snapshot)
     assert [type(c) for c in result.changes] == [
         CreateResourceClass,
         CreateResourceClass,
         CreateResourceClass,
+        CreateTrait,
         CreateTrait,
         AddProviderTraits,
         AddProviderTraits,
@@ -97,7 +101,7 @@ def test_empty_cloud_gets_everything_in_dependency_order(desired: CloudObjects) 
         SetFlavorSpecs,
         AddFlavorAccess,
     ]
-    metadata = result.changes[7]
+    metadata = result.changes[8]
     assert isinstance(metadata, SetAggregateMetadata)
     assert metadata.set == {"gpu": "true", "gpuslice:managed": "true"}
     assert result.conflicts == ()
@@ -130,7 +134,7 @@ def test_only_what_differs_changes(desired: CloudObjects) -> None:
     )
     assert diff(desired, snapshot).changes == (
         SetAggregateMetadata("gpu", {"gpu": "true"}, ("stale",)),
-        AddAggregateHost("gpu", "hyper19"),
+        AddAggregateHost("gpu", "hyper16"),
         RemoveAggregateHost("gpu", "hyper20"),
         SetFlavorSpecs("g1.gpu", {"pci_passthrough:alias": "gpu:1"}, ("hw:cpu_policy",)),
         AddFlavorAccess("g1.gpu", "gpu-project"),
@@ -197,8 +201,8 @@ def test_unknown_hosts_and_providers_are_conflicts(desired: CloudObjects) -> Non
     snapshot = CloudSnapshot(hypervisors=_hypervisors("hyper18"), providers=_providers("hyper18"))
     result = diff(desired, snapshot)
     subjects = {c.subject for c in result.conflicts}
-    assert subjects == {"resource provider hyper19", "host hyper19 in aggregate gpu"}
-    assert AddAggregateHost("gpu", "hyper19") not in result.changes
+    assert subjects == {"resource provider hyper16", "host hyper16 in aggregate gpu"}
+    assert AddAggregateHost("gpu", "hyper16") not in result.changes
 
 
 def test_change_texts_read_as_a_diff() -> None:

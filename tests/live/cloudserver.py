@@ -4,12 +4,13 @@ Run with the .venv-nova interpreter (nova 34, placement 16 and nova's functional
 
     python tests/live/cloudserver.py --state DIR
 
-It starts, in this one process, nova's real conductor and scheduler, one real nova-compute
-service per host (nova's fake virt driver: it reports the CPUs, RAM and disk we give it, and
-each GPU host's slice comes from a provider.yaml, exactly as an operator deploys it), the real
-Placement WSGI app and the real nova-api WSGI app, and serves both APIs over HTTP on ephemeral
-ports of 127.0.0.1. It writes `DIR/endpoints.json` when ready and runs until its parent exits
-(or SIGTERM).
+It plans a fleet file with gpuslice (default: examples/bright-lab/fleet-2025.1.yaml) and starts,
+in this one process, nova's real conductor and scheduler, one real nova-compute service per host
+(nova's fake virt driver, reporting the host's CPUs, RAM and disk; each host runs with its plan's
+reserved_host_* and allocation ratios and its plan's provider.yaml, as an operator deploys them),
+the real Placement WSGI app and the real nova-api WSGI app, and serves both APIs over HTTP on
+ephemeral ports of 127.0.0.1. It writes `DIR/endpoints.json` when ready and runs until its parent
+exits (or SIGTERM).
 
 Authentication: nova 34's api-paste.ini has only the keystone pipeline. As nova's own functional
 harness does, keystonemiddleware is stubbed out; a small middleware in front of the API turns the
@@ -36,13 +37,17 @@ from nova import context as nova_context
 from nova.tests.functional import integrated_helpers
 from placement import deploy as placement_deploy
 
-# name -> (vcpus, memory_mb, disk_gb, gpus); each GPU holds 2 vCPU / 4096 MB / 40 GB.
-HOSTS = {
-    "hyper18": (8, 16384, 200, 1),
-    "hyper19": (8, 16384, 200, 1),
-    "hyper20": (8, 16384, 200, 0),
+DEFAULT_FLEET = Path(__file__).resolve().parents[2] / "examples/bright-lab/fleet-2025.1.yaml"
+# The nova.conf options of a host's plan that this harness applies to its nova-compute (the fake
+# virt driver has no PCI devices, so [pci] options have nothing to act on here).
+APPLIED = {
+    ("DEFAULT", "reserved_host_cpus"): 0,
+    ("DEFAULT", "reserved_host_memory_mb"): 512,
+    ("DEFAULT", "reserved_host_disk_mb"): 0,
+    ("DEFAULT", "cpu_allocation_ratio"): None,
+    ("DEFAULT", "ram_allocation_ratio"): None,
+    ("DEFAULT", "disk_allocation_ratio"): None,
 }
-SLICE = {"CUSTOM_GPU_VCPU": 2, "CUSTOM_GPU_MEMORY_MB": 4096, "CUSTOM_GPU_DISK_GB": 40}
 TOKEN_USERS = {"admin"}
 
 
@@ -87,49 +92,56 @@ def serve(app):
 class LiveCloud(integrated_helpers.ProviderUsageBaseTestCase):
     compute_driver = "fake.MediumFakeDriver"
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, fleet: Path) -> None:
         super().__init__("runTest")
         self.state = state
+        self.fleet = fleet
+        self.gpus: dict[str, int] = {}
 
     def runTest(self) -> None:  # noqa: N802 - testtools' name
         pass
 
     def setUp(self) -> None:
         super().setUp()
-        provider_dir = self.state / "provider_config"
-        provider_dir.mkdir(parents=True, exist_ok=True)
-        for name, (_cpus, _ram, _disk, gpus) in HOSTS.items():
-            if not gpus:
-                continue
-            inventories = {rc: {"total": amount * gpus} for rc, amount in SLICE.items()}
-            document = {
-                "meta": {"schema_version": "1.0"},
-                "providers": [
-                    {
-                        "identification": {"name": name},
-                        "inventories": {"additional": [inventories]},
-                    }
-                ],
-            }
-            (provider_dir / f"{name}.yaml").write_text(json.dumps(document))
-        self.flags(provider_config_location=str(provider_dir), group="compute")
-        # The slice is taken out of the general inventory on GPU hosts (reserved_host_*); the
-        # fake driver shares one CONF, so all hosts get the same reserve here.
-        self.flags(
-            reserved_host_cpus=2, reserved_host_memory_mb=4096, reserved_host_disk_mb=40 * 1024
-        )
+        from gpuslice.fleetfile import load_fleet
+        from gpuslice.plan import make_plan
+        from gpuslice.plan.types import NodePlan
+
+        plan = make_plan(load_fleet(self.fleet))
+        self.gpus = {h.host.name: len(h.host.gpus) for h in plan.hosts}
         # Quota counted from Placement: the configuration whose effect audit must catch (GPU VMs
         # hold no VCPU there, so they count 0 cores).
         self.flags(count_usage_from_placement=True, group="quota")
-        self.flags(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0, disk_allocation_ratio=1.0)
         ctx = nova_context.get_admin_context()
-        for name, (cpus, ram, disk, _gpus) in HOSTS.items():
+        # nova's CONF is one per process: each compute is started (and its inventory reported)
+        # with its own host's options set; GPU hosts last, so that later inventory updates
+        # (claims when a server boots on a GPU host) see a GPU host's options.
+        for host in sorted(plan.hosts, key=lambda h: bool(h.host.gpus)):
+            name = host.host.name
+            try:
+                node = plan.node(name)
+            except KeyError:  # a host the plan sets nothing on (no GPU): nova's defaults
+                node = NodePlan(name, "compute")
+            options = {
+                (o.section, o.name): o.value for o in node.options if o.path == "etc/nova/nova.conf"
+            }
+            for (section, option), default in APPLIED.items():
+                value = options.get((section, option), default)
+                if value is not None:
+                    group = None if section == "DEFAULT" else section
+                    self.flags(**{option: value}, group=group)
+            provider_dir = self.state / "provider_config" / name
+            provider_dir.mkdir(parents=True, exist_ok=True)
+            for document in node.documents:
+                if document.path.startswith("etc/nova/provider_config/"):
+                    target = provider_dir / Path(document.path).name
+                    target.write_text(json.dumps(document.content))
+            self.flags(provider_config_location=str(provider_dir), group="compute")
             compute = self._start_compute(name)
-            compute.driver.vcpus = cpus
-            compute.driver.memory_mb = ram
-            compute.driver.local_gb = disk
+            compute.driver.vcpus = host.total.vcpus
+            compute.driver.memory_mb = host.total.memory_mb
+            compute.driver.local_gb = host.total.disk_gb
             compute.manager.update_available_resource(ctx)
-        self._run_periodics()
         # Serve the real apps over HTTP. The nova API app is the one nova's harness loaded.
         placement_app = placement_deploy.loadapp(self.placement_fixture_conf())
         nova_app = self.api_fixture.app()
@@ -148,9 +160,10 @@ class LiveCloud(integrated_helpers.ProviderUsageBaseTestCase):
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--fleet", type=Path, default=DEFAULT_FLEET)
     args = parser.parse_args()
     os.environ.setdefault("OS_TEST_TIMEOUT", "0")
-    cloud = LiveCloud(args.state)
+    cloud = LiveCloud(args.state, args.fleet)
     try:
         cloud.setUp()
     except BaseException:
@@ -160,7 +173,7 @@ def main() -> int:
     endpoints = {
         "compute": f"http://127.0.0.1:{cloud.nova_server.server_port}/v2.1",
         "placement": f"http://127.0.0.1:{cloud.placement_server.server_port}",
-        "hosts": {name: {"gpus": spec[3]} for name, spec in HOSTS.items()},
+        "hosts": {name: {"gpus": gpus} for name, gpus in cloud.gpus.items()},
         "image": "155d900f-4e14-4e4c-a73d-069cbf4541e6",
     }
     tmp = args.state / "endpoints.json.tmp"

@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from livecloud import HERE, LiveCloud, write_clouds_yaml
+
+from tests.live.livecloud import HERE, LiveCloud, write_clouds_yaml
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,11 @@ pytest.importorskip(
     "placement", reason="real Placement is not installed in this interpreter: run scripts/test-live"
 )
 
-from livecloud import DATA, LiveCloud
+from tests.live.livecloud import DATA, LiveCloud
 
 OBJECTS = DATA / "cloud-objects.json"
+FLEET = Path(__file__).resolve().parents[2] / "examples/bright-lab/fleet-2025.1.yaml"
+"""The fleet cloudserver.py deploys (hyper18 and hyper16 with one GPU each, hyper20 without)."""
 
 
 def _objects(tmp_path: Path, **changes: Any) -> Path:
@@ -74,12 +76,12 @@ def test_unreachable_endpoint_exits_3(live_cloud: LiveCloud) -> None:
 
 
 def test_dry_run_shows_the_diff_and_changes_nothing(live_cloud: LiveCloud) -> None:
-    first = live_cloud.gpuslice("apply", str(OBJECTS), "--dry-run")
+    first = live_cloud.gpuslice("apply", str(FLEET), "--dry-run")
     assert first.returncode == 0, first.stderr
     assert "+ aggregate gpu" in first.stdout
     assert "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)" in first.stdout
     assert "dry run: nothing changed" in first.stdout
-    second = live_cloud.gpuslice("apply", str(OBJECTS), "--dry-run")
+    second = live_cloud.gpuslice("apply", str(FLEET), "--dry-run")
     assert second.stdout == first.stdout
     names = [a["name"] for a in live_cloud.nova("GET", "/os-aggregates")["aggregates"]]
     assert "gpu" not in names
@@ -92,12 +94,13 @@ def test_failure_half_way_is_accounted_and_a_rerun_completes(
     broken = _objects(
         tmp_path,
         resource_classes=["CUSTOM_GPU_VCPU", "CUSTOM_GPU_A100_VCPU"],
-        traits=["CUSTOM_GPU_HOST", "CUSTOM_gpu-bad"],
+        traits=["CUSTOM_GPU_K40C", "CUSTOM_gpu-bad"],
     )
     result = live_cloud.gpuslice("apply", str(broken), "--json")
     assert result.returncode == 3, result.stderr
     outcome = json.loads(result.stdout)
-    assert outcome["done"] == ["+ resource class CUSTOM_GPU_A100_VCPU", "+ trait CUSTOM_GPU_HOST"]
+    # CUSTOM_GPU_* and CUSTOM_GPU_HOST exist already: nova-compute made them from provider.yaml
+    assert outcome["done"] == ["+ resource class CUSTOM_GPU_A100_VCPU", "+ trait CUSTOM_GPU_K40C"]
     assert outcome["failed"]["change"] == "+ trait CUSTOM_gpu-bad"
     assert "HTTP 400" in outcome["failed"]["error"]
     assert "+ aggregate gpu" in outcome["not_done"]
@@ -110,18 +113,25 @@ def test_failure_half_way_is_accounted_and_a_rerun_completes(
     assert rerun.returncode == 0, rerun.stderr
     done = json.loads(rerun.stdout)["done"]
     assert "+ resource class CUSTOM_GPU_A100_VCPU" not in done  # done the first time
-    assert "+ trait CUSTOM_GPU_HOST" not in done
+    assert "+ trait CUSTOM_GPU_K40C" not in done
+    assert "+ traits CUSTOM_GPU_K40C on resource provider hyper18" in done
     assert "+ aggregate gpu" in done
     assert "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)" in done
 
 
-def test_apply_made_the_objects_and_a_second_run_changes_nothing(live_cloud: LiveCloud) -> None:
-    result = live_cloud.gpuslice("apply", str(OBJECTS))
+def test_apply_fleet_makes_the_objects_and_a_second_run_changes_nothing(
+    live_cloud: LiveCloud,
+) -> None:
+    first = live_cloud.gpuslice("apply", str(FLEET))
+    assert first.returncode == 0, first.stderr
+    # the fleet's g1.gpu has no project list: the access the JSON above granted goes
+    assert "- project gpu-project from flavor g1.gpu" in first.stdout
+    result = live_cloud.gpuslice("apply", str(FLEET))
     assert result.returncode == 0, result.stderr
     assert "no change" in result.stdout
     aggregates = {a["name"]: a for a in live_cloud.nova("GET", "/os-aggregates")["aggregates"]}
     gpu = aggregates["gpu"]
-    assert sorted(gpu["hosts"]) == ["hyper18", "hyper19"]
+    assert sorted(gpu["hosts"]) == ["hyper16", "hyper18"]
     assert gpu["metadata"]["gpu"] == "true"
     assert gpu["metadata"]["gpuslice:managed"] == "true"
     flavors = live_cloud.nova("GET", "/flavors/detail?is_public=None", version="2.61")["flavors"]
@@ -129,14 +139,15 @@ def test_apply_made_the_objects_and_a_second_run_changes_nothing(live_cloud: Liv
     assert g1["os-flavor-access:is_public"] is False
     assert g1["extra_specs"]["pci_passthrough:alias"] == "gpu:1"
     assert g1["extra_specs"]["resources:CUSTOM_GPU_VCPU"] == "2"
+    assert g1["extra_specs"]["resources:VCPU"] == "0"
     assert g1["description"].startswith("[gpuslice]")
     access = live_cloud.nova("GET", f"/flavors/{g1['id']}/os-flavor-access")["flavor_access"]
-    assert [a["tenant_id"] for a in access] == ["gpu-project"]
-    for host in ("hyper18", "hyper19"):
+    assert access == []
+    for host in ("hyper18", "hyper16"):
         rp = live_cloud.placement_call("GET", f"/resource_providers?name={host}")
         uuid = rp["resource_providers"][0]["uuid"]
         traits = live_cloud.placement_call("GET", f"/resource_providers/{uuid}/traits")
-        assert "CUSTOM_GPU_HOST" in traits["traits"]
+        assert {"CUSTOM_GPU_HOST", "CUSTOM_GPU_K40C"} <= set(traits["traits"])
 
 
 def test_apply_leaves_what_it_did_not_create(live_cloud: LiveCloud, tmp_path: Path) -> None:
@@ -153,11 +164,13 @@ def test_apply_leaves_what_it_did_not_create(live_cloud: LiveCloud, tmp_path: Pa
     result = live_cloud.gpuslice("apply", str(path))
     assert result.returncode == 2
     assert "! aggregate theirs: exists but was not created by gpuslice" in result.stdout
+    assert "conflict(s) left alone" in result.stderr
     after = live_cloud.nova("GET", f"/os-aggregates/{agg_id}")["aggregate"]
     assert after["hosts"] == ["hyper20"]
     assert after["metadata"] == {"team": "ml"}
     live_cloud.nova("POST", f"/os-aggregates/{agg_id}/action", {"remove_host": {"host": "hyper20"}})
     live_cloud.nova("DELETE", f"/os-aggregates/{agg_id}")
+    assert live_cloud.gpuslice("apply", str(FLEET)).returncode == 0  # back to the fleet's objects
 
 
 # ---------------------------------------------------------------------------- audit
@@ -165,11 +178,11 @@ def test_apply_leaves_what_it_did_not_create(live_cloud: LiveCloud, tmp_path: Pa
 
 def test_audit_of_the_healthy_cloud_exits_0(live_cloud: LiveCloud) -> None:
     metrics = live_cloud.state / "gpuslice.prom"
-    code, report = _audit(live_cloud, "--fleet", str(OBJECTS), "--prometheus", str(metrics))
+    code, report = _audit(live_cloud, "--fleet", str(FLEET), "--prometheus", str(metrics))
     assert code == 0, report["violations"]
     assert report["promise_broken"] is False
     hosts = {h["name"]: h for h in report["hosts"]}
-    assert sorted(hosts) == ["hyper18", "hyper19"]  # hyper20 has no GPU
+    assert sorted(hosts) == ["hyper16", "hyper18"]  # hyper20 has no GPU
     for host in hosts.values():
         assert (host["gpus_total"], host["gpus_free"]) == (1, 1)
         assert host["slice_held"] == {
@@ -181,7 +194,7 @@ def test_audit_of_the_healthy_cloud_exits_0(live_cloud: LiveCloud) -> None:
     text = metrics.read_text()
     assert "gpuslice_promise_broken 0" in text
     assert 'gpuslice_gpus_free{host="hyper18"} 1' in text
-    assert 'gpuslice_gpu_flavors_bootable{host="hyper19"} 1' in text
+    assert 'gpuslice_gpu_flavors_bootable{host="hyper16"} 1' in text
 
 
 def test_audit_catches_a_deleted_alias_spec(live_cloud: LiveCloud) -> None:
@@ -193,7 +206,7 @@ def test_audit_catches_a_deleted_alias_spec(live_cloud: LiveCloud) -> None:
     assert ("flavor_slice_without_alias", None) in _rules(report)
     assert any(v["subject"] == "g1.gpu" for v in report["violations"])
     # apply puts the spec back (the flavor is gpuslice's), and the promise holds again
-    fixed = live_cloud.gpuslice("apply", str(OBJECTS))
+    fixed = live_cloud.gpuslice("apply", str(FLEET))
     assert fixed.returncode == 0, fixed.stderr
     assert "~ flavor g1.gpu extra specs: pci_passthrough:alias=gpu:1" in fixed.stdout
     assert _audit(live_cloud)[0] == 0
@@ -203,15 +216,35 @@ def test_audit_catches_a_gpu_host_removed_from_its_aggregate(live_cloud: LiveClo
     aggregates = live_cloud.nova("GET", "/os-aggregates")["aggregates"]
     agg_id = next(a["id"] for a in aggregates if a["name"] == "gpu")
     live_cloud.nova("POST", f"/os-aggregates/{agg_id}/action", {"remove_host": {"host": "hyper18"}})
-    code, report = _audit(live_cloud, "--fleet", str(OBJECTS))
+    code, report = _audit(live_cloud, "--fleet", str(FLEET))
     assert code == 1
     assert _rules(report) == {("host_outside_aggregate", "hyper18")}
     code, report = _audit(live_cloud)  # without a fleet: gpuslice's own aggregates
     assert code == 1
     assert _rules(report) == {("host_outside_aggregate", "hyper18")}
-    fixed = live_cloud.gpuslice("apply", str(OBJECTS))
+    fixed = live_cloud.gpuslice("apply", str(FLEET))
     assert "+ host hyper18 in aggregate gpu" in fixed.stdout
     assert _audit(live_cloud)[0] == 0
+
+
+def test_audit_catches_inventory_that_drifted_from_the_plan(live_cloud: LiveCloud) -> None:
+    rp = live_cloud.placement_call("GET", "/resource_providers?name=hyper16")
+    uuid = rp["resource_providers"][0]["uuid"]
+    path = f"/resource_providers/{uuid}/inventories/CUSTOM_GPU_VCPU"
+    inventory = live_cloud.placement_call("GET", path)
+    # someone shrinks the slice by hand (`openstack resource provider inventory set`)
+    changed = {**inventory, "total": 1}
+    live_cloud.placement_call("PUT", path, changed)
+    code, report = _audit(live_cloud, "--fleet", str(FLEET))
+    assert code == 1
+    drift = [v for v in report["violations"] if v["rule"] == "inventory_drift"]
+    assert [(v["host"], v["subject"]) for v in drift] == [("hyper16", "hyper16/CUSTOM_GPU_VCPU")]
+    assert "total 1 reserved 0, the plan has total 2 reserved 0" in drift[0]["message"]
+    # with too little slice left for a GPU VM, its idle GPU cannot be used either
+    assert ("gpu_free_not_bootable", "hyper16") in _rules(report)
+    restored = live_cloud.placement_call("GET", path)
+    live_cloud.placement_call("PUT", path, {**restored, "total": inventory["total"]})
+    assert _audit(live_cloud, "--fleet", str(FLEET))[0] == 0
 
 
 def test_audit_catches_an_ordinary_vm_on_the_slice(live_cloud: LiveCloud) -> None:
@@ -244,10 +277,10 @@ def test_audit_catches_an_ordinary_vm_on_the_slice(live_cloud: LiveCloud) -> Non
         time.sleep(0.5)
     assert shown["status"] == "ACTIVE", shown.get("fault")
     host = shown["OS-EXT-SRV-ATTR:host"]
-    assert host in ("hyper18", "hyper19")
+    assert host in ("hyper18", "hyper16")  # the only hosts with CUSTOM_GPU_VCPU
 
     metrics = live_cloud.state / "broken.prom"
-    code, report = _audit(live_cloud, "--fleet", str(OBJECTS), "--prometheus", str(metrics))
+    code, report = _audit(live_cloud, "--fleet", str(FLEET), "--prometheus", str(metrics))
     assert code == 1
     rules = _rules(report)
     assert ("slice_consumer_without_gpu", host) in rules
