@@ -126,12 +126,8 @@ def load_desired(path: Path) -> Desired:
 
 
 def _plan_fleet(path: Path) -> Desired:
-    try:
-        from gpuslice.fleetfile import load_fleet  # type: ignore[import-not-found,unused-ignore]
-        from gpuslice.plan import make_plan  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        msg = "this gpuslice cannot plan fleet files yet; pass the cloud-objects.json that "
-        msg += "`gpuslice render` writes"
-        raise InputError(msg, source=str(path)) from None
+    from gpuslice.fleetfile import load_fleet
+    from gpuslice.plan import make_plan
+
     plan = make_plan(load_fleet(path))
-    return Desired(plan.cloud, tuple(plan.providers), str(path))
+    return Desired(plan.cloud, plan.providers, str(path))
