@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gpuslice.cli.apply import cloud_option
 from gpuslice.cli.common import console, print_json
+
+if TYPE_CHECKING:
+    from gpuslice.cloud.audit import AuditReport
 
 
 @click.command("audit")
@@ -55,12 +59,9 @@ def audit_command(
         raise PromiseBrokenError(f"the promise is broken: {len(report.violations)} violation(s)")
 
 
-def _print_report(report: object) -> None:
+def _print_report(report: AuditReport) -> None:
     from rich.table import Table
 
-    from gpuslice.cloud.audit import AuditReport
-
-    assert isinstance(report, AuditReport)
     table = Table(title="GPU hosts")
     for column in ("host", "service", "GPUs", "free", "slice held / used", "bootable"):
         table.add_column(column)
