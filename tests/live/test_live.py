@@ -295,3 +295,17 @@ def test_audit_catches_an_ordinary_vm_on_the_slice(live_cloud: LiveCloud) -> Non
     assert "gpuslice_promise_broken 1" in text
     assert f'gpuslice_flavor_bootable{{host="{host}",flavor="g1.gpu"}} 0' in text
     assert 'gpuslice_violations{rule="slice_consumer_without_gpu"} 1' in text
+
+
+def test_traits_apply_set_survive_nova_compute_updating_the_provider(
+    live_cloud: LiveCloud,
+) -> None:
+    """The boot above made nova-compute update its provider (a claim); apply's trait stays."""
+    for host in ("hyper18", "hyper16"):
+        rp = live_cloud.placement_call("GET", f"/resource_providers?name={host}")
+        provider = rp["resource_providers"][0]
+        traits = live_cloud.placement_call("GET", f"/resource_providers/{provider['uuid']}/traits")[
+            "traits"
+        ]
+        assert "CUSTOM_GPU_K40C" in traits, (host, traits)
+        assert "CUSTOM_GPU_HOST" in traits, (host, traits)
