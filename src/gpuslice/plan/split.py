@@ -11,6 +11,7 @@ from __future__ import annotations
 from gpuslice.cpuset import format_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
+from gpuslice.neutron.config import DRIVER_NAME, render_ml2_settings
 from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
     NodeFiles,
@@ -57,7 +58,6 @@ SPLIT_REFUSAL = (
     "{compute_id}. Use strategy placement{alternative}."
 )
 GPU_STATE_PATH = "/var/lib/nova/gpu"
-ALIAS_DRIVER = "gpuslice_host_alias"
 
 
 def split_refusal(fleet: Fleet) -> str:
@@ -124,21 +124,14 @@ def plan_split(fleet: Fleet) -> Plan:
         ),
     )
     controllers = controller_files(fleet, scheduler)
-    controllers.set(
-        ML2_CONF,
-        "ml2",
-        "mechanism_drivers",
-        f"{ALIAS_DRIVER},openvswitch",
-        "the host alias driver binds ports for the GPU service hosts through the real "
-        "host's agents; it must come before openvswitch, which would fail them",
-    )
-    controllers.set(
-        ML2_CONF,
-        "ml2_gpuslice",
-        "host_aliases",
-        ",".join(f"{alias}:{real}" for alias, real in sorted(service_hosts.items())),
-        "ports bound to a GPU service host bind on the machine it runs on",
-    )
+    ml2_rules = {
+        "mechanism_drivers": "the host alias driver binds ports for the GPU service hosts through "
+        "the real host's agents; listed first, it decides those ports before any other driver",
+        "host_aliases": "ports bound to a GPU service host bind on the machine it runs on",
+    }
+    for section, values in render_ml2_settings(service_hosts).items():
+        for name, value in values.items():
+            controllers.set(ML2_CONF, section, name, value, ml2_rules[name])
     models = used_models(fleet)
     cloud = CloudObjects(
         aggregates=(
@@ -155,7 +148,7 @@ def plan_split(fleet: Fleet) -> Plan:
         Note(
             "neutron",
             "install gpuslice on the neutron servers and enable its ML2 driver "
-            f"({ALIAS_DRIVER}); without it ports on the GPU service hosts fail to bind",
+            f"({DRIVER_NAME}); without it ports on the GPU service hosts fail to bind",
         ),
         Note(
             "isolation",
