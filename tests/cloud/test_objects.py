@@ -38,6 +38,9 @@ def test_a_fleet_file_is_planned_with_its_providers() -> None:
         ({"flavors": [{"name": "g", "vcpus": -1, "ram": 1, "disk": 1}]}, "flavors[0].vcpus"),
         ({"aggregates": [{"name": "a", "hosts": "h1"}]}, "aggregates[0].hosts"),
         ({"traits": "CUSTOM_X"}, "traits: must be a list of strings"),
+        ({"traits": ["CUSTOM_gpu-bad"]}, "'CUSTOM_gpu-bad' is not a name Placement accepts"),
+        ({"resource_classes": ["GPU_VCPU"]}, "resource_classes: 'GPU_VCPU' is not a name"),
+        ({"provider_traits": {"h1": ["compute_x"]}}, "provider_traits.h1: 'compute_x'"),
     ],
 )
 def test_bad_cloud_objects_name_the_field(data: object, where: str) -> None:

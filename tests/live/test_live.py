@@ -90,33 +90,61 @@ def test_dry_run_shows_the_diff_and_changes_nothing(live_cloud: LiveCloud) -> No
 def test_failure_half_way_is_accounted_and_a_rerun_completes(
     live_cloud: LiveCloud, tmp_path: Path
 ) -> None:
-    # Placement refuses the lower-case trait name (400): a real failure after the first change.
-    broken = _objects(
+    # Another team's aggregate puts hyper16 in availability zone az-ml. nova refuses to put a
+    # host in a second zone: a real failure in the middle of the run, caused by the cloud.
+    theirs = live_cloud.nova(
+        "POST", "/os-aggregates", {"aggregate": {"name": "ml", "availability_zone": "az-ml"}}
+    )["aggregate"]["id"]
+    live_cloud.nova("POST", f"/os-aggregates/{theirs}/action", {"add_host": {"host": "hyper16"}})
+    zone = {
+        "name": "gpu-zone",
+        "metadata": {"availability_zone": "az-gpu", "gpu": "true"},
+        "hosts": ["hyper18", "hyper16"],
+    }
+    objects = _objects(
         tmp_path,
         resource_classes=["CUSTOM_GPU_VCPU", "CUSTOM_GPU_A100_VCPU"],
-        traits=["CUSTOM_GPU_K40C", "CUSTOM_gpu-bad"],
+        aggregates=[zone],
     )
-    result = live_cloud.gpuslice("apply", str(broken), "--json")
+    result = live_cloud.gpuslice("apply", str(objects), "--json")
     assert result.returncode == 3, result.stderr
     outcome = json.loads(result.stdout)
     # CUSTOM_GPU_* and CUSTOM_GPU_HOST exist already: nova-compute made them from provider.yaml
-    assert outcome["done"] == ["+ resource class CUSTOM_GPU_A100_VCPU", "+ trait CUSTOM_GPU_K40C"]
-    assert outcome["failed"]["change"] == "+ trait CUSTOM_gpu-bad"
-    assert "HTTP 400" in outcome["failed"]["error"]
-    assert "+ aggregate gpu" in outcome["not_done"]
+    assert outcome["done"] == [
+        "+ resource class CUSTOM_GPU_A100_VCPU",
+        "+ trait CUSTOM_GPU_K40C",
+        "+ traits CUSTOM_GPU_K40C on resource provider hyper16",
+        "+ traits CUSTOM_GPU_K40C on resource provider hyper18",
+        "+ aggregate gpu-zone",
+        "~ aggregate gpu-zone metadata: availability_zone=az-gpu, gpu=true, gpuslice:managed=true",
+        "+ host hyper18 in aggregate gpu-zone",
+    ]
+    assert outcome["failed"]["change"] == "+ host hyper16 in aggregate gpu-zone"
+    assert "az-ml" in outcome["failed"]["error"]  # nova's own reason
+    assert outcome["not_done"][0] == "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)"
     assert "run `gpuslice apply` again" in result.stderr
     classes = live_cloud.placement_call("GET", "/resource_classes")["resource_classes"]
     assert "CUSTOM_GPU_A100_VCPU" in {rc["name"] for rc in classes}
 
-    fixed = _objects(tmp_path, resource_classes=["CUSTOM_GPU_VCPU", "CUSTOM_GPU_A100_VCPU"])
-    rerun = live_cloud.gpuslice("apply", str(fixed), "--json")
+    # The operator takes hyper16 out of the other zone; the same command completes the job.
+    live_cloud.nova("POST", f"/os-aggregates/{theirs}/action", {"remove_host": {"host": "hyper16"}})
+    live_cloud.nova("DELETE", f"/os-aggregates/{theirs}")
+    rerun = live_cloud.gpuslice("apply", str(objects), "--json")
     assert rerun.returncode == 0, rerun.stderr
-    done = json.loads(rerun.stdout)["done"]
-    assert "+ resource class CUSTOM_GPU_A100_VCPU" not in done  # done the first time
-    assert "+ trait CUSTOM_GPU_K40C" not in done
-    assert "+ traits CUSTOM_GPU_K40C on resource provider hyper18" in done
-    assert "+ aggregate gpu" in done
-    assert "+ flavor g1.gpu (2 vCPU, 4096 MB, 40 GB, private)" in done
+    assert json.loads(rerun.stdout)["done"] == [
+        "+ host hyper16 in aggregate gpu-zone",
+        *outcome["not_done"][:-1],
+        "+ project gpu-project may use flavor g1.gpu",
+    ]
+    assert "no change" in live_cloud.gpuslice("apply", str(objects)).stdout
+
+    # gpu-zone was only for this test: take it away again through nova
+    aggregates = live_cloud.nova("GET", "/os-aggregates")["aggregates"]
+    made = next(a for a in aggregates if a["name"] == "gpu-zone")
+    action = f"/os-aggregates/{made['id']}/action"
+    for host in made["hosts"]:
+        live_cloud.nova("POST", action, {"remove_host": {"host": host}})
+    live_cloud.nova("DELETE", f"/os-aggregates/{made['id']}")
 
 
 def test_apply_fleet_makes_the_objects_and_a_second_run_changes_nothing(

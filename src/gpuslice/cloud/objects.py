@@ -7,6 +7,7 @@ file, plans it with the core planner.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,20 @@ def _str_list(value: Any, where: str, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError("must be a list of strings", source=source, field=where)
     return tuple(value)
+
+
+_CUSTOM_NAME = re.compile(r"^CUSTOM_[A-Z0-9_]{1,248}$")
+_ANY_NAME = re.compile(r"^[A-Z0-9_]{1,255}$")
+
+
+def _names(value: Any, where: str, source: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    names = _str_list(value, where, source)
+    for name in names:
+        if not pattern.match(name):
+            rule = "CUSTOM_ and then A-Z, 0-9, _" if pattern is _CUSTOM_NAME else "A-Z, 0-9, _"
+            msg = f"{name!r} is not a name Placement accepts ({rule})"
+            raise InputError(msg, source=source, field=where)
+    return names
 
 
 def _int(item: Mapping[str, Any], key: str, where: str, source: str) -> int:
@@ -99,12 +114,15 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
     if not isinstance(provider_traits, dict):
         raise InputError("must be an object", source=source, field="provider_traits")
     return CloudObjects(
-        resource_classes=_str_list(data.get("resource_classes", []), "resource_classes", source),
-        traits=_str_list(data.get("traits", []), "traits", source),
+        resource_classes=_names(
+            data.get("resource_classes", []), "resource_classes", source, _CUSTOM_NAME
+        ),
+        traits=_names(data.get("traits", []), "traits", source, _CUSTOM_NAME),
         aggregates=tuple(aggregates),
         flavors=tuple(flavors),
         provider_traits={
-            str(k): _str_list(v, f"provider_traits.{k}", source) for k, v in provider_traits.items()
+            str(k): _names(v, f"provider_traits.{k}", source, _ANY_NAME)
+            for k, v in provider_traits.items()
         },
     )
 

@@ -156,12 +156,31 @@ def _answer(response: Any, what: str, ok: tuple[int, ...]) -> Any:
 
         raise ksa.Unauthorized()
     if status not in ok:
-        detail = response.text.strip().replace("\n", " ")[:300]
-        msg = f"{what} answered HTTP {status}: {detail}"
+        msg = f"{what} answered HTTP {status}: {_detail(response)}"
         raise _BrokenAnswerError(msg)
     if status == 204 or not response.content:
         return None
     return response.json()
+
+
+def _detail(response: Any) -> str:
+    """The service's own words from an error answer (Placement's `errors[].detail`, nova's
+    `{"badRequest": {"message"}}`), on one line."""
+    text = response.text or ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            text = str(errors[0].get("detail") or errors[0].get("title") or text)
+            text = text.split("\n\n", 1)[-1]  # Placement repeats the status reason first
+        elif len(body) == 1:
+            (inner,) = body.values()
+            if isinstance(inner, dict) and "message" in inner:
+                text = str(inner["message"])
+    return " ".join(text.split())[:300]
 
 
 def connect(cloud: str | None) -> Cloud:
