@@ -103,3 +103,17 @@ def test_bad_input_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["apply", str(bad), "--cloud", "any"]) == 2
     err = capsys.readouterr().err
     assert "vcpu (did you mean vcpus?)" in err
+
+
+def test_no_cloud_named_anywhere_exits_3_saying_how_to_name_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "clouds.yaml").write_text("{}")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yaml"))
+    for variable in ("OS_CLOUD", "OS_AUTH_URL", "OS_AUTH_TYPE", "OS_TOKEN", "OS_PASSWORD"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["audit"]) == 3
+    err = capsys.readouterr().err
+    assert "missing authentication option(s) auth_url" in err
+    assert "--cloud NAME" in err
+    assert "OS_CLOUD" in err

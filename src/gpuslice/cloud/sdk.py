@@ -110,6 +110,15 @@ def cloud_errors(cloud: str | None, doing: str) -> Iterator[None]:
             "path and that the service is running."
         )
         raise ServiceUnreachableError(msg) from None
+    except ksa.MissingRequiredOptions as error:
+        missing = ", ".join(sorted(o.dest for o in error.options))
+        hint = (
+            "pass --cloud NAME (a cloud in clouds.yaml) or set OS_CLOUD"
+            if cloud is None
+            else "complete the auth section of this cloud in clouds.yaml"
+        )
+        msg = f"cloud {name}: missing authentication option(s) {missing}; {hint}."
+        raise ServiceUnreachableError(msg) from None
     except ksa.EndpointNotFound:
         msg = (
             f"cloud {name}: no endpoint found while {doing}. Check the service catalog (or "
