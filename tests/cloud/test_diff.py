@@ -209,3 +209,12 @@ def test_change_texts_read_as_a_diff() -> None:
     assert CreateTrait("CUSTOM_GPU_HOST").text == "+ trait CUSTOM_GPU_HOST"
     assert RemoveAggregateHost("gpu", "h1").text == "- host h1 from aggregate gpu"
     assert SetFlavorSpecs("f", {"a": "1"}, ("b",)).text == "~ flavor f extra specs: a=1, -b"
+
+
+def test_standard_traits_are_set_on_providers_but_never_created() -> None:
+    want = CloudObjects(provider_traits={"hyper18": ("COMPUTE_STATUS_DISABLED", K40C)})
+    snapshot = CloudSnapshot(providers=_providers("hyper18"))
+    assert diff(want, snapshot).changes == (
+        CreateTrait(K40C),
+        AddProviderTraits("hyper18", ("COMPUTE_STATUS_DISABLED", K40C)),
+    )

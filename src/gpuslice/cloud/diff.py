@@ -201,7 +201,12 @@ def diff(desired: CloudObjects, snapshot: CloudSnapshot) -> Diff:
     wanted_traits = _unique(
         [*desired.traits, *(t for ts in desired.provider_traits.values() for t in ts)]
     )
-    changes += [CreateTrait(t) for t in wanted_traits if t not in snapshot.traits]
+    # Standard traits (os-traits) always exist; only custom ones can or need be created.
+    changes += [
+        CreateTrait(t)
+        for t in wanted_traits
+        if t.startswith("CUSTOM_") and t not in snapshot.traits
+    ]
     for name, traits in sorted(desired.provider_traits.items()):
         provider = snapshot.provider(name)
         if provider is None:
