@@ -7,6 +7,7 @@ YAML and validates them; here are only the records and the rules that hold for a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from gpuslice.inventory.device import GpuDevice
@@ -124,12 +125,22 @@ class Fleet:
         """The hosts that have at least one GPU, in fleet order."""
         return tuple(host for host in self.hosts if host.is_gpu_host)
 
+    @cached_property
+    def _models_by_ids(self) -> dict[tuple[str | None, str | None], GpuModel]:
+        return {(m.vendor_id, m.product_id): m for m in self.models}
+
+    @cached_property
+    def used_models(self) -> tuple[GpuModel, ...]:
+        """The GPU models present on at least one host, in fleet order."""
+        present = {(g.vendor_id, g.product_id) for h in self.hosts for g in h.gpus}
+        return tuple(m for m in self.models if (m.vendor_id, m.product_id) in present)
+
     def model_of(self, gpu: GpuDevice) -> GpuModel:
         """The GPU model that matches `gpu` by vendor and product id.
 
         Raises KeyError when none does; the fleet loader guarantees every GPU has one.
         """
-        for model in self.models:
-            if (model.vendor_id, model.product_id) == (gpu.vendor_id, gpu.product_id):
-                return model
-        raise KeyError(gpu.address)
+        model = self._models_by_ids.get((gpu.vendor_id, gpu.product_id))
+        if model is None:
+            raise KeyError(gpu.address)
+        return model

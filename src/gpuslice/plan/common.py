@@ -50,9 +50,8 @@ def models_on(fleet: Fleet, host: Host) -> tuple[GpuModel, ...]:
 
 
 def used_models(fleet: Fleet) -> tuple[GpuModel, ...]:
-    """The GPU models present on at least one host."""
-    present = {(g.vendor_id, g.product_id) for h in fleet.hosts for g in h.gpus}
-    return tuple(m for m in fleet.models if (m.vendor_id, m.product_id) in present)
+    """The GPU models present on at least one host (computed once per fleet)."""
+    return fleet.used_models
 
 
 def aliases(fleet: Fleet) -> tuple[PciAlias, ...]:
