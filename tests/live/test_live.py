@@ -325,6 +325,52 @@ def test_audit_catches_an_ordinary_vm_on_the_slice(live_cloud: LiveCloud) -> Non
     assert 'gpuslice_violations{rule="slice_consumer_without_gpu"} 1' in text
 
 
+def _boot(cloud: LiveCloud, name: str, flavor_id: str, host: str) -> dict[str, Any]:
+    server = cloud.nova(
+        "POST",
+        "/servers",
+        {
+            "server": {
+                "name": name,
+                "flavorRef": flavor_id,
+                "imageRef": cloud.image,
+                "networks": "none",
+                "host": host,  # 2.74: ask the scheduler for this host (still filtered)
+            }
+        },
+    )["server"]
+    deadline = time.monotonic() + 120
+    while True:
+        shown: dict[str, Any] = cloud.nova("GET", f"/servers/{server['id']}")["server"]
+        if shown["status"] != "BUILD" or time.monotonic() > deadline:
+            return shown
+
+
+def test_audit_bootable_matches_what_nova_scheduler_does(live_cloud: LiveCloud) -> None:
+    """audit's "can boot" asks Placement; nova's scheduler must agree.
+
+    nova's fake virt driver has no PCI devices, so a probe flavor asks for the same resources as
+    g1.gpu without the alias, and is booted on each GPU host through the real scheduler.
+    """
+    code, report = _audit(live_cloud, "--fleet", str(FLEET))
+    assert code == 1  # the sneaky VM is still there
+    bootable = {h["name"]: h["bootable"]["g1.gpu"] for h in report["hosts"]}
+    assert sorted(bootable.values()) == [False, True]  # the sneaky VM took one host's slice
+    flavors = live_cloud.nova("GET", "/flavors/detail?is_public=None", version="2.61")["flavors"]
+    g1 = next(f for f in flavors if f["name"] == "g1.gpu")
+    specs = {k: v for k, v in g1["extra_specs"].items() if k.startswith("resources:")}
+    made = live_cloud.nova(
+        "POST", "/flavors", {"flavor": {"name": "probe", "vcpus": 2, "ram": 4096, "disk": 40}}
+    )["flavor"]["id"]
+    live_cloud.nova("POST", f"/flavors/{made}/os-extra_specs", {"extra_specs": specs})
+    for host, expected in sorted(bootable.items()):
+        shown = _boot(live_cloud, f"probe-{host}", made, host)
+        assert shown["status"] == ("ACTIVE" if expected else "ERROR"), (host, shown.get("fault"))
+        if not expected:
+            assert "No valid host" in shown["fault"]["message"]
+        live_cloud.nova("DELETE", f"/servers/{shown['id']}")
+
+
 def test_traits_apply_set_survive_nova_compute_updating_the_provider(
     live_cloud: LiveCloud,
 ) -> None:
