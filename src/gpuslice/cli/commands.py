@@ -6,10 +6,12 @@ import click
 
 from gpuslice.cli.apply import apply_command
 from gpuslice.cli.audit import audit_command
+from gpuslice.cli.demo import demo_command
 from gpuslice.cli.discover import discover
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
+from gpuslice.cli.simulate import simulate_command
 
-ALL: list[click.Command] = [discover, plan_command, render_command]
+ALL: list[click.Command] = [discover, plan_command, render_command, simulate_command, demo_command]
 ALL.append(apply_command)
 ALL.append(audit_command)

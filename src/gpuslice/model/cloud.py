@@ -1,0 +1,204 @@
+"""The static side of the embedded model: providers, inventories, traits, aggregates, devices.
+
+`from_plan(plan)` is the one adapter from a `Plan` to the model. Everything here is immutable;
+what changes while VMs come and go lives in `gpuslice.model.scheduler.Scheduler`.
+
+Rules taken from nova and Placement:
+- a provider's capacity for a class is `(total - reserved) * allocation_ratio` (rounded down);
+- nova host aggregates name service hosts; a provider belongs to the aggregates of its service
+  host (nova mirrors host aggregates into Placement aggregates of that host's compute nodes);
+- PCI devices are pooled by (vendor_id, product_id); an alias asks for one pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gpuslice.errors import InputError
+from gpuslice.model.request import MEMORY_MB, VCPU
+from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
+
+# Filters the model knows and applies with their nova meaning.
+ACTIVE_FILTERS = (
+    "ComputeFilter",
+    "AggregateInstanceExtraSpecsFilter",
+    "AggregateTypeAffinityFilter",
+    "PciPassthroughFilter",
+)
+# Filters the model knows and lets every host pass: what they check is not modelled (zones,
+# images, server groups, NUMA) or is already checked by the resource stage (Ram/Disk/Core).
+PASSIVE_FILTERS = (
+    "RetryFilter",
+    "AvailabilityZoneFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+    "NUMATopologyFilter",
+    "RamFilter",
+    "DiskFilter",
+    "CoreFilter",
+    "SameHostFilter",
+    "DifferentHostFilter",
+)
+
+PoolKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ProviderModel:
+    """One resource provider and the nova compute node (host state) behind it.
+
+    `capacity`, `min_unit`, `max_unit` and `step_size` are per resource class. `ram_total` and
+    `vcpu_total` are what the host state reports to weighers (free RAM is counted against
+    `MEMORY_MB` total - reserved; vCPUs against `VCPU` total x ratio). `pci` counts devices per
+    (vendor_id, product_id) pool.
+    """
+
+    name: str
+    service_host: str
+    capacity: Mapping[str, int]
+    min_unit: Mapping[str, int]
+    max_unit: Mapping[str, int]
+    step_size: Mapping[str, int]
+    traits: frozenset[str]
+    aggregates: tuple[Aggregate, ...]
+    pci: Mapping[PoolKey, int]
+    ram_total: int
+    vcpu_total: float
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class WeigherSetting:
+    """One enabled weigher and its multiplier (negative turns spread into stack)."""
+
+    name: str
+    multiplier: float = 1.0
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """What the scheduler does: enabled filters in order, weighers, subset size, prefilters."""
+
+    filters: tuple[str, ...]
+    weighers: tuple[WeigherSetting, ...] = (
+        WeigherSetting("RAMWeigher"),
+        WeigherSetting("CPUWeigher"),
+    )
+    host_subset_size: int = 1
+    isolated_aggregates: bool = False
+    resource_overrides: bool = True
+    placement: bool = True
+
+
+@dataclass(frozen=True)
+class CloudModel:
+    """The static cloud: providers in order, aliases, scheduler settings, physical totals."""
+
+    providers: tuple[ProviderModel, ...]
+    aliases: Mapping[str, PoolKey]
+    config: SchedulerConfig
+    strategy: str = "custom"
+    physical: Resources = field(default_factory=Resources)
+    gpus: int = 0
+
+    def __post_init__(self) -> None:
+        for name in self.config.filters:
+            if name not in ACTIVE_FILTERS and name not in PASSIVE_FILTERS:
+                msg = (
+                    f"unknown scheduler filter {name!r}; the model knows "
+                    f"{', '.join(ACTIVE_FILTERS + PASSIVE_FILTERS)}"
+                )
+                raise InputError(msg)
+        if self.config.host_subset_size < 1:
+            msg = f"host_subset_size must be at least 1, got {self.config.host_subset_size}"
+            raise InputError(msg)
+
+    @property
+    def resource_classes(self) -> tuple[str, ...]:
+        """Every resource class any provider has, sorted."""
+        return tuple(sorted({rc for p in self.providers for rc in p.capacity}))
+
+    @property
+    def pools(self) -> tuple[PoolKey, ...]:
+        """Every PCI device pool any provider has, sorted."""
+        keys = {k for p in self.providers for k in p.pci} | set(self.aliases.values())
+        return tuple(sorted(keys))
+
+
+def _alias_map(aliases: tuple[PciAlias, ...]) -> dict[str, PoolKey]:
+    return {a.name: (a.vendor_id.lower(), a.product_id.lower()) for a in aliases}
+
+
+def from_plan(
+    plan: Plan,
+    *,
+    weighers: tuple[WeigherSetting, ...] | None = None,
+    host_subset_size: int = 1,
+) -> CloudModel:
+    """Build the model of the cloud that `plan` describes.
+
+    Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
+    Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
+    sets none).
+    """
+    release = plan.release
+    aggregates_of: dict[str, list[Aggregate]] = {}
+    for aggregate in plan.cloud.aggregates:
+        for member in aggregate.hosts:
+            aggregates_of.setdefault(member, []).append(aggregate)
+    extra_traits = plan.cloud.provider_traits
+    providers: list[ProviderModel] = []
+    physical = Resources()
+    gpus = 0
+    for host in plan.hosts:
+        physical = physical + Resources(len(host.host.cpus), host.host.memory_mb, host.host.disk_gb)
+        gpus += len(host.host.gpus)
+        for provider in host.providers:
+            capacity = {rc: inv.capacity for rc, inv in provider.inventories.items()}
+            pci: dict[PoolKey, int] = {}
+            for device in provider.pci_devices:
+                key = ((device.vendor_id or "").lower(), (device.product_id or "").lower())
+                pci[key] = pci.get(key, 0) + 1
+            memory = provider.inventories.get(MEMORY_MB)
+            vcpu = provider.inventories.get(VCPU)
+            providers.append(
+                ProviderModel(
+                    name=provider.name,
+                    service_host=provider.service_host,
+                    capacity=capacity,
+                    min_unit={rc: inv.min_unit for rc, inv in provider.inventories.items()},
+                    max_unit={rc: inv.largest_unit for rc, inv in provider.inventories.items()},
+                    step_size={rc: inv.step_size for rc, inv in provider.inventories.items()},
+                    traits=frozenset(provider.traits)
+                    | frozenset(extra_traits.get(provider.name, ())),
+                    aggregates=tuple(aggregates_of.get(provider.service_host, ())),
+                    pci=pci,
+                    ram_total=0 if memory is None else memory.total - memory.reserved,
+                    vcpu_total=0.0 if vcpu is None else vcpu.total * vcpu.allocation_ratio,
+                )
+            )
+    if weighers is None:
+        chosen = [WeigherSetting("RAMWeigher"), WeigherSetting("CPUWeigher")]
+        if release.has("pci_weigher"):
+            multiplier = plan.scheduler.pci_weight_multiplier
+            chosen.append(WeigherSetting("PCIWeigher", 1.0 if multiplier is None else multiplier))
+        weighers = tuple(chosen)
+    config = SchedulerConfig(
+        filters=plan.scheduler.filters,
+        weighers=weighers,
+        host_subset_size=host_subset_size,
+        isolated_aggregates=plan.scheduler.isolated_aggregates,
+        resource_overrides=release.has("resource_overrides_in_flavor"),
+        placement=release.has("placement_mandatory"),
+    )
+    return CloudModel(
+        providers=tuple(providers),
+        aliases=_alias_map(plan.aliases),
+        config=config,
+        strategy=plan.strategy,
+        physical=physical,
+        gpus=gpus,
+    )

@@ -1,0 +1,439 @@
+"""The scheduler: Placement's allocation candidates, then filters, then weighers; and claims.
+
+A decision runs these stages in nova's order; the first stage that removes a host is the one
+`explain` names:
+1. `Placement` (or `ResourceFilters` before Ocata, where RamFilter/DiskFilter/CoreFilter did the
+   same sums): for every requested class, the provider has inventory,
+   `min_unit <= amount <= max_unit`, `amount % step_size == 0` and `used + amount <= capacity`;
+   every required trait present, no forbidden trait present;
+2. `IsolatedAggregates` (`enable_isolated_aggregate_filtering`): a provider in an aggregate whose
+   metadata has `trait:T=required` is excluded unless the request requires every such T;
+3. the enabled filters in their configured order;
+4. weighers (see `gpuslice.model.weighers`); among the best `host_subset_size` hosts one is
+   picked at random from the scheduler's seeded generator (with the default 1: the best; ties go
+   to the host that comes first in the fleet).
+
+Speed: everything that does not change while VMs come and go is evaluated once per kind of
+request (`prepare`) into a boolean mask; a decision is then a handful of numpy operations over
+all hosts, and a claim or release touches one host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from gpuslice.errors import InputError
+from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
+from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
+from gpuslice.model.request import RequestSpec
+from gpuslice.model.weighers import WEIGHERS, BaseWeigher
+
+ISOLATED = "IsolatedAggregates"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One host removed from one decision: by which stage or filter, and why."""
+
+    host: str
+    stage: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.host}: removed by {self.stage} ({self.reason})"
+
+
+class Prepared:
+    """A request made ready for fast decisions: its static mask and index rows.
+
+    Made by `Scheduler.prepare`; belongs to that scheduler. It also carries the scheduler's
+    cached candidate mask for this request, kept in step with claims and releases host by host
+    (so a decision does not recompute every host's fit).
+    """
+
+    __slots__ = (
+        "amounts",
+        "fit",
+        "pci_rows",
+        "recompute",
+        "rows",
+        "seen",
+        "shifts",
+        "spec",
+        "static",
+        "static_list",
+        "terms",
+    )
+
+    def __init__(
+        self,
+        spec: RequestSpec,
+        rows: npt.NDArray[np.intp],
+        amounts: npt.NDArray[np.int64],
+        static: npt.NDArray[np.bool_],
+        pci_rows: tuple[tuple[int, int], ...],
+    ) -> None:
+        self.spec = spec
+        self.rows = rows
+        self.amounts = amounts
+        self.static = static
+        self.static_list: list[bool] = static.tolist()
+        self.pci_rows = pci_rows
+        self.terms = tuple(zip(rows.tolist(), amounts[:, 0].tolist(), strict=True))
+        self.fit: npt.NDArray[np.bool_] | None = None
+        self.seen = -1
+        # per weigher row: how a claim shifts its raw weight, or rows to recompute
+        self.shifts: tuple[tuple[int, float], ...] = ()
+        self.recompute: tuple[int, ...] = ()
+
+
+class Claim(NamedTuple):
+    """What one placed VM holds: its provider index and its prepared request."""
+
+    provider: int
+    request: Prepared
+
+
+def _isolation_traits(provider: ProviderModel) -> frozenset[str]:
+    required: set[str] = set()
+    for aggregate in provider.aggregates:
+        for key, value in aggregate.metadata.items():
+            if key.startswith("trait:") and value == "required":
+                required.add(key.partition(":")[2])
+    return frozenset(required)
+
+
+class Scheduler:
+    """The mutable side of the model: what is used where, and the decisions that change it.
+
+    Deterministic: the same model, seed and sequence of calls give the same decisions.
+    """
+
+    def __init__(self, model: CloudModel, *, seed: int = 0) -> None:
+        self.model = model
+        self.names = tuple(p.name for p in model.providers)
+        self.classes = model.resource_classes
+        self.pool_keys = model.pools
+        self._rc_index = {rc: i for i, rc in enumerate(self.classes)}
+        self._pool_index = {key: i for i, key in enumerate(self.pool_keys)}
+        n = len(model.providers)
+        r = len(self.classes)
+        self.capacity = np.zeros((r, n), dtype=np.int64)
+        self.min_unit = np.ones((r, n), dtype=np.int64)
+        self.max_unit = np.zeros((r, n), dtype=np.int64)
+        self.step = np.ones((r, n), dtype=np.int64)
+        self.pci_total = np.zeros((len(self.pool_keys), n), dtype=np.int64)
+        for j, p in enumerate(model.providers):
+            for rc, cap in p.capacity.items():
+                i = self._rc_index[rc]
+                self.capacity[i, j] = cap
+                self.min_unit[i, j] = p.min_unit[rc]
+                self.max_unit[i, j] = p.max_unit[rc]
+                self.step[i, j] = max(1, p.step_size[rc])
+            for key, count in p.pci.items():
+                self.pci_total[self._pool_index[key], j] = count
+        self.free = self.capacity.copy()
+        self.pci_free = self.pci_total.copy()
+        self._free_cols: list[list[int]] = self.free.T.tolist()
+        self._pci_cols: list[list[int]] = self.pci_free.T.tolist()
+        self.pci_free_total = self.pci_free.sum(axis=0)
+        self.ram_total = np.array([p.ram_total for p in model.providers], dtype=np.float64)
+        self.vcpu_total = np.array([p.vcpu_total for p in model.providers], dtype=np.float64)
+        self.ram_used = np.zeros(n, dtype=np.float64)
+        self.vcpus_used = np.zeros(n, dtype=np.float64)
+        self._isolation = tuple(_isolation_traits(p) for p in model.providers)
+        self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
+        self._pci_filter = next(
+            (f for f in self.filters if isinstance(f, PciPassthroughFilter)), None
+        )
+        weighers: list[tuple[BaseWeigher, float]] = []
+        for setting in model.config.weighers:
+            if setting.name not in WEIGHERS:
+                msg = f"unknown weigher {setting.name!r}; the model knows {', '.join(WEIGHERS)}"
+                raise InputError(msg)
+            if setting.multiplier != 0:
+                weighers.append((WEIGHERS[setting.name](), setting.multiplier))
+        self.weighers = tuple(w for w, _ in weighers)
+        self._mult = np.array([m for _, m in weighers], dtype=np.float64)
+        self._has_min = np.array([w.minval is not None for w in self.weighers], dtype=bool)
+        self._floor = np.array(
+            [[-np.inf if w.minval is None else w.minval] for w in self.weighers],
+            dtype=np.float64,
+        ).reshape(len(self.weighers), 1)
+        self.weights = np.zeros((len(self.weighers), n), dtype=np.float64)
+        for k, w in enumerate(self.weighers):
+            self.weights[k] = w.raw(self)
+        self._needs_min = not bool(self._has_min.all())
+        self._minvals = tuple(
+            (k, float(w.minval)) for k, w in enumerate(self.weighers) if w.minval is not None
+        )
+        self._mult_list = self._mult.tolist()
+        # minval of every weigher that has one (nova's are all 0.0)
+        self._zero = np.array([w.minval or 0.0 for w in self.weighers], dtype=np.float64)
+        self._rng = np.random.default_rng(seed)
+        # Hosts whose usage changed, in order; prepared requests catch up from their mark.
+        self._changes: list[int] = []
+        self._log_base = 0
+        self._incremental_limit = max(8, n // 16)
+        self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
+        self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
+
+    # ----------------------------------------------------------------- preparing
+    def _host_view(self, j: int) -> HostView:
+        pci = {key: int(self.pci_free[i, j]) for i, key in enumerate(self.pool_keys)}
+        return HostView(self.model.providers[j], pci, self.model.aliases)
+
+    def _static_reason(self, j: int, spec: RequestSpec) -> tuple[str, str] | None:
+        """The first amount-independent stage that removes provider `j`, or None."""
+        provider = self.model.providers[j]
+        for rc, _ in spec.resources:
+            if rc not in provider.capacity:
+                return self.resource_stage, f"no {rc} inventory"
+        missing = spec.required_traits - provider.traits
+        if missing:
+            return self.resource_stage, f"lacks required trait {', '.join(sorted(missing))}"
+        present = spec.forbidden_traits & provider.traits
+        if present:
+            return self.resource_stage, f"has forbidden trait {', '.join(sorted(present))}"
+        if self.model.config.isolated_aggregates:
+            isolated = self._isolation[j] - spec.required_traits
+            if isolated:
+                return ISOLATED, f"isolated aggregate requires {', '.join(sorted(isolated))}"
+        view: HostView | None = None
+        for f in self.filters:
+            if f.dynamic:
+                continue
+            if view is None:
+                view = self._host_view(j)
+            if not f.host_passes(view, spec):
+                return f.name, f.reason(view, spec)
+        return None
+
+    def _unit_reason(self, j: int, spec: RequestSpec) -> tuple[str, str] | None:
+        for rc, amount in spec.resources:
+            i = self._rc_index[rc]
+            lo, hi, step = int(self.min_unit[i, j]), int(self.max_unit[i, j]), int(self.step[i, j])
+            if not lo <= amount <= hi:
+                return self.resource_stage, f"{rc} {amount} outside min/max unit {lo}..{hi}"
+            if amount % step:
+                return self.resource_stage, f"{rc} {amount} not a multiple of step {step}"
+        return None
+
+    def prepare(self, spec: RequestSpec) -> Prepared:
+        """Make `spec` ready for `schedule`: check aliases and compute its static mask.
+
+        Raises InputError for a PCI alias the cloud does not define (nova refuses the boot).
+        """
+        for alias, _ in spec.pci:
+            if alias not in self.model.aliases:
+                msg = f"flavor {spec.flavor} asks for PCI alias {alias!r}, which is not defined"
+                raise InputError(msg)
+        shape_key: tuple[object, ...] = (
+            spec.flavor,
+            tuple(rc for rc, _ in spec.resources),
+            spec.required_traits,
+            spec.forbidden_traits,
+            spec.aggregate_specs,
+        )
+        shape = self._shape_cache.get(shape_key)
+        if shape is None:
+            shape = np.array(
+                [self._static_reason(j, spec) is None for j in range(len(self.names))],
+                dtype=bool,
+            )
+            self._shape_cache[shape_key] = shape
+        known = [(self._rc_index[rc], n) for rc, n in spec.resources if rc in self._rc_index]
+        static = shape.copy()
+        if len(known) < len(spec.resources):
+            static[:] = False
+        rows = np.array([i for i, _ in known], dtype=np.intp)
+        amounts = np.array([n for _, n in known], dtype=np.int64)
+        for i, n in known:
+            static &= (self.min_unit[i] <= n) & (n <= self.max_unit[i]) & (n % self.step[i] == 0)
+        pci_rows: list[tuple[int, int]] = []
+        for alias, count in spec.pci:
+            key: PoolKey = self.model.aliases[alias]
+            if key in self._pool_index:
+                pci_rows.append((self._pool_index[key], count))
+            else:
+                static[:] = False
+        prepared = Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        shifts: list[tuple[int, float]] = []
+        recompute: list[int] = []
+        for k, weigher in enumerate(self.weighers):
+            shift = weigher.delta(spec.vcpus, spec.ram, spec.gpus)
+            if shift is None:
+                recompute.append(k)
+            elif shift:
+                shifts.append((k, shift))
+        prepared.shifts = tuple(shifts)
+        prepared.recompute = tuple(recompute)
+        return prepared
+
+    # ----------------------------------------------------------------- deciding
+    def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
+        if request.rows.size:
+            ok = (self.free[request.rows] >= request.amounts).all(axis=0)
+            ok &= request.static
+        else:
+            ok = request.static.copy()
+        for row, count in request.pci_rows:
+            # With PciPassthroughFilter the filter removes the host; without it the claim on
+            # the host fails. Either way no host without free devices can take the request.
+            ok &= self.pci_free[row] >= count
+        return ok
+
+    def _fits(self, request: Prepared, j: int) -> bool:
+        # Python-side mirrors of one host's free amounts: much cheaper than numpy scalars.
+        if not request.static_list[j]:
+            return False
+        free = self._free_cols[j]
+        for row, amount in request.terms:
+            if free[row] < amount:
+                return False
+        pci = self._pci_cols[j]
+        return all(pci[row] >= count for row, count in request.pci_rows)
+
+    def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
+        """Indices of the hosts that pass every stage for `request` now, in fleet order."""
+        log = self._changes
+        since = request.seen - self._log_base
+        fit = request.fit
+        if fit is None or since < 0 or len(log) - since > self._incremental_limit:
+            fit = request.fit = self._full_mask(request)
+        else:
+            for j in set(log[since:]):
+                fit[j] = self._fits(request, j)
+        request.seen = self._log_base + len(log)
+        return fit.nonzero()[0]
+
+    def _pick(self, idx: npt.NDArray[np.intp]) -> int:
+        size = self.model.config.host_subset_size
+        if idx.size == 1 or not self.weighers:
+            if size > 1 and idx.size > 1:
+                top = idx[:size]
+                return int(top[int(self._rng.integers(top.size))])
+            return int(idx[0])
+        v = self.weights.take(idx, axis=1)
+        lows = v.min(axis=1).tolist()
+        for k, floor in self._minvals:
+            if lows[k] < floor:
+                np.maximum(v[k], floor, out=v[k])
+            lows[k] = floor
+        highs = v.max(axis=1).tolist()
+        coef = [
+            m / (hi - lo) if hi > lo else 0.0
+            for m, hi, lo in zip(self._mult_list, highs, lows, strict=True)
+        ]
+        score = np.dot(coef, v)
+        if size == 1:
+            return int(idx[int(score.argmax())])
+        order = np.argsort(-score, kind="stable")[:size]
+        return int(idx[int(order[int(self._rng.integers(order.size))])])
+
+    def scores(self, request: Prepared) -> dict[str, float]:
+        """The summed, normalised weight of every candidate host (for tests and explaining)."""
+        idx = self.candidates(request)
+        if idx.size <= 1 or not self.weighers:
+            return {self.names[int(j)]: 0.0 for j in idx}
+        v = np.maximum(self.weights[:, idx], self._floor)
+        hi = v.max(axis=1)
+        lo = v.min(axis=1)
+        lo[self._has_min] = self._floor[self._has_min, 0]
+        spread = hi - lo
+        norm = np.divide(
+            v - lo[:, None],
+            spread[:, None],
+            out=np.zeros_like(v),
+            where=spread[:, None] > 0,
+        )
+        total = self._mult @ norm
+        return {self.names[int(j)]: float(s) for j, s in zip(idx, total, strict=True)}
+
+    def schedule(self, request: Prepared) -> Claim | None:
+        """Place `request`: pick a host and claim its resources; None when no host can take it."""
+        idx = self.candidates(request)
+        if idx.size == 0:
+            return None
+        j = self._pick(idx)
+        self._apply(j, request, -1)
+        return Claim(j, request)
+
+    def release(self, claim: Claim) -> None:
+        """Give back what `claim` holds (the VM is deleted)."""
+        self._apply(claim.provider, claim.request, 1)
+
+    def _apply(self, j: int, request: Prepared, sign: int) -> None:
+        free = self.free
+        column = self._free_cols[j]
+        for row, amount in request.terms:
+            free[row, j] += sign * amount
+            column[row] += sign * amount
+        pci_column = self._pci_cols[j]
+        for row, count in request.pci_rows:
+            self.pci_free[row, j] += sign * count
+            self.pci_free_total[j] += sign * count
+            pci_column[row] += sign * count
+        log = self._changes
+        log.append(j)
+        if len(log) > 65536:
+            self._log_base += len(log)
+            log.clear()
+        spec = request.spec
+        self.ram_used[j] -= sign * spec.ram
+        self.vcpus_used[j] -= sign * spec.vcpus
+        weights = self.weights
+        for k, shift in request.shifts:
+            weights[k, j] -= sign * shift
+        for k in request.recompute:
+            weights[k, j] = self.weighers[k].raw_at(self, j)
+
+    # ----------------------------------------------------------------- explaining
+    def explain(self, request: Prepared) -> tuple[Rejection, ...]:
+        """Which stage or filter removes which host for `request` now (hosts that pass: none).
+
+        Slow (a loop over hosts); meant for refusals and for people, not for every decision.
+        """
+        out: list[Rejection] = []
+        spec = request.spec
+        for j, name in enumerate(self.names):
+            reason = self._static_reason(j, spec) or self._unit_reason(j, spec)
+            if reason is None:
+                for rc, amount in spec.resources:
+                    free = int(self.free[self._rc_index[rc], j])
+                    if free < amount:
+                        reason = (self.resource_stage, f"{rc}: {free} free, {amount} asked")
+                        break
+            if reason is None:
+                view = self._host_view(j)
+                for f in self.filters:
+                    if f.dynamic and not f.host_passes(view, spec):
+                        reason = (f.name, f.reason(view, spec))
+                        break
+                if (
+                    reason is None
+                    and self._pci_filter is None
+                    and not PciPassthroughFilter().host_passes(view, spec)
+                ):
+                    reason = ("PciClaim", "no free matching PCI device")
+            if reason is not None:
+                out.append(Rejection(name, reason[0], reason[1]))
+        return tuple(out)
+
+    # ----------------------------------------------------------------- looking
+    def free_pci(self, alias: str) -> int:
+        """Free devices in the pool `alias` asks for, over all hosts."""
+        key = self.model.aliases.get(alias)
+        if key is None or key not in self._pool_index:
+            return 0
+        return int(self.pci_free[self._pool_index[key]].sum())
+
+    def free_of(self, host: str, resource_class: str) -> int:
+        """What `host` has free of `resource_class` now (0 without inventory)."""
+        j = self.names.index(host)
+        i = self._rc_index.get(resource_class)
+        return 0 if i is None else int(self.free[i, j])

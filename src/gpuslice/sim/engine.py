@@ -1,0 +1,329 @@
+"""The event loop: run one strategy's plan under a workload and count what happened.
+
+Rules:
+- events are taken in time order; at equal times deletions come before creations, and among
+  equals the earlier-scheduled one first (a sequence counter), so a seed gives one run;
+- a creation asks the scheduler for the VM's flavor under this plan (see `FlavorBook`); it
+  boots on the chosen host or is refused;
+- a GPU VM refused while some host had enough free matching devices breaks the promise
+  (`gpu_refused_while_free`);
+- utilisation is sampled at `samples` evenly spaced instants between the first and the last
+  creation: vCPUs, RAM and GPUs in use over the physical totals of the hypervisors;
+- capacity held for GPUs: what GPU VMs alone may use (all CPU and RAM inventory minus what an
+  ordinary flavor can reach); held idle = that minus what GPU VMs use at the instant.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gpuslice.errors import InputError
+from gpuslice.model import (
+    Claim,
+    Prepared,
+    Scheduler,
+    from_plan,
+    request_from_flavor,
+    scale_request,
+)
+from gpuslice.model.request import MEMORY_MB, PCPU, VCPU
+from gpuslice.plan.types import Flavor, Plan
+from gpuslice.sim.workload import VmRequest, Workload
+
+Progress = Callable[[int, int], None]
+ORDINARY_FLAVOR = "ordinary"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the event log: `kind` is boot, refuse or delete."""
+
+    time: float
+    kind: str
+    vm: int
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """vCPUs and RAM (MiB) as allocatable amounts."""
+
+    vcpus: int = 0
+    memory_mb: int = 0
+
+
+@dataclass(frozen=True)
+class Series:
+    """Values over time, one entry per sample instant (fractions are 0..1)."""
+
+    times: tuple[float, ...] = ()
+    cpu: tuple[float, ...] = ()
+    ram: tuple[float, ...] = ()
+    gpu: tuple[float, ...] = ()
+    held_idle_vcpus: tuple[float, ...] = ()
+    ordinary_refused: tuple[int, ...] = ()
+    gpu_refused: tuple[int, ...] = ()
+    gpu_refused_while_free: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    """What one strategy did with the workload."""
+
+    name: str
+    release: str
+    promise: str
+    gpu_requests: int
+    gpu_accepted: int
+    gpu_refused_while_free: int
+    ordinary_requests: int
+    ordinary_accepted: int
+    wall_seconds: float
+    ordinary_capacity: Capacity
+    gpu_only_capacity: Capacity
+    held_idle_vcpus_mean: float
+    held_idle_memory_mb_mean: float
+    cpu_mean: float
+    ram_mean: float
+    gpu_mean: float
+    series: Series
+    refusal_stages: tuple[tuple[str, int], ...] = ()
+    first_break: tuple[str, ...] = ()
+    events: tuple[Event, ...] = field(default=(), repr=False)
+
+    @property
+    def promise_kept(self) -> bool:
+        """Whether no GPU VM was refused while a matching GPU was free."""
+        return self.gpu_refused_while_free == 0
+
+    @property
+    def gpu_acceptance(self) -> float:
+        """Share of GPU requests that booted (1.0 when there were none)."""
+        return self.gpu_accepted / self.gpu_requests if self.gpu_requests else 1.0
+
+    @property
+    def ordinary_acceptance(self) -> float:
+        """Share of ordinary requests that booted (1.0 when there were none)."""
+        return self.ordinary_accepted / self.ordinary_requests if self.ordinary_requests else 1.0
+
+
+class FlavorBook:
+    """Turns abstract VM requests into prepared requests of one plan's flavors (cached).
+
+    Ordinary VMs get a flavor named `ordinary` of their size without extra specs; GPU VMs get
+    the plan's GPU flavor for their alias (the first when none is named), scaled to their GPUs.
+    """
+
+    def __init__(self, plan: Plan, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.overrides = scheduler.model.config.resource_overrides
+        self.gpu_flavors: dict[str, Flavor] = {}
+        for flavor in plan.cloud.flavors:
+            for alias, _ in request_from_flavor(flavor).pci:
+                self.gpu_flavors.setdefault(alias, flavor)
+        self._cache: dict[tuple[int, int, int, int, str | None], Prepared] = {}
+
+    def prepare(self, vm: VmRequest) -> Prepared:
+        """The prepared request for `vm` under this plan."""
+        key = (vm.vcpus, vm.memory_mb, vm.disk_gb, vm.gpus, vm.alias)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if vm.gpus:
+            if not self.gpu_flavors:
+                raise InputError("the workload asks for GPUs but the plan has no GPU flavor")
+            alias = vm.alias or next(iter(self.gpu_flavors))
+            if alias not in self.gpu_flavors:
+                raise InputError(f"the workload asks for GPU alias {alias!r}; the plan has none")
+            base = request_from_flavor(self.gpu_flavors[alias], overrides=self.overrides)
+            spec = scale_request(base, vm.gpus)
+        else:
+            flavor = Flavor(ORDINARY_FLAVOR, vm.vcpus, vm.memory_mb, vm.disk_gb, True, {})
+            spec = request_from_flavor(flavor, overrides=self.overrides)
+        prepared = self.scheduler.prepare(spec)
+        self._cache[key] = prepared
+        return prepared
+
+
+def _is_cpu(rc: str) -> bool:
+    return rc in (VCPU, PCPU) or rc.endswith("_VCPU")
+
+
+def _is_ram(rc: str) -> bool:
+    return rc == MEMORY_MB or rc.endswith("_MEMORY_MB")
+
+
+def capacities(scheduler: Scheduler, book: FlavorBook) -> tuple[Capacity, Capacity]:
+    """(what an ordinary flavor can reach, what only GPU VMs can use) of CPU and RAM."""
+    probe = book.prepare(VmRequest(0.0, None, 1, 1, 0))
+    reach = probe.static
+    cpu_all = cpu_ord = ram_all = ram_ord = 0
+    for i, rc in enumerate(scheduler.classes):
+        row = scheduler.capacity[i]
+        if _is_cpu(rc):
+            cpu_all += int(row.sum())
+            if rc == VCPU:
+                cpu_ord += int(row[reach].sum())
+        elif _is_ram(rc):
+            ram_all += int(row.sum())
+            if rc == MEMORY_MB:
+                ram_ord += int(row[reach].sum())
+    return Capacity(cpu_ord, ram_ord), Capacity(cpu_all - cpu_ord, ram_all - ram_ord)
+
+
+def devices_free_somewhere(scheduler: Scheduler, request: Prepared) -> bool:
+    """Whether one host has enough free matching devices for `request` (resources aside)."""
+    if not request.pci_rows:
+        return False
+    ok = np.ones(len(scheduler.names), dtype=bool)
+    for row, count in request.pci_rows:
+        ok &= scheduler.pci_free[row] >= count
+    return bool(ok.any())
+
+
+def run(
+    plan: Plan,
+    workload: Workload,
+    *,
+    seed: int = 0,
+    samples: int = 200,
+    log: bool = False,
+    progress: Progress | None = None,
+    explain_first: int = 1,
+) -> StrategyResult:
+    """Run `workload` on the model of `plan` (rules in the module docstring)."""
+    started = time.perf_counter()
+    scheduler = Scheduler(from_plan(plan), seed=seed)
+    book = FlavorBook(plan, scheduler)
+    ordinary_cap, gpu_only = capacities(scheduler, book)
+    physical = scheduler.model.physical
+    requests = workload.requests
+    n = len(requests)
+    t_first = requests[0].arrival if n else 0.0
+    t_last = requests[-1].arrival if n else 0.0
+    samples = max(1, samples)
+    edges = np.linspace(t_first, t_last, samples + 1)[:-1] if n else np.zeros(0)
+    span = (t_last - t_first) / samples if n else 0.0
+    cpu_s = np.zeros(samples)
+    ram_s = np.zeros(samples)
+    gpu_s = np.zeros(samples)
+    held_s = np.zeros(samples)
+    held_ram_s = np.zeros(samples)
+    ord_ref = np.zeros(samples, dtype=np.int64)
+    gpu_ref = np.zeros(samples, dtype=np.int64)
+    gpu_free_ref = np.zeros(samples, dtype=np.int64)
+    next_sample = 0
+    used_vcpus = used_ram = used_gpus = gpu_vcpus = gpu_ram = 0
+    counts = Counter[str]()
+    stages = Counter[str]()
+    first_break: tuple[str, ...] = ()
+    events: list[Event] = []
+    heap: list[tuple[float, int, int, Claim, VmRequest]] = []
+    seq = 0
+    step = max(1, n // 100)
+    cpu_total = max(physical.vcpus, 1)
+    ram_total = max(physical.memory_mb, 1)
+    gpu_total = max(scheduler.model.gpus, 1)
+
+    for index, vm in enumerate(requests):
+        now = vm.arrival
+        while heap and heap[0][0] <= now:
+            when, _, vm_index, held, gone = heapq.heappop(heap)
+            scheduler.release(held)
+            spec = held.request.spec
+            used_vcpus -= spec.vcpus
+            used_ram -= spec.ram
+            if gone.gpus:
+                used_gpus -= spec.gpus
+                gpu_vcpus -= spec.vcpus
+                gpu_ram -= spec.ram
+            if log:
+                events.append(Event(when, "delete", vm_index, scheduler.names[held.provider]))
+        while next_sample < samples and now >= edges[next_sample]:
+            cpu_s[next_sample] = used_vcpus / cpu_total
+            ram_s[next_sample] = used_ram / ram_total
+            gpu_s[next_sample] = used_gpus / gpu_total
+            held_s[next_sample] = max(0, gpu_only.vcpus - gpu_vcpus)
+            held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
+            next_sample += 1
+        bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
+        prepared = book.prepare(vm)
+        claim = scheduler.schedule(prepared)
+        kind = "gpu" if vm.gpus else "ordinary"
+        counts[f"{kind}_requests"] += 1
+        if claim is not None:
+            counts[f"{kind}_accepted"] += 1
+            spec = prepared.spec
+            used_vcpus += spec.vcpus
+            used_ram += spec.ram
+            if vm.gpus:
+                used_gpus += spec.gpus
+                gpu_vcpus += spec.vcpus
+                gpu_ram += spec.ram
+            if vm.lifetime is not None:
+                heapq.heappush(heap, (now + vm.lifetime, seq, index, claim, vm))
+                seq += 1
+            if log:
+                events.append(Event(now, "boot", index, scheduler.names[claim.provider]))
+        else:
+            if log:
+                events.append(Event(now, "refuse", index))
+            if vm.gpus:
+                gpu_ref[bucket] += 1
+                if devices_free_somewhere(scheduler, prepared):
+                    counts["gpu_refused_while_free"] += 1
+                    gpu_free_ref[bucket] += 1
+                    if counts["gpu_refused_while_free"] <= explain_first:
+                        rejections = scheduler.explain(prepared)
+                        stages.update(r.stage for r in rejections)
+                        if not first_break:
+                            first_break = (
+                                f"t={now:g}s: GPU VM {index} ({prepared.spec.flavor}) refused "
+                                "while a matching GPU was free",
+                                *(str(r) for r in rejections[:20]),
+                            )
+            else:
+                ord_ref[bucket] += 1
+        if progress is not None and index % step == 0:
+            progress(index, n)
+    if progress is not None:
+        progress(n, n)
+    times = tuple(float(t) for t in edges)
+    series = Series(
+        times=times,
+        cpu=tuple(float(x) for x in cpu_s),
+        ram=tuple(float(x) for x in ram_s),
+        gpu=tuple(float(x) for x in gpu_s),
+        held_idle_vcpus=tuple(float(x) for x in held_s),
+        ordinary_refused=tuple(int(x) for x in ord_ref),
+        gpu_refused=tuple(int(x) for x in gpu_ref),
+        gpu_refused_while_free=tuple(int(x) for x in gpu_free_ref),
+    )
+    return StrategyResult(
+        name=plan.strategy,
+        release=str(plan.release),
+        promise=plan.promise,
+        gpu_requests=counts["gpu_requests"],
+        gpu_accepted=counts["gpu_accepted"],
+        gpu_refused_while_free=counts["gpu_refused_while_free"],
+        ordinary_requests=counts["ordinary_requests"],
+        ordinary_accepted=counts["ordinary_accepted"],
+        wall_seconds=time.perf_counter() - started,
+        ordinary_capacity=ordinary_cap,
+        gpu_only_capacity=gpu_only,
+        held_idle_vcpus_mean=float(held_s.mean()),
+        held_idle_memory_mb_mean=float(held_ram_s.mean()),
+        cpu_mean=float(cpu_s.mean()),
+        ram_mean=float(ram_s.mean()),
+        gpu_mean=float(gpu_s.mean()),
+        series=series,
+        refusal_stages=tuple(sorted(stages.items())),
+        first_break=first_break,
+        events=tuple(events),
+    )

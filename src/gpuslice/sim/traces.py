@@ -1,0 +1,261 @@
+"""Trace readers: the generic CSV and the Alibaba GPU cluster trace (openb).
+
+Parsing is pure (text in, records out); reading a file is a thin function at the edge. A bad
+row is an InputError naming the file and line.
+
+Generic CSV (a header line, then one VM per line; `#` lines and blank lines are skipped):
+    create_time,delete_time,vcpus,memory_mb,disk_gb,gpus
+times in seconds (floats allowed), `delete_time` empty for a VM that is never deleted and
+not before `create_time`; sizes whole numbers >= 0; `gpus` > 0 makes a GPU VM.
+
+Alibaba openb (github.com/alibaba/clusterdata, cluster-trace-gpu-v2023):
+- nodes (`sn,cpu_milli,memory_mib,gpu,model`) become hypervisors: vCPUs = cpu_milli / 1000
+  (rounded down), RAM = memory_mib, `gpu` passthrough GPUs of one alias (the trace asks for no
+  GPU model: `gpu_spec` is empty), disk a fixed `disk_gb` per node (the trace has none);
+- pods (`name,cpu_milli,memory_mib,num_gpu,gpu_milli,...,creation_time,deletion_time,...`)
+  become VMs created at `creation_time` and deleted at `deletion_time` (seconds), whatever
+  their final phase (a failed or pending pod was still a request);
+- a pod without GPUs is an ordinary VM of ceil(cpu_milli / 1000) vCPUs and memory_mib MiB;
+- a pod with GPUs becomes a GPU VM of `num_gpu` whole GPUs; a fractional pod (num_gpu 1,
+  gpu_milli < 1000) also takes one whole GPU, since PCI passthrough cannot share a card. Its
+  size is the plan's GPU flavor (the slice) times its GPUs, not the pod's CPU and memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpuslice.errors import InputError
+from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec
+from gpuslice.inventory.device import GpuDevice
+from gpuslice.releases import Release
+from gpuslice.sim.workload import VmRequest, Workload
+
+GENERIC_COLUMNS = ("create_time", "delete_time", "vcpus", "memory_mb", "disk_gb", "gpus")
+ALIBABA_NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
+ALIBABA_POD_COLUMNS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time")
+
+
+def _rows(text: str, source: str, needed: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """The data rows with their line numbers; the header must name every `needed` column."""
+    lines = text.splitlines()
+    kept = [
+        (i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.startswith("#")
+    ]
+    if not kept:
+        raise InputError("the file is empty; it needs a header line", source=source)
+    header_line, header = kept[0]
+    names = [h.strip() for h in next(csv.reader([header]))]
+    missing = [c for c in needed if c not in names]
+    if missing:
+        msg = f"header lacks column(s) {', '.join(missing)}; it needs {','.join(needed)}"
+        raise InputError(msg, source=source, line=header_line)
+    out: list[tuple[int, dict[str, str]]] = []
+    reader = csv.reader(io.StringIO("\n".join(line for _, line in kept[1:])))
+    for (number, _), values in zip(kept[1:], reader, strict=True):
+        if len(values) != len(names):
+            msg = f"{len(values)} fields, the header has {len(names)}"
+            raise InputError(msg, source=source, line=number)
+        out.append((number, dict(zip(names, (v.strip() for v in values), strict=True))))
+    return out
+
+
+def _number(row: dict[str, str], key: str, source: str, line: int) -> float:
+    value = row.get(key, "")
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(
+            f"{value!r} is not a number", source=source, line=line, field=key
+        ) from None
+    if not math.isfinite(number) or number < 0:
+        raise InputError(f"{value!r} must be 0 or more", source=source, line=line, field=key)
+    return number
+
+
+def _whole(row: dict[str, str], key: str, source: str, line: int) -> int:
+    number = _number(row, key, source, line)
+    if number != int(number):
+        msg = f"{row[key]!r} is not a whole number"
+        raise InputError(msg, source=source, line=line, field=key)
+    return int(number)
+
+
+def parse_generic(text: str, *, source: str = "<trace>") -> Workload:
+    """Read the generic CSV (see the module docstring) into a workload sorted by creation."""
+    requests: list[VmRequest] = []
+    for line, row in _rows(text, source, GENERIC_COLUMNS):
+        created = _number(row, "create_time", source, line)
+        deleted: float | None = None
+        if row["delete_time"]:
+            deleted = _number(row, "delete_time", source, line)
+            if deleted < created:
+                msg = f"delete_time {row['delete_time']} is before create_time {row['create_time']}"
+                raise InputError(msg, source=source, line=line, field="delete_time")
+        requests.append(
+            VmRequest(
+                arrival=created,
+                lifetime=None if deleted is None else deleted - created,
+                vcpus=_whole(row, "vcpus", source, line),
+                memory_mb=_whole(row, "memory_mb", source, line),
+                disk_gb=_whole(row, "disk_gb", source, line),
+                gpus=_whole(row, "gpus", source, line),
+            )
+        )
+    requests.sort(key=lambda r: r.arrival)
+    return Workload(tuple(requests), source, (f"generic CSV {source}: {len(requests)} VMs",))
+
+
+@dataclass(frozen=True)
+class AlibabaNode:
+    """One node of the Alibaba trace."""
+
+    name: str
+    vcpus: int
+    memory_mb: int
+    gpus: int
+    model: str
+
+
+def parse_alibaba_nodes(text: str, *, source: str = "<nodes>") -> tuple[AlibabaNode, ...]:
+    """Read the openb node list (see the module docstring)."""
+    nodes: list[AlibabaNode] = []
+    for line, row in _rows(text, source, ALIBABA_NODE_COLUMNS):
+        if not row["sn"]:
+            raise InputError("empty node name", source=source, line=line, field="sn")
+        nodes.append(
+            AlibabaNode(
+                name=row["sn"],
+                vcpus=int(_number(row, "cpu_milli", source, line) // 1000),
+                memory_mb=_whole(row, "memory_mib", source, line),
+                gpus=_whole(row, "gpu", source, line),
+                model=row["model"],
+            )
+        )
+    return tuple(nodes)
+
+
+def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
+    """Read the openb pod list into a workload (mapping in the module docstring)."""
+    requests: list[VmRequest] = []
+    fractional = 0
+    for line, row in _rows(text, source, (*ALIBABA_POD_COLUMNS, "deletion_time")):
+        created = _number(row, "creation_time", source, line)
+        deleted: float | None = None
+        if row["deletion_time"]:
+            deleted = _number(row, "deletion_time", source, line)
+            if deleted < created:
+                msg = "deletion_time is before creation_time"
+                raise InputError(msg, source=source, line=line, field="deletion_time")
+        gpus = _whole(row, "num_gpu", source, line)
+        milli = _number(row, "gpu_milli", source, line)
+        if gpus == 1 and milli < 1000:
+            fractional += 1
+        requests.append(
+            VmRequest(
+                arrival=created,
+                lifetime=None if deleted is None else deleted - created,
+                vcpus=math.ceil(_number(row, "cpu_milli", source, line) / 1000),
+                memory_mb=_whole(row, "memory_mib", source, line),
+                disk_gb=0,
+                gpus=gpus,
+            )
+        )
+    requests.sort(key=lambda r: r.arrival)
+    notes = (
+        f"Alibaba openb pods {source}: {len(requests)} tasks as VMs",
+        f"{fractional} fractional-GPU tasks each take one whole GPU (passthrough cannot share)",
+    )
+    return Workload(tuple(requests), source, notes)
+
+
+def read_text(path: str | Path) -> str:
+    """A trace file's text; a missing or unreadable file is an InputError."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
+
+
+def read_trace(path: str | Path, trace_format: str) -> Workload:
+    """Read a trace file in `trace_format` (`generic` or `alibaba-openb`)."""
+    text = read_text(path)
+    if trace_format == "generic":
+        return parse_generic(text, source=str(path))
+    if trace_format == "alibaba-openb":
+        return parse_alibaba_pods(text, source=str(path))
+    msg = f"unknown trace format {trace_format!r}; use generic or alibaba-openb"
+    raise InputError(msg)
+
+
+# The trace names GPU models but no PCI ids, and its pods ask for any GPU: every GPU gets
+# these placeholder ids, so one alias matches them all.
+ALIBABA_VENDOR_ID = "10de"
+ALIBABA_PRODUCT_ID = "ffff"
+
+
+def alibaba_fleet(
+    nodes: tuple[AlibabaNode, ...],
+    *,
+    release: Release,
+    slice_spec: SliceSpec,
+    disk_gb: int = 1000,
+    source: str = "<nodes>",
+) -> Fleet:
+    """A fleet with one hypervisor per trace node and its GPUs (rules in the module docstring).
+
+    GPUs get placeholder PCI ids (`10de:ffff`) and one alias `gpu`; addresses are made up
+    (`0000:NN:00.0`); the flavor is `g1.gpu`. Every node keeps nova's default host reserve.
+    """
+    hosts: list[Host] = []
+    for node in nodes:
+        gpus = tuple(
+            GpuDevice(
+                address=f"0000:{index + 1:02x}:00.0",
+                vendor_id=ALIBABA_VENDOR_ID,
+                product_id=ALIBABA_PRODUCT_ID,
+                device=node.model or None,
+            )
+            for index in range(node.gpus)
+        )
+        hosts.append(
+            Host(
+                name=node.name,
+                cpus=tuple(range(node.vcpus)),
+                memory_mb=node.memory_mb,
+                disk_gb=disk_gb,
+                gpus=gpus,
+            )
+        )
+    model = GpuModel(
+        alias="gpu",
+        vendor_id=ALIBABA_VENDOR_ID,
+        product_id=ALIBABA_PRODUCT_ID,
+        slice=slice_spec,
+        flavor="g1.gpu",
+        name="any GPU of the trace",
+    )
+    return Fleet(
+        release=release,
+        strategy="auto",
+        models=(model,),
+        hosts=tuple(hosts),
+        controllers=("controller",),
+        source=source,
+    )
+
+
+def read_alibaba_fleet(
+    path: str | Path, *, release: Release, slice_spec: SliceSpec, disk_gb: int = 1000
+) -> Fleet:
+    """Read the openb node list at `path` into a fleet (see `alibaba_fleet`)."""
+    nodes = parse_alibaba_nodes(read_text(path), source=str(path))
+    if not nodes:
+        raise InputError("the node list has no nodes", source=str(path))
+    return alibaba_fleet(
+        nodes, release=release, slice_spec=slice_spec, disk_gb=disk_gb, source=str(path)
+    )

@@ -1,0 +1,174 @@
+"""Each filter and each Placement rule on its own, then `explain`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gpuslice.errors import InputError
+from gpuslice.model import (
+    HostView,
+    Scheduler,
+    extra_spec_matches,
+    from_plan,
+    request_from_flavor,
+)
+from gpuslice.model.filters import (
+    AggregateInstanceExtraSpecsFilter,
+    AggregateTypeAffinityFilter,
+    ComputeFilter,
+    PciPassthroughFilter,
+)
+from gpuslice.plan.types import Aggregate, Inventory
+from tests.model.builders import K40, flavor, plan, provider
+
+
+def view(
+    agg_metadata: dict[str, str] | None = None, free: int = 0, enabled: bool = True
+) -> HostView:
+    aggregates = (Aggregate("a", agg_metadata, ("h",)),) if agg_metadata is not None else ()
+    model = from_plan(plan([provider("h")], aggregates=aggregates))
+    return HostView(replace(model.providers[0], enabled=enabled), {K40: free}, model.aliases)
+
+
+def spec(**specs: str):  # type: ignore[no-untyped-def]
+    return request_from_flavor(flavor("f", **specs))
+
+
+def test_compute_filter_removes_a_disabled_service() -> None:
+    assert ComputeFilter().host_passes(view(), spec())
+    assert not ComputeFilter().host_passes(view(enabled=False), spec())
+
+
+def test_aggregate_instance_extra_specs_only_attracts() -> None:
+    f = AggregateInstanceExtraSpecsFilter()
+    # a flavor without the key lands anywhere, in the aggregate too
+    assert f.host_passes(view({"gpu": "true"}), spec())
+    assert f.host_passes(view({"gpu": "true"}), spec(aggregate_instance_extra_specs__gpu="true"))
+    assert f.host_passes(view({"gpu": "true"}), spec(gpu="true"))
+    assert not f.host_passes(view({"gpu": "false"}), spec(gpu="true"))
+    assert not f.host_passes(view(None), spec(gpu="true"))
+    assert "gpu=true" in f.reason(view(None), spec(gpu="true"))
+
+
+@pytest.mark.parametrize(
+    ("value", "requirement", "expected"),
+    [
+        ("true", "true", True),
+        ("true", "false", False),
+        ("abc", "<in> b", True),
+        ("abc", "<in> x", False),
+        ("b", "<or> a <or> b", True),
+        ("8", ">= 4", True),
+        ("2", ">= 4", False),
+        ("x", "s== x", True),
+        ("x", "s!= x", False),
+    ],
+)
+def test_extra_spec_operators(value: str, requirement: str, expected: bool) -> None:
+    assert extra_spec_matches(value, requirement) is expected
+
+
+def test_aggregate_type_affinity_admits_only_listed_flavors() -> None:
+    f = AggregateTypeAffinityFilter()
+    gpu_only = view({"instance_type": "g1.gpu, g2.gpu"})
+    assert f.host_passes(gpu_only, request_from_flavor(flavor("g2.gpu")))
+    assert not f.host_passes(gpu_only, request_from_flavor(flavor("m1.small")))
+    assert f.host_passes(view({"other": "x"}), request_from_flavor(flavor("m1.small")))
+
+
+def test_pci_passthrough_needs_free_devices_of_the_alias() -> None:
+    f = PciPassthroughFilter()
+    asks = spec(pci_passthrough__alias="gpu:2")
+    assert f.host_passes(view(free=2), asks)
+    assert not f.host_passes(view(free=1), asks)
+    assert f.host_passes(view(free=0), spec())
+    assert f.reason(view(free=1), asks) == "alias gpu: 1 free, 2 asked"
+
+
+def test_unknown_filter_is_a_loud_error() -> None:
+    with pytest.raises(InputError, match="unknown scheduler filter 'NoSuchFilter'"):
+        from_plan(plan([provider("h")], filters=("NoSuchFilter",)))
+
+
+def names(scheduler: Scheduler, f) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        scheduler.names[j] for j in scheduler.candidates(scheduler.prepare(request_from_flavor(f)))
+    ]
+
+
+def fill(scheduler: Scheduler, f) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Boot `f` until nothing fits; count VMs per host."""
+    request = scheduler.prepare(request_from_flavor(f))
+    counts: dict[str, int] = {}
+    while (claim := scheduler.schedule(request)) is not None:
+        name = scheduler.names[claim.provider]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_placement_capacity_counts_reserved_and_ratio() -> None:
+    over = provider("over", extra={"VCPU": Inventory(4, allocation_ratio=4.0)})
+    reserved = provider("reserved", ram=8192, reserved_ram=4096)
+    s = Scheduler(from_plan(plan([over, reserved])))
+    # max_unit defaults to the total: one VM may not take more than 4 of 4 physical vCPUs
+    assert names(s, flavor("big", vcpus=5, ram=1024)) == ["reserved"]
+    assert names(s, flavor("mem", vcpus=1, ram=6000)) == ["over"]
+    # (4 - 0) x 4.0 = 16 vCPUs on over; (8192 - 4096) MiB RAM on reserved
+    assert fill(s, flavor("one", vcpus=1, ram=1024, disk=0)) == {"over": 16, "reserved": 4}
+
+
+def test_placement_units_and_steps() -> None:
+    stepped = provider(
+        "stepped",
+        extra={"MEMORY_MB": Inventory(16384, min_unit=1024, max_unit=8192, step_size=1024)},
+    )
+    s = Scheduler(from_plan(plan([stepped, provider("plain")])))
+    assert names(s, flavor("odd", ram=1500)) == ["plain"]
+    assert names(s, flavor("small", ram=512)) == ["plain"]
+    assert names(s, flavor("huge", ram=9216)) == ["plain"]
+    assert names(s, flavor("ok", ram=2048)) == ["stepped", "plain"]
+
+
+def test_required_and_forbidden_traits() -> None:
+    s = Scheduler(from_plan(plan([provider("gpu", traits=["CUSTOM_GPU_HOST"]), provider("plain")])))
+    assert names(s, flavor("r", trait__CUSTOM_GPU_HOST="required")) == ["gpu"]
+    assert names(s, flavor("f", trait__CUSTOM_GPU_HOST="forbidden")) == ["plain"]
+
+
+def test_isolated_aggregates_keep_other_flavors_out() -> None:
+    aggregate = Aggregate("gpu", {"trait:CUSTOM_GPU_HOST": "required"}, ("gpu",))
+    providers = [provider("gpu", traits=["CUSTOM_GPU_HOST"]), provider("plain")]
+    isolated = Scheduler(from_plan(plan(providers, aggregates=[aggregate], isolated=True)))
+    open_ = Scheduler(from_plan(plan(providers, aggregates=[aggregate], isolated=False)))
+    assert names(isolated, flavor("m1")) == ["plain"]
+    assert names(open_, flavor("m1")) == ["gpu", "plain"]
+    assert names(isolated, flavor("g", trait__CUSTOM_GPU_HOST="required")) == ["gpu"]
+
+
+def test_explain_names_the_stage_that_removed_each_host() -> None:
+    aggregate = Aggregate("gpu", {"instance_type": "g1.gpu"}, ("hyper18",))
+    providers = [provider("hyper18", gpus=1), provider("hyper20", vcpu=2)]
+    filters = ("ComputeFilter", "AggregateTypeAffinityFilter", "PciPassthroughFilter")
+    s = Scheduler(from_plan(plan(providers, aggregates=[aggregate], filters=filters)))
+    assert s.schedule(s.prepare(request_from_flavor(flavor("m1.tiny", vcpus=1)))) is not None
+    ordinary = s.prepare(request_from_flavor(flavor("m1", vcpus=2)))
+    assert [str(r) for r in s.explain(ordinary)] == [
+        "hyper18: removed by AggregateTypeAffinityFilter (aggregate admits only g1.gpu)",
+        "hyper20: removed by Placement (VCPU: 1 free, 2 asked)",
+    ]
+    gpu = s.prepare(request_from_flavor(flavor("g1.gpu", pci_passthrough__alias="gpu:1")))
+    claim = s.schedule(gpu)
+    assert claim is not None
+    assert s.names[claim.provider] == "hyper18"
+    assert [r.stage for r in s.explain(gpu)] == ["PciPassthroughFilter", "PciPassthroughFilter"]
+    assert s.schedule(gpu) is None
+    s.release(claim)
+    assert s.schedule(gpu) is not None
+
+
+def test_unknown_alias_is_refused_like_nova_api() -> None:
+    s = Scheduler(from_plan(plan([provider("h")])))
+    with pytest.raises(InputError, match="alias 'vgpu'"):
+        s.prepare(request_from_flavor(flavor("v", pci_passthrough__alias="vgpu:1")))

@@ -1,0 +1,82 @@
+"""Request specs from flavors: nova's reading of flavor fields and extra specs."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuslice.errors import InputError
+from gpuslice.model import request_from_flavor, scale_request
+from tests.model.builders import flavor
+
+
+def test_plain_flavor_asks_vcpu_memory_disk() -> None:
+    spec = request_from_flavor(flavor("m1", 2, 4096, 20))
+    assert dict(spec.resources) == {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 20}
+    assert not spec.is_gpu
+
+
+def test_zero_override_removes_the_class_and_custom_classes_are_added() -> None:
+    f = flavor(
+        "g1.gpu",
+        2,
+        4096,
+        40,
+        resources__VCPU="0",
+        resources__MEMORY_MB="0",
+        resources__CUSTOM_GPU_VCPU="2",
+        pci_passthrough__alias="gpu:1",
+    )
+    spec = request_from_flavor(f)
+    assert dict(spec.resources) == {"DISK_GB": 40, "CUSTOM_GPU_VCPU": 2}
+    assert spec.pci == (("gpu", 1),)
+    # the flavor's own sizes are still what the host's resource tracker counts
+    assert (spec.vcpus, spec.ram) == (2, 4096)
+
+
+def test_overrides_are_ignored_before_pike() -> None:
+    f = flavor("g", 2, 4096, 40, resources__VCPU="0")
+    assert request_from_flavor(f, overrides=False).amount("VCPU") == 2
+    assert request_from_flavor(f, overrides=True).amount("VCPU") == 0
+
+
+def test_dedicated_cpu_policy_asks_pcpu() -> None:
+    spec = request_from_flavor(flavor("d", 4, 1024, 10, hw__cpu_policy="dedicated"))
+    assert spec.amount("PCPU") == 4
+    assert spec.amount("VCPU") == 0
+
+
+def test_traits_and_aggregate_keys() -> None:
+    f = flavor(
+        "x",
+        trait__CUSTOM_GPU_HOST="required",
+        trait__CUSTOM_SLOW="forbidden",
+        aggregate_instance_extra_specs__gpu="true",
+        ssd="true",
+        hw__mem_page_size="large",
+    )
+    spec = request_from_flavor(f)
+    assert spec.required_traits == {"CUSTOM_GPU_HOST"}
+    assert spec.forbidden_traits == {"CUSTOM_SLOW"}
+    # hw: is scoped (ignored by AggregateInstanceExtraSpecsFilter); ssd is unscoped
+    assert dict(spec.aggregate_specs) == {"gpu": "true", "ssd": "true"}
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [{"resources:VCPU": "two"}, {"resources:VCPU": "-1"}, {"trait:X": "preferred"}],
+)
+def test_bad_extra_specs_are_input_errors(specs: dict[str, str]) -> None:
+    f = flavor("bad")
+    f = type(f)(f.name, f.vcpus, f.ram, f.disk, True, specs)
+    with pytest.raises(InputError, match="flavor bad"):
+        request_from_flavor(f)
+
+
+def test_scale_multiplies_amounts_and_devices() -> None:
+    f = flavor("g", 2, 4096, 40, resources__CUSTOM_GPU_VCPU="2", pci_passthrough__alias="gpu:1")
+    spec = scale_request(request_from_flavor(f), 3)
+    assert spec.amount("CUSTOM_GPU_VCPU") == 6
+    assert spec.gpus == 3
+    assert spec.vcpus == 6
+    with pytest.raises(InputError):
+        scale_request(spec, 0)
