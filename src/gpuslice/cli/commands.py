@@ -12,6 +12,12 @@ from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
 from gpuslice.cli.simulate import simulate_command
 
-ALL: list[click.Command] = [discover, plan_command, render_command, simulate_command, demo_command]
-ALL.append(apply_command)
-ALL.append(audit_command)
+ALL: list[click.Command] = [
+    discover,
+    plan_command,
+    render_command,
+    simulate_command,
+    demo_command,
+    apply_command,
+    audit_command,
+]
