@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gpuslice.cli.apply import apply_command
+from gpuslice.cli.audit import audit_command
 from gpuslice.cli.demo import demo_command
 from gpuslice.cli.discover import discover
 from gpuslice.cli.plan import plan_command
@@ -11,5 +13,13 @@ from gpuslice.cli.render import render_command
 from gpuslice.cli.simulate import simulate_command
 from gpuslice.cli.verify import verify_command
 
-ALL: list[click.Command] = [discover, plan_command, render_command, simulate_command, demo_command]
+ALL: list[click.Command] = [
+    discover,
+    plan_command,
+    render_command,
+    simulate_command,
+    demo_command,
+    apply_command,
+    audit_command,
+]
 ALL.append(verify_command)

@@ -1,0 +1,91 @@
+"""`gpuslice audit --cloud NAME`: is the promise holding in a live cloud right now?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gpuslice.cli.apply import cloud_option
+from gpuslice.cli.common import console, print_json
+
+if TYPE_CHECKING:
+    from gpuslice.cloud.audit import AuditReport
+
+
+@click.command("audit")
+@cloud_option
+@click.option(
+    "--fleet",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="fleet file (or cloud-objects.json) to check inventories and aggregates against",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option(
+    "--prometheus",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="write node-exporter textfile metrics to this file",
+)
+def audit_command(
+    cloud: str | None, fleet: Path | None, as_json: bool, prometheus: Path | None
+) -> None:
+    """Report per GPU host: GPUs free, slice held and used, GPU flavors bootable, violations.
+
+    Exits 1 when the promise is broken now.
+    """
+    from gpuslice.cloud.audit import Expected, audit, prometheus_text
+    from gpuslice.cloud.objects import load_desired
+    from gpuslice.cloud.sdk import connect, read_snapshot
+    from gpuslice.errors import InputError, PromiseBrokenError
+
+    expected = Expected()
+    if fleet is not None:
+        desired = load_desired(fleet)
+        expected = Expected(desired.providers, desired.cloud)
+    report = audit(read_snapshot(connect(cloud), for_audit=True), expected)
+    if prometheus is not None:
+        tmp = prometheus.with_name(f".{prometheus.name}.tmp")
+        try:
+            tmp.write_text(prometheus_text(report), encoding="utf-8")
+            tmp.replace(prometheus)
+        except OSError as error:
+            raise InputError(f"cannot write: {error.strerror}", source=str(prometheus)) from None
+    if as_json:
+        print_json(report.as_json())
+    else:
+        _print_report(report)
+    if report.promise_broken:
+        raise PromiseBrokenError(f"the promise is broken: {len(report.violations)} violation(s)")
+
+
+def _print_report(report: AuditReport) -> None:
+    from rich.table import Table
+
+    table = Table(title="GPU hosts")
+    for column in ("host", "service", "GPUs", "free", "slice held / used", "bootable"):
+        table.add_column(column)
+    for h in report.hosts:
+        held = ", ".join(
+            f"{rc.removeprefix('CUSTOM_GPU_')} {h.slice_used.get(rc, 0)}/{n}"
+            for rc, n in h.slice_held.items()
+        )
+        bootable = ", ".join(f"{f} {'yes' if ok else 'NO'}" for f, ok in h.bootable.items())
+        table.add_row(
+            h.name,
+            h.service_host,
+            "?" if h.gpus_total is None else str(h.gpus_total),
+            "?" if h.gpus_free is None else str(h.gpus_free),
+            held or "-",
+            bootable or "-",
+        )
+    console.print(table)
+    if not report.gpu_flavors:
+        console.print("no GPU flavor (none asks for a pci_passthrough:alias)")
+    if report.violations:
+        console.print(f"{len(report.violations)} violation(s):")
+        for v in report.violations:
+            where = f"{v.host}: " if v.host else ""
+            console.print(f"  [{v.rule}] {where}{v.message}", markup=False, soft_wrap=True)
+    else:
+        console.print("the promise holds: no violation")

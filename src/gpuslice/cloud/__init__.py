@@ -1,0 +1,1 @@
+"""The live cloud through openstacksdk: `apply` (diff and change) and `audit` (rules)."""

@@ -1,0 +1,550 @@
+"""Audit rules over a snapshot of a live cloud: is the promise holding right now?
+
+Pure: `audit(snapshot, expected)` returns an `AuditReport`. Each rule is one small function that
+takes the snapshot (and what the plan expects, where known) and returns its violations; the
+registry `RULES` names them. A violation of any rule means the promise is broken now (exit 1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from gpuslice.cloud.state import (
+    ALIAS_SPEC,
+    SLICE_CLASSES,
+    CloudSnapshot,
+    LiveFlavor,
+    LiveProvider,
+)
+from gpuslice.plan.types import CloudObjects, Provider
+
+GPU_HOST_TRAIT = "CUSTOM_GPU_HOST"
+_RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
+_PCI_CLASS = re.compile(r"^(CUSTOM_PCI_|PGPU$)")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the fleet plan says the cloud should hold (empty where audit runs without a fleet)."""
+
+    providers: tuple[Provider, ...] = ()
+    cloud: CloudObjects = field(default_factory=CloudObjects)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way the promise is broken now; `rule` names the rule, `host` where it applies."""
+
+    rule: str
+    subject: str
+    message: str
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """One GPU host: its GPUs, its slice, and which GPU flavors can boot there now."""
+
+    name: str
+    service_host: str
+    gpus_total: int | None
+    gpus_free: int | None
+    gpu_source: str
+    slice_held: Mapping[str, int]
+    slice_used: Mapping[str, int]
+    bootable: Mapping[str, bool]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Every GPU host's state, the GPU flavors, and every violation found."""
+
+    hosts: tuple[HostReport, ...]
+    gpu_flavors: tuple[str, ...]
+    violations: tuple[Violation, ...]
+
+    @property
+    def promise_broken(self) -> bool:
+        """Whether any rule found the promise broken."""
+        return bool(self.violations)
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready form (the `--json` contract, see docs/cloud.md)."""
+        return {
+            "promise_broken": self.promise_broken,
+            "gpu_flavors": list(self.gpu_flavors),
+            "hosts": [
+                {
+                    "name": h.name,
+                    "service_host": h.service_host,
+                    "gpus_total": h.gpus_total,
+                    "gpus_free": h.gpus_free,
+                    "gpu_source": h.gpu_source,
+                    "slice_held": dict(h.slice_held),
+                    "slice_used": dict(h.slice_used),
+                    "bootable": dict(h.bootable),
+                }
+                for h in self.hosts
+            ],
+            "violations": [
+                {"rule": v.rule, "host": v.host, "subject": v.subject, "message": v.message}
+                for v in self.violations
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------- flavor reading
+
+
+def requested_resources(flavor: LiveFlavor) -> dict[str, int]:
+    """The resources a flavor asks Placement for: its size, overridden by `resources:RC=N`.
+
+    Zero amounts (`resources:VCPU=0`) drop the class, as nova does. Granular groups
+    (`resources1:RC`) add to the total; `hw:cpu_policy=dedicated` turns VCPU into PCPU.
+    """
+    amounts = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram, "DISK_GB": flavor.disk}
+    overridden: set[str] = set()
+    extra: dict[str, int] = {}
+    for key, value in flavor.extra_specs.items():
+        match = _RESOURCES_KEY.match(key)
+        if match is None:
+            continue
+        rc = match.group("rc")
+        amount = _int(value)
+        if match.group("group"):
+            extra[rc] = extra.get(rc, 0) + amount
+        else:
+            amounts[rc] = amount
+            overridden.add(rc)
+    dedicated = flavor.extra_specs.get("hw:cpu_policy") == "dedicated"
+    if dedicated and "VCPU" not in overridden and "PCPU" not in overridden:
+        amounts["PCPU"] = amounts.pop("VCPU")
+    for rc, amount in extra.items():
+        amounts[rc] = amounts.get(rc, 0) + amount
+    return {rc: n for rc, n in amounts.items() if n > 0}
+
+
+def required_traits(flavor: LiveFlavor) -> tuple[str, ...]:
+    """Traits the flavor requires (`trait:NAME=required`)."""
+    return tuple(
+        sorted(
+            k.split(":", 1)[1]
+            for k, v in flavor.extra_specs.items()
+            if k.startswith("trait:") and v == "required"
+        )
+    )
+
+
+def alias_count(extra_specs: Mapping[str, str]) -> int:
+    """How many PCI devices `pci_passthrough:alias` asks for (`gpu:1,other:2` is 3); 0 if none."""
+    spec = extra_specs.get(ALIAS_SPEC, "").strip()
+    total = 0
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        _name, _, count = part.partition(":")
+        total += _int(count) if count else 1
+    return total
+
+
+def asks_slice(extra_specs: Mapping[str, str]) -> bool:
+    """Whether extra specs ask for any of the slice's custom resource classes."""
+    for key, value in extra_specs.items():
+        match = _RESOURCES_KEY.match(key)
+        if match and _is_slice_class(match.group("rc")) and _int(value) > 0:
+            return True
+    return False
+
+
+def is_gpu_flavor(flavor: LiveFlavor) -> bool:
+    """A GPU flavor asks for a GPU through a PCI alias."""
+    return alias_count(flavor.extra_specs) > 0
+
+
+def _is_slice_class(rc: str) -> bool:
+    return rc in SLICE_CLASSES or rc.startswith("CUSTOM_GPU_")
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return 0
+
+
+# ---------------------------------------------------------------------------- hosts
+
+
+def _children(snapshot: CloudSnapshot, root: LiveProvider) -> list[LiveProvider]:
+    return [p for p in snapshot.providers if p.root_uuid == root.uuid and p.uuid != root.uuid]
+
+
+def _pci_gpus(snapshot: CloudSnapshot, root: LiveProvider) -> tuple[int, int] | None:
+    total = used = 0
+    for child in _children(snapshot, root):
+        for rc, inventory in child.inventories.items():
+            if _PCI_CLASS.match(rc):
+                total += inventory.total - inventory.reserved
+                used += child.usages.get(rc, 0)
+    return (total, used) if total else None
+
+
+def _slice_per_gpu(gpu_flavors: Iterable[LiveFlavor]) -> dict[str, int]:
+    """The smallest slice one GPU VM asks per GPU, per slice class."""
+    per_gpu: dict[str, int] = {}
+    for flavor in gpu_flavors:
+        count = alias_count(flavor.extra_specs)
+        for rc, amount in requested_resources(flavor).items():
+            if _is_slice_class(rc) and count:
+                share = max(1, amount // count)
+                per_gpu[rc] = min(per_gpu.get(rc, share), share)
+    return per_gpu
+
+
+def _gpus_held_by_servers(snapshot: CloudSnapshot, root: LiveProvider) -> int:
+    """GPUs that GPU VMs (servers whose flavor has an alias) hold on `root`'s tree."""
+    tree = {p.uuid for p in snapshot.providers if p.root_uuid == root.uuid}
+    consumers = {c for p in snapshot.providers if p.uuid in tree for c in p.allocations}
+    return sum(
+        alias_count(snapshot.servers[c].extra_specs) for c in consumers if c in snapshot.servers
+    )
+
+
+def _is_gpu_host(snapshot: CloudSnapshot, root: LiveProvider, planned: set[str]) -> bool:
+    return (
+        root.name in planned
+        or GPU_HOST_TRAIT in root.traits
+        or any(_is_slice_class(rc) for rc in root.inventories)
+        or _pci_gpus(snapshot, root) is not None
+    )
+
+
+def host_reports(snapshot: CloudSnapshot, expected: Expected) -> tuple[HostReport, ...]:
+    """What each GPU host has and can take now."""
+    gpu_flavors = [f for f in snapshot.flavors if is_gpu_flavor(f)]
+    per_gpu = _slice_per_gpu(gpu_flavors)
+    planned = {p.name: p for p in expected.providers if p.pci_devices}
+    service_hosts = {h.name: h.service_host for h in snapshot.hypervisors}
+    reports = []
+    for root in snapshot.providers:
+        if root.parent_uuid is not None or not _is_gpu_host(snapshot, root, set(planned)):
+            continue
+        held = {
+            rc: inv.capacity for rc, inv in sorted(root.inventories.items()) if _is_slice_class(rc)
+        }
+        used = {rc: root.usages.get(rc, 0) for rc in held}
+        slice_total = [held[rc] // per_gpu[rc] for rc in held if per_gpu.get(rc)]
+        gpu_vms = _gpus_held_by_servers(snapshot, root)
+        total: int | None
+        free: int | None
+        pci = _pci_gpus(snapshot, root)
+        if pci is not None:
+            source = "placement-pci"
+            total, free = pci[0], pci[0] - pci[1]
+        elif root.name in planned:
+            source = "fleet"
+            total = len(planned[root.name].pci_devices)
+            free = max(0, total - gpu_vms)
+        elif slice_total:
+            source = "slice"
+            total = min(slice_total)
+            free = max(0, total - gpu_vms)
+        else:
+            source = "unknown"
+            total = free = None
+        bootable = {
+            f.name: root.name in snapshot.candidates.get(f.name, frozenset()) for f in gpu_flavors
+        }
+        reports.append(
+            HostReport(
+                name=root.name,
+                service_host=service_hosts.get(root.name, root.name),
+                gpus_total=total,
+                gpus_free=free,
+                gpu_source=source,
+                slice_held=held,
+                slice_used=used,
+                bootable=bootable,
+            )
+        )
+    return tuple(sorted(reports, key=lambda r: r.name))
+
+
+# ---------------------------------------------------------------------------- rules
+
+Rule = Callable[[CloudSnapshot, Expected, tuple[HostReport, ...]], list[Violation]]
+
+
+def slice_consumer_without_gpu(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """A consumer that holds slice resources must be a GPU VM (its flavor asks for a GPU alias)."""
+    found = []
+    for provider in snapshot.providers:
+        for consumer, resources in sorted(provider.allocations.items()):
+            held = {rc: n for rc, n in resources.items() if _is_slice_class(rc) and n > 0}
+            if not held:
+                continue
+            amounts = ", ".join(f"{rc}={n}" for rc, n in sorted(held.items()))
+            server = snapshot.servers.get(consumer)
+            if server is None:
+                found.append(
+                    Violation(
+                        "slice_consumer_without_gpu",
+                        consumer,
+                        f"consumer {consumer} is not a nova server and holds {amounts} of the "
+                        "GPU slice",
+                        provider.name,
+                    )
+                )
+            elif alias_count(server.extra_specs) == 0:
+                found.append(
+                    Violation(
+                        "slice_consumer_without_gpu",
+                        server.id,
+                        f"server {server.name} ({server.id}, flavor {server.flavor_name}) has no "
+                        f"GPU and holds {amounts} of the GPU slice",
+                        provider.name,
+                    )
+                )
+    return found
+
+
+def flavor_slice_without_alias(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """A flavor that asks for slice resources must also ask for a GPU (PCI alias)."""
+    return [
+        Violation(
+            "flavor_slice_without_alias",
+            f.name,
+            f"flavor {f.name} asks for GPU slice resources but has no {ALIAS_SPEC}: its VMs "
+            "use up the slice of a GPU they do not get",
+        )
+        for f in snapshot.flavors
+        if asks_slice(f.extra_specs) and not is_gpu_flavor(f)
+    ]
+
+
+def inventory_drift(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """Every provider of the plan exists with the planned inventory (total, reserved) and traits."""
+    found = []
+    for planned in expected.providers:
+        live = snapshot.provider(planned.name)
+        if live is None:
+            found.append(
+                Violation(
+                    "inventory_drift",
+                    planned.name,
+                    f"resource provider {planned.name} of the plan is not in Placement",
+                    planned.name,
+                )
+            )
+            continue
+        for rc, inventory in sorted(planned.inventories.items()):
+            have = live.inventories.get(rc)
+            if have is None:
+                found.append(
+                    Violation(
+                        "inventory_drift",
+                        f"{planned.name}/{rc}",
+                        f"{planned.name} reports no {rc}; the plan has total {inventory.total}",
+                        planned.name,
+                    )
+                )
+                continue
+            if (have.total, have.reserved) != (inventory.total, inventory.reserved):
+                found.append(
+                    Violation(
+                        "inventory_drift",
+                        f"{planned.name}/{rc}",
+                        f"{planned.name} {rc}: total {have.total} reserved {have.reserved}, the "
+                        f"plan has total {inventory.total} reserved {inventory.reserved}",
+                        planned.name,
+                    )
+                )
+        missing = sorted(set(planned.traits) - set(live.traits))
+        if missing:
+            found.append(
+                Violation(
+                    "inventory_drift",
+                    f"{planned.name}/traits",
+                    f"{planned.name} lacks trait(s) {', '.join(missing)} of the plan",
+                    planned.name,
+                )
+            )
+    return found
+
+
+def host_outside_aggregate(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """Each GPU host is in its aggregate: the plan's, or else some aggregate gpuslice owns."""
+    found = []
+    if expected.cloud.aggregates:
+        for want in expected.cloud.aggregates:
+            live = snapshot.aggregate(want.name)
+            have = set(live.hosts) if live is not None else set()
+            for host in want.hosts:
+                if host not in have:
+                    found.append(
+                        Violation(
+                            "host_outside_aggregate",
+                            f"{want.name}/{host}",
+                            f"host {host} is not in aggregate {want.name}"
+                            + ("" if live is not None else " (the aggregate does not exist)"),
+                            host,
+                        )
+                    )
+        return found
+    owned = [a for a in snapshot.aggregates if a.owned]
+    if not owned:
+        return found
+    members = {h for a in owned for h in a.hosts}
+    for report in hosts:
+        if report.service_host not in members:
+            names = ", ".join(sorted(a.name for a in owned))
+            found.append(
+                Violation(
+                    "host_outside_aggregate",
+                    report.service_host,
+                    f"GPU host {report.service_host} is in none of gpuslice's aggregates ({names})",
+                    report.name,
+                )
+            )
+    return found
+
+
+def quota_from_placement(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """Quota must count a GPU VM's cores: with `[quota] count_usage_from_placement` it counts 0."""
+    slice_holders = {
+        consumer
+        for p in snapshot.providers
+        for consumer, res in p.allocations.items()
+        if any(_is_slice_class(rc) and n > 0 for rc, n in res.items())
+    }
+    expected_cores: dict[str, int] = {}
+    holders_by_project: dict[str, int] = {}
+    for server in snapshot.servers.values():
+        expected_cores[server.project_id] = expected_cores.get(server.project_id, 0) + server.vcpus
+        if server.id in slice_holders:
+            holders_by_project[server.project_id] = holders_by_project.get(server.project_id, 0) + 1
+    found = []
+    for project, holders in sorted(holders_by_project.items()):
+        in_use = snapshot.quota_cores_in_use.get(project)
+        if in_use is not None and in_use < expected_cores[project]:
+            found.append(
+                Violation(
+                    "quota_from_placement",
+                    project,
+                    f"project {project}: quota counts {in_use} cores in use, its servers have "
+                    f"{expected_cores[project]} vCPUs ({holders} on the GPU slice). Quota usage "
+                    "is counted from Placement ([quota] count_usage_from_placement), where GPU "
+                    "VMs hold no VCPU: they count 0 cores",
+                )
+            )
+    return found
+
+
+def gpu_free_not_bootable(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """Where a GPU is free, every GPU flavor that fits in the free GPUs can boot (the promise)."""
+    flavors = {f.name: f for f in snapshot.flavors if is_gpu_flavor(f)}
+    found = []
+    for report in hosts:
+        if not report.gpus_free:
+            continue
+        for name, ok in sorted(report.bootable.items()):
+            need = alias_count(flavors[name].extra_specs)
+            if not ok and need <= report.gpus_free:
+                found.append(
+                    Violation(
+                        "gpu_free_not_bootable",
+                        f"{report.name}/{name}",
+                        f"{report.name} has {report.gpus_free} GPU(s) free but Placement offers "
+                        f"no candidate there for flavor {name}",
+                        report.name,
+                    )
+                )
+    return found
+
+
+RULES: dict[str, Rule] = {
+    "slice_consumer_without_gpu": slice_consumer_without_gpu,
+    "flavor_slice_without_alias": flavor_slice_without_alias,
+    "inventory_drift": inventory_drift,
+    "host_outside_aggregate": host_outside_aggregate,
+    "quota_from_placement": quota_from_placement,
+    "gpu_free_not_bootable": gpu_free_not_bootable,
+}
+
+
+def audit(snapshot: CloudSnapshot, expected: Expected | None = None) -> AuditReport:
+    """Run every rule over `snapshot` and report per GPU host."""
+    expected = expected or Expected()
+    hosts = host_reports(snapshot, expected)
+    violations = [v for rule in RULES.values() for v in rule(snapshot, expected, hosts)]
+    return AuditReport(
+        hosts=hosts,
+        gpu_flavors=tuple(sorted(f.name for f in snapshot.flavors if is_gpu_flavor(f))),
+        violations=tuple(violations),
+    )
+
+
+def prometheus_text(report: AuditReport) -> str:
+    """node-exporter textfile metrics for `report`."""
+    lines = [
+        "# HELP gpuslice_promise_broken 1 when any audit rule found the GPU promise broken.",
+        "# TYPE gpuslice_promise_broken gauge",
+        f"gpuslice_promise_broken {int(report.promise_broken)}",
+        "# HELP gpuslice_gpus_total GPUs on a GPU host.",
+        "# TYPE gpuslice_gpus_total gauge",
+    ]
+    lines += [
+        f'gpuslice_gpus_total{{host="{_label(h.name)}"}} {h.gpus_total}'
+        for h in report.hosts
+        if h.gpus_total is not None
+    ]
+    lines += [
+        "# HELP gpuslice_gpus_free GPUs free on a GPU host.",
+        "# TYPE gpuslice_gpus_free gauge",
+    ]
+    lines += [
+        f'gpuslice_gpus_free{{host="{_label(h.name)}"}} {h.gpus_free}'
+        for h in report.hosts
+        if h.gpus_free is not None
+    ]
+    lines += [
+        "# HELP gpuslice_gpu_flavors_bootable GPU flavors Placement can place on a host now.",
+        "# TYPE gpuslice_gpu_flavors_bootable gauge",
+    ]
+    lines += [
+        f'gpuslice_gpu_flavors_bootable{{host="{_label(h.name)}"}} {sum(h.bootable.values())}'
+        for h in report.hosts
+    ]
+    lines += [
+        "# HELP gpuslice_flavor_bootable 1 when a GPU flavor can boot on a host now.",
+        "# TYPE gpuslice_flavor_bootable gauge",
+    ]
+    lines += [
+        f'gpuslice_flavor_bootable{{host="{_label(h.name)}",flavor="{_label(f)}"}} {int(ok)}'
+        for h in report.hosts
+        for f, ok in sorted(h.bootable.items())
+    ]
+    lines += [
+        "# HELP gpuslice_violations Violations of the GPU promise found, per rule.",
+        "# TYPE gpuslice_violations gauge",
+    ]
+    for rule in RULES:
+        count = sum(1 for v in report.violations if v.rule == rule)
+        lines.append(f'gpuslice_violations{{rule="{rule}"}} {count}')
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
