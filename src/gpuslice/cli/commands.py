@@ -21,5 +21,5 @@ ALL: list[click.Command] = [
     demo_command,
     apply_command,
     audit_command,
+    verify_command,
 ]
-ALL.append(verify_command)
