@@ -498,52 +498,61 @@ def audit(snapshot: CloudSnapshot, expected: Expected | None = None) -> AuditRep
 
 def prometheus_text(report: AuditReport) -> str:
     """node-exporter textfile metrics for `report`."""
-    lines = [
-        "# HELP gpuslice_promise_broken 1 when any audit rule found the GPU promise broken.",
-        "# TYPE gpuslice_promise_broken gauge",
-        f"gpuslice_promise_broken {int(report.promise_broken)}",
-        "# HELP gpuslice_gpus_total GPUs on a GPU host.",
-        "# TYPE gpuslice_gpus_total gauge",
-    ]
-    lines += [
-        f'gpuslice_gpus_total{{host="{_label(h.name)}"}} {h.gpus_total}'
-        for h in report.hosts
-        if h.gpus_total is not None
-    ]
-    lines += [
-        "# HELP gpuslice_gpus_free GPUs free on a GPU host.",
-        "# TYPE gpuslice_gpus_free gauge",
-    ]
-    lines += [
-        f'gpuslice_gpus_free{{host="{_label(h.name)}"}} {h.gpus_free}'
-        for h in report.hosts
-        if h.gpus_free is not None
-    ]
-    lines += [
-        "# HELP gpuslice_gpu_flavors_bootable GPU flavors Placement can place on a host now.",
-        "# TYPE gpuslice_gpu_flavors_bootable gauge",
-    ]
-    lines += [
-        f'gpuslice_gpu_flavors_bootable{{host="{_label(h.name)}"}} {sum(h.bootable.values())}'
-        for h in report.hosts
-    ]
-    lines += [
-        "# HELP gpuslice_flavor_bootable 1 when a GPU flavor can boot on a host now.",
-        "# TYPE gpuslice_flavor_bootable gauge",
-    ]
-    lines += [
-        f'gpuslice_flavor_bootable{{host="{_label(h.name)}",flavor="{_label(f)}"}} {int(ok)}'
-        for h in report.hosts
-        for f, ok in sorted(h.bootable.items())
-    ]
-    lines += [
-        "# HELP gpuslice_violations Violations of the GPU promise found, per rule.",
-        "# TYPE gpuslice_violations gauge",
-    ]
-    for rule in RULES:
-        count = sum(1 for v in report.violations if v.rule == rule)
-        lines.append(f'gpuslice_violations{{rule="{rule}"}} {count}')
+    lines: list[str] = []
+    _gauge(
+        lines,
+        "promise_broken",
+        "1 when any audit rule found the GPU promise broken.",
+        [("", int(report.promise_broken))],
+    )
+    _gauge(
+        lines,
+        "gpus_total",
+        "GPUs on a GPU host.",
+        [(f'host="{_label(h.name)}"', h.gpus_total) for h in report.hosts],
+    )
+    _gauge(
+        lines,
+        "gpus_free",
+        "GPUs free on a GPU host.",
+        [(f'host="{_label(h.name)}"', h.gpus_free) for h in report.hosts],
+    )
+    _gauge(
+        lines,
+        "gpu_flavors_bootable",
+        "GPU flavors Placement can place on a host now.",
+        [(f'host="{_label(h.name)}"', sum(h.bootable.values())) for h in report.hosts],
+    )
+    _gauge(
+        lines,
+        "flavor_bootable",
+        "1 when a GPU flavor can boot on a host now.",
+        [
+            (f'host="{_label(h.name)}",flavor="{_label(f)}"', int(ok))
+            for h in report.hosts
+            for f, ok in sorted(h.bootable.items())
+        ],
+    )
+    _gauge(
+        lines,
+        "violations",
+        "Violations of the GPU promise found, per rule.",
+        [(f'rule="{rule}"', sum(1 for v in report.violations if v.rule == rule)) for rule in RULES],
+    )
     return "\n".join(lines) + "\n"
+
+
+def _gauge(
+    lines: list[str], name: str, help_text: str, samples: list[tuple[str, int | None]]
+) -> None:
+    """Append one gauge: its HELP and TYPE lines, then a sample per known value."""
+    metric = f"gpuslice_{name}"
+    lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
+    lines += [
+        f"{metric}{{{labels}}} {value}" if labels else f"{metric} {value}"
+        for labels, value in samples
+        if value is not None
+    ]
 
 
 def _label(value: str) -> str:

@@ -65,6 +65,11 @@ class AddProviderTraits(Change):
         return f"+ traits {', '.join(self.traits)} on resource provider {self.provider}"
 
 
+def _set_unset(values: Mapping[str, str], unset: tuple[str, ...]) -> str:
+    """`k=v` for each key set, `-k` for each key removed, comma-separated."""
+    return ", ".join([f"{k}={v}" for k, v in sorted(values.items())] + [f"-{k}" for k in unset])
+
+
 @dataclass(frozen=True)
 class CreateAggregate(Change):
     name: str
@@ -82,9 +87,7 @@ class SetAggregateMetadata(Change):
 
     @property
     def text(self) -> str:
-        parts = [f"{k}={v}" for k, v in sorted(self.set.items())]
-        parts += [f"-{k}" for k in self.unset]
-        return f"~ aggregate {self.aggregate} metadata: {', '.join(parts)}"
+        return f"~ aggregate {self.aggregate} metadata: {_set_unset(self.set, self.unset)}"
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,7 @@ class SetFlavorSpecs(Change):
 
     @property
     def text(self) -> str:
-        parts = [f"{k}={v}" for k, v in sorted(self.set.items())]
-        parts += [f"-{k}" for k in self.unset]
-        return f"~ flavor {self.flavor} extra specs: {', '.join(parts)}"
+        return f"~ flavor {self.flavor} extra specs: {_set_unset(self.set, self.unset)}"
 
 
 @dataclass(frozen=True)

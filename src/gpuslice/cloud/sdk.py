@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -433,26 +433,26 @@ def apply_diff(
 
 
 def _aggregate_id(cloud: Cloud, name: str, ids: dict[tuple[str, str], str]) -> str:
-    key = ("aggregate", name)
-    if key not in ids:
-        for aggregate in cloud.conn.compute.aggregates():
-            if aggregate.name == name:
-                ids[key] = str(aggregate.id)
-                break
-        else:
-            raise _BrokenAnswerError(f"aggregate {name} not found")
-    return ids[key]
+    return _object_id("aggregate", name, ids, lambda: cloud.conn.compute.aggregates())
 
 
 def _flavor_id(cloud: Cloud, name: str, ids: dict[tuple[str, str], str]) -> str:
-    key = ("flavor", name)
+    return _object_id("flavor", name, ids, lambda: cloud.conn.compute.flavors(is_public=None))
+
+
+def _object_id(
+    kind: str, name: str, ids: dict[tuple[str, str], str], listing: Callable[[], Iterable[Any]]
+) -> str:
+    """The id of the `kind` called `name`: from `ids` (filled as objects are created or looked
+    up), else by listing them once."""
+    key = (kind, name)
     if key not in ids:
-        for flavor in cloud.conn.compute.flavors(is_public=None):
-            if flavor.name == name:
-                ids[key] = str(flavor.id)
+        for item in listing():
+            if item.name == name:
+                ids[key] = str(item.id)
                 break
         else:
-            raise _BrokenAnswerError(f"flavor {name} not found")
+            raise _BrokenAnswerError(f"{kind} {name} not found")
     return ids[key]
 
 
