@@ -20,6 +20,7 @@ all hosts, and a claim or release touches one host.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,10 +58,24 @@ class Prepared:
 
     __slots__ = (
         "amounts",
+        "best",
+        "best_groups",
+        "cls_ok",
+        "coef",
+        "epoch",
         "fit",
+        "hi",
+        "hi_n",
+        "key_pci",
+        "key_terms",
+        "lo",
+        "lo_n",
+        "memo",
         "pci_rows",
+        "pos",
         "recompute",
         "rows",
+        "scores",
         "seen",
         "shifts",
         "spec",
@@ -89,6 +104,43 @@ class Prepared:
         # per weigher row: how a claim shifts its raw weight, or rows to recompute
         self.shifts: tuple[tuple[int, float], ...] = ()
         self.recompute: tuple[int, ...] = ()
+        # The group path (see `Scheduler._pick_group`): where each amount sits in a group key,
+        # the candidate groups and their scores, the bounds and the best groups.
+        self.key_terms: tuple[tuple[int, int], ...] = ()
+        self.key_pci: tuple[tuple[int, int], ...] = ()
+        self.epoch = -1
+        self.pos = 0
+        self.cls_ok: list[bool] = []
+        self.memo: dict[_Group, bool] = {}
+        self.scores: dict[_Group, float] = {}
+        self.hi: list[float] = []
+        self.lo: list[float] = []
+        # how many candidate groups sit at each bound (a bound moves when its count drops to 0)
+        self.hi_n: list[int] = []
+        self.lo_n: list[int] = []
+        self.coef: list[float] = []
+        self.best = 0.0
+        self.best_groups: list[_Group] = []
+
+
+GroupKey = tuple[float, ...]
+"""A host's static class, free amounts, free PCI devices and raw weights, in one tuple."""
+
+
+class _Group:
+    """Hosts in one state (same `GroupKey`): how many, a heap of their indices, their weights.
+
+    The heap is lazy: a host that left stays in it until it reaches the top (or a compaction).
+    `weights` are the raw weights clamped at each weigher's minval, as `_pick` clamps them.
+    """
+
+    __slots__ = ("count", "heap", "key", "weights")
+
+    def __init__(self, key: GroupKey, j: int, weights: tuple[float, ...]) -> None:
+        self.key = key
+        self.count = 1
+        self.heap = [j]
+        self.weights = weights
 
 
 class Claim(NamedTuple):
@@ -181,6 +233,21 @@ class Scheduler:
         self._incremental_limit = max(8, n // 16)
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
+        # The group path: hosts in the same state (static class, free amounts, free devices,
+        # raw weights) are interchangeable but for fleet order, so a decision weighs states.
+        self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
+        self._wcols: list[list[float]] = self.weights.T.tolist()
+        self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
+        self._woff = 1 + r + len(self.pool_keys)
+        self._cls: list[int] = [0] * n
+        self._cls_rep: list[int] = [0] if n else []
+        self._groups: dict[GroupKey, _Group] = {}
+        self._group_of: list[_Group] = []
+        self._events: list[tuple[bool, _Group]] = []
+        self._event_base = 0
+        self._epoch = 0
+        if self._grouped:
+            self._regroup()
 
     # ----------------------------------------------------------------- preparing
     def _host_view(self, j: int) -> HostView:
@@ -272,7 +339,228 @@ class Scheduler:
                 shifts.append((k, shift))
         prepared.shifts = tuple(shifts)
         prepared.recompute = tuple(recompute)
+        width = len(self.classes)
+        prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
+        prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
+        if self._grouped:
+            self._refine(prepared.static_list)
         return prepared
+
+    # ----------------------------------------------------------------- grouping
+    def _refine(self, static: list[bool]) -> None:
+        """Split the static classes by a new request's static mask (regroup if one split)."""
+        ids: dict[tuple[int, bool], int] = {}
+        refined = [ids.setdefault(pair, len(ids)) for pair in zip(self._cls, static, strict=True)]
+        if len(ids) != len(self._cls_rep):
+            self._cls = refined
+            reps = [-1] * len(ids)
+            for j, c in enumerate(refined):
+                if reps[c] < 0:
+                    reps[c] = j
+            self._cls_rep = reps
+            self._regroup()
+
+    def _key(self, j: int) -> GroupKey:
+        return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
+
+    def _new_group(self, key: GroupKey, j: int) -> _Group:
+        weights = tuple(
+            w if floor is None or w >= floor else floor
+            for w, floor in zip(key[self._woff :], self._floors, strict=True)
+        )
+        return _Group(key, j, weights)
+
+    def _regroup(self) -> None:
+        """Group every host afresh; every prepared request recomputes at its next decision."""
+        groups: dict[GroupKey, _Group] = {}
+        group_of: list[_Group] = []
+        for j in range(len(self.names)):
+            key = self._key(j)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._new_group(key, j)
+            else:
+                group.count += 1
+                group.heap.append(j)
+            group_of.append(group)
+        self._groups = groups
+        self._group_of = group_of
+        self._event_base += len(self._events)
+        self._events = []
+        self._epoch += 1
+
+    def _move(self, j: int) -> None:
+        """Put host `j` in the group of its new state, noting groups that appear or vanish."""
+        old = self._group_of[j]
+        key = (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
+        if old.key == key:
+            return
+        events = self._events
+        groups = self._groups
+        old.count -= 1
+        if not old.count:
+            del groups[old.key]
+            events.append((False, old))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = self._new_group(key, j)
+            events.append((True, group))
+        else:
+            group.count += 1
+            heap = group.heap
+            heapq.heappush(heap, j)
+            if len(heap) > 2 * group.count + 16:
+                group_of = self._group_of
+                group_of[j] = group
+                heap[:] = sorted({i for i in heap if group_of[i] is group})
+        self._group_of[j] = group
+        if len(events) > 65536:
+            self._event_base += len(events)
+            events.clear()
+
+    def _first(self, group: _Group) -> int:
+        """The first host of `group` in fleet order."""
+        heap = group.heap
+        group_of = self._group_of
+        while group_of[heap[0]] is not group:
+            heapq.heappop(heap)
+        return heap[0]
+
+    def _fits_group(self, request: Prepared, group: _Group) -> bool:
+        """Whether the hosts of `group` pass every stage for `request` (what `_fits` says)."""
+        key = group.key
+        if not request.cls_ok[int(key[0])]:
+            return False
+        for at, amount in request.key_terms:
+            if key[at] < amount:
+                return False
+        return all(key[at] >= count for at, count in request.key_pci)
+
+    @staticmethod
+    def _score(coef: list[float], weights: tuple[float, ...]) -> float:
+        # Left to right, one rounding per product and per sum: what `_pick` computes.
+        total = 0.0
+        for c, w in zip(coef, weights, strict=True):
+            total += c * w
+        return total
+
+    def _recount(self, request: Prepared) -> None:
+        """Weigh every candidate group for `request` from scratch."""
+        if request.epoch != self._epoch:
+            request.epoch = self._epoch
+            request.cls_ok = [request.static_list[j] for j in self._cls_rep]
+            request.memo = {}
+        request.pos = self._event_base + len(self._events)
+        memo = request.memo
+        if len(memo) > 4 * len(self._groups) + 1024:
+            memo.clear()
+        cand: list[_Group] = []
+        fits = self._fits_group
+        for group in self._groups.values():
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(request, group)
+            if ok:
+                cand.append(group)
+        request.best_groups = []
+        if not cand:
+            request.scores = {}
+            return
+        values = list(zip(*[g.weights for g in cand], strict=True))
+        hi = request.hi = [max(v) for v in values]
+        lo = request.lo = [
+            min(v) if floor is None else floor
+            for v, floor in zip(values, self._floors, strict=True)
+        ]
+        request.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
+        request.lo_n = [v.count(low) for v, low in zip(values, lo, strict=True)]
+        coef = request.coef = [
+            m / (h - low) if h > low else 0.0
+            for m, h, low in zip(self._mult_list, hi, lo, strict=True)
+        ]
+        if len(coef) == 3:
+            c0, c1, c2 = coef
+            request.scores = {
+                g: c0 * w[0] + c1 * w[1] + c2 * w[2] for g in cand for w in (g.weights,)
+            }
+        else:
+            score = self._score
+            request.scores = {g: score(coef, g.weights) for g in cand}
+        self._best(request)
+
+    @staticmethod
+    def _best(request: Prepared) -> None:
+        scores = request.scores
+        best = request.best = max(scores.values())
+        request.best_groups = [g for g, s in scores.items() if s == best]
+
+    def _catch_up(self, request: Prepared) -> None:
+        """Apply the groups that appeared or vanished since `request`'s last decision."""
+        start = request.pos - self._event_base
+        scores = request.scores
+        if request.epoch != self._epoch or start < 0 or not scores:
+            self._recount(request)
+            return
+        events = self._events
+        if start == len(events):
+            return
+        memo = request.memo
+        hi = request.hi
+        lo = request.lo
+        floors = self._floors
+        for added, group in events[start:]:
+            if added:
+                ok = memo.get(group)
+                if ok is None:
+                    ok = memo[group] = self._fits_group(request, group)
+                if not ok:
+                    continue
+                weights = group.weights
+                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
+                    if w > h or (floor is None and w < low):
+                        self._recount(request)
+                        return
+                    if w == h:
+                        request.hi_n[k] += 1
+                    if w == low:
+                        request.lo_n[k] += 1
+                score = scores[group] = self._score(request.coef, weights)
+                if score > request.best:
+                    request.best = score
+                    request.best_groups = [group]
+                elif score == request.best:
+                    request.best_groups.append(group)
+            else:
+                if scores.pop(group, None) is None:
+                    continue
+                for k, (w, h, low, floor) in enumerate(
+                    zip(group.weights, hi, lo, floors, strict=True)
+                ):
+                    if w == h:
+                        request.hi_n[k] -= 1
+                        if not request.hi_n[k]:
+                            self._recount(request)
+                            return
+                    if floor is None and w == low:
+                        request.lo_n[k] -= 1
+                        if not request.lo_n[k]:
+                            self._recount(request)
+                            return
+                if group in request.best_groups:
+                    request.best_groups.remove(group)
+                    if not request.best_groups:
+                        self._best(request)
+        request.pos = self._event_base + len(events)
+
+    def _pick_group(self, request: Prepared) -> int:
+        """The host `_pick` would choose among `request`'s candidates, or -1 when none."""
+        self._catch_up(request)
+        best = request.best_groups
+        if not best:
+            return -1
+        if len(best) == 1:
+            return self._first(best[0])
+        return min(self._first(group) for group in best)
 
     # ----------------------------------------------------------------- deciding
     def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
@@ -329,7 +617,11 @@ class Scheduler:
             m / (hi - lo) if hi > lo else 0.0
             for m, hi, lo in zip(self._mult_list, highs, lows, strict=True)
         ]
-        score = np.dot(coef, v)
+        # Term by term (not np.dot): one rounding per product and per sum on every machine,
+        # as the group path computes it.
+        score = coef[0] * v[0]
+        for k in range(1, len(coef)):
+            score += coef[k] * v[k]
         if size == 1:
             return int(idx[int(score.argmax())])
         order = np.argsort(-score, kind="stable")[:size]
@@ -356,10 +648,15 @@ class Scheduler:
 
     def schedule(self, request: Prepared) -> Claim | None:
         """Place `request`: pick a host and claim its resources; None when no host can take it."""
-        idx = self.candidates(request)
-        if idx.size == 0:
-            return None
-        j = self._pick(idx)
+        if self._grouped:
+            j = self._pick_group(request)
+            if j < 0:
+                return None
+        else:
+            idx = self.candidates(request)
+            if idx.size == 0:
+                return None
+            j = self._pick(idx)
         self._apply(j, request, -1)
         return Claim(j, request)
 
@@ -387,10 +684,14 @@ class Scheduler:
         self.ram_used[j] -= sign * spec.ram
         self.vcpus_used[j] -= sign * spec.vcpus
         weights = self.weights
+        wcol = self._wcols[j]
         for k, shift in request.shifts:
             weights[k, j] -= sign * shift
+            wcol[k] -= sign * shift
         for k in request.recompute:
-            weights[k, j] = self.weighers[k].raw_at(self, j)
+            weights[k, j] = wcol[k] = self.weighers[k].raw_at(self, j)
+        if self._grouped:
+            self._move(j)
 
     # ----------------------------------------------------------------- explaining
     def explain(self, request: Prepared) -> tuple[Rejection, ...]:
