@@ -143,6 +143,26 @@ class _Group:
         self.weights = weights
 
 
+class _HostLists:
+    """The per-host values weighers read, as Python lists (what `raw_at` reads)."""
+
+    __slots__ = ("pci_free_total", "ram_total", "ram_used", "vcpu_total", "vcpus_used")
+
+    def __init__(
+        self,
+        ram_total: list[float],
+        ram_used: list[float],
+        vcpu_total: list[float],
+        vcpus_used: list[float],
+        pci_free_total: list[int],
+    ) -> None:
+        self.ram_total = ram_total
+        self.ram_used = ram_used
+        self.vcpu_total = vcpu_total
+        self.vcpus_used = vcpus_used
+        self.pci_free_total = pci_free_total
+
+
 class Claim(NamedTuple):
     """What one placed VM holds: its provider index and its prepared request."""
 
@@ -188,15 +208,26 @@ class Scheduler:
                 self.step[i, j] = max(1, p.step_size[rc])
             for key, count in p.pci.items():
                 self.pci_total[self._pool_index[key], j] = count
-        self.free = self.capacity.copy()
-        self.pci_free = self.pci_total.copy()
-        self._free_cols: list[list[int]] = self.free.T.tolist()
-        self._pci_cols: list[list[int]] = self.pci_free.T.tolist()
-        self.pci_free_total = self.pci_free.sum(axis=0)
+        # What changes with claims lives in Python lists, one entry (or column) per host: a
+        # claim touches one host, and list items are much cheaper than numpy scalars. The
+        # numpy views (`free`, `pci_free`, ...) catch up on the hosts that changed when read.
+        self._free_np = self.capacity.copy()
+        self._pci_np = self.pci_total.copy()
+        self._free_cols: list[list[int]] = self._free_np.T.tolist()
+        self._pci_cols: list[list[int]] = self._pci_np.T.tolist()
+        self._pci_total_np: npt.NDArray[np.int64] = self._pci_np.sum(axis=0)
         self.ram_total = np.array([p.ram_total for p in model.providers], dtype=np.float64)
         self.vcpu_total = np.array([p.vcpu_total for p in model.providers], dtype=np.float64)
-        self.ram_used = np.zeros(n, dtype=np.float64)
-        self.vcpus_used = np.zeros(n, dtype=np.float64)
+        self._ram_used_np = np.zeros(n, dtype=np.float64)
+        self._vcpus_used_np = np.zeros(n, dtype=np.float64)
+        self._dirty: set[int] = set()
+        self._lists = _HostLists(
+            self.ram_total.tolist(),
+            self._ram_used_np.tolist(),
+            self.vcpu_total.tolist(),
+            self._vcpus_used_np.tolist(),
+            self._pci_total_np.tolist(),
+        )
         self._isolation = tuple(_isolation_traits(p) for p in model.providers)
         self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
         self._pci_filter = next(
@@ -216,9 +247,9 @@ class Scheduler:
             [[-np.inf if w.minval is None else w.minval] for w in self.weighers],
             dtype=np.float64,
         ).reshape(len(self.weighers), 1)
-        self.weights = np.zeros((len(self.weighers), n), dtype=np.float64)
+        self._weights_np = np.zeros((len(self.weighers), n), dtype=np.float64)
         for k, w in enumerate(self.weighers):
-            self.weights[k] = w.raw(self)
+            self._weights_np[k] = w.raw(self)
         self._needs_min = not bool(self._has_min.all())
         self._minvals = tuple(
             (k, float(w.minval)) for k, w in enumerate(self.weighers) if w.minval is not None
@@ -236,7 +267,7 @@ class Scheduler:
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
         self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
-        self._wcols: list[list[float]] = self.weights.T.tolist()
+        self._wcols: list[list[float]] = self._weights_np.T.tolist()
         self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
         self._woff = 1 + r + len(self.pool_keys)
         self._cls: list[int] = [0] * n
@@ -445,7 +476,7 @@ class Scheduler:
         return total
 
     def _recount(self, request: Prepared) -> None:
-        """Weigh every candidate group for `request` from scratch."""
+        """Find `request`'s candidate groups among all groups, then weigh them."""
         if request.epoch != self._epoch:
             request.epoch = self._epoch
             request.cls_ok = [request.static_list[j] for j in self._cls_rep]
@@ -454,19 +485,24 @@ class Scheduler:
         memo = request.memo
         if len(memo) > 4 * len(self._groups) + 1024:
             memo.clear()
-        cand: list[_Group] = []
+        scores: dict[_Group, float] = {}
         fits = self._fits_group
         for group in self._groups.values():
             ok = memo.get(group)
             if ok is None:
                 ok = memo[group] = fits(request, group)
             if ok:
-                cand.append(group)
-        request.best_groups = []
-        if not cand:
-            request.scores = {}
+                scores[group] = 0.0
+        request.scores = scores
+        self._rescore(request)
+
+    def _rescore(self, request: Prepared) -> None:
+        """Weigh `request`'s candidate groups: bounds, multipliers, scores and the best."""
+        scores = request.scores
+        if not scores:
+            request.best_groups = []
             return
-        values = list(zip(*[g.weights for g in cand], strict=True))
+        values = list(zip(*[g.weights for g in scores], strict=True))
         hi = request.hi = [max(v) for v in values]
         lo = request.lo = [
             min(v) if floor is None else floor
@@ -480,13 +516,14 @@ class Scheduler:
         ]
         if len(coef) == 3:
             c0, c1, c2 = coef
-            request.scores = {
-                g: c0 * w[0] + c1 * w[1] + c2 * w[2] for g in cand for w in (g.weights,)
+            scores = request.scores = {
+                g: c0 * w[0] + c1 * w[1] + c2 * w[2] for g in scores for w in (g.weights,)
             }
         else:
             score = self._score
-            request.scores = {g: score(coef, g.weights) for g in cand}
-        self._best(request)
+            scores = request.scores = {g: score(coef, g.weights) for g in scores}
+        best = request.best = max(scores.values())
+        request.best_groups = [g for g, s in scores.items() if s == best]
 
     @staticmethod
     def _best(request: Prepared) -> None:
@@ -495,62 +532,80 @@ class Scheduler:
         request.best_groups = [g for g, s in scores.items() if s == best]
 
     def _catch_up(self, request: Prepared) -> None:
-        """Apply the groups that appeared or vanished since `request`'s last decision."""
+        """Apply the groups that appeared or vanished since `request`'s last decision.
+
+        A group that moves no bound is weighed alone; one that moves a bound changes every
+        candidate's score, so the candidates are weighed again (`_rescore`).
+        """
         start = request.pos - self._event_base
-        scores = request.scores
-        if request.epoch != self._epoch or start < 0 or not scores:
+        if request.epoch != self._epoch or start < 0:
             self._recount(request)
             return
         events = self._events
         if start == len(events):
             return
+        request.pos = self._event_base + len(events)
+        scores = request.scores
         memo = request.memo
         hi = request.hi
         lo = request.lo
+        hi_n = request.hi_n
+        lo_n = request.lo_n
         floors = self._floors
+        fits = self._fits_group
+        moved = not scores
+        best_gone = False
         for added, group in events[start:]:
             if added:
                 ok = memo.get(group)
                 if ok is None:
-                    ok = memo[group] = self._fits_group(request, group)
+                    ok = memo[group] = fits(request, group)
                 if not ok:
+                    continue
+                scores[group] = 0.0
+                if moved:
                     continue
                 weights = group.weights
                 for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
                     if w > h or (floor is None and w < low):
-                        self._recount(request)
-                        return
+                        moved = True
+                        break
                     if w == h:
-                        request.hi_n[k] += 1
+                        hi_n[k] += 1
                     if w == low:
-                        request.lo_n[k] += 1
+                        lo_n[k] += 1
+                if moved:
+                    continue
                 score = scores[group] = self._score(request.coef, weights)
                 if score > request.best:
                     request.best = score
                     request.best_groups = [group]
+                    best_gone = False
                 elif score == request.best:
                     request.best_groups.append(group)
             else:
-                if scores.pop(group, None) is None:
+                if scores.pop(group, None) is None or moved:
                     continue
                 for k, (w, h, low, floor) in enumerate(
                     zip(group.weights, hi, lo, floors, strict=True)
                 ):
                     if w == h:
-                        request.hi_n[k] -= 1
-                        if not request.hi_n[k]:
-                            self._recount(request)
-                            return
+                        hi_n[k] -= 1
+                        if not hi_n[k]:
+                            moved = True
+                            break
                     if floor is None and w == low:
-                        request.lo_n[k] -= 1
-                        if not request.lo_n[k]:
-                            self._recount(request)
-                            return
-                if group in request.best_groups:
+                        lo_n[k] -= 1
+                        if not lo_n[k]:
+                            moved = True
+                            break
+                if not moved and group in request.best_groups:
                     request.best_groups.remove(group)
-                    if not request.best_groups:
-                        self._best(request)
-        request.pos = self._event_base + len(events)
+                    best_gone = not request.best_groups
+        if moved:
+            self._rescore(request)
+        elif best_gone:
+            self._best(request)
 
     def _pick_group(self, request: Prepared) -> int:
         """The host `_pick` would choose among `request`'s candidates, or -1 when none."""
@@ -665,33 +720,83 @@ class Scheduler:
         self._apply(claim.provider, claim.request, 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
-        free = self.free
         column = self._free_cols[j]
         for row, amount in request.terms:
-            free[row, j] += sign * amount
             column[row] += sign * amount
-        pci_column = self._pci_cols[j]
-        for row, count in request.pci_rows:
-            self.pci_free[row, j] += sign * count
-            self.pci_free_total[j] += sign * count
-            pci_column[row] += sign * count
+        lists = self._lists
+        if request.pci_rows:
+            pci_column = self._pci_cols[j]
+            for row, count in request.pci_rows:
+                pci_column[row] += sign * count
+                lists.pci_free_total[j] += sign * count
+        self._dirty.add(j)
         log = self._changes
         log.append(j)
         if len(log) > 65536:
             self._log_base += len(log)
             log.clear()
         spec = request.spec
-        self.ram_used[j] -= sign * spec.ram
-        self.vcpus_used[j] -= sign * spec.vcpus
-        weights = self.weights
+        lists.ram_used[j] -= sign * spec.ram
+        lists.vcpus_used[j] -= sign * spec.vcpus
         wcol = self._wcols[j]
         for k, shift in request.shifts:
-            weights[k, j] -= sign * shift
             wcol[k] -= sign * shift
         for k in request.recompute:
-            weights[k, j] = wcol[k] = self.weighers[k].raw_at(self, j)
+            wcol[k] = self.weighers[k].raw_at(lists, j)
         if self._grouped:
             self._move(j)
+
+    def _sync(self) -> None:
+        """Bring the numpy views up to date with the hosts that changed since last time."""
+        if not self._dirty:
+            return
+        hosts = sorted(self._dirty)
+        self._dirty.clear()
+        lists = self._lists
+        self._free_np[:, hosts] = np.array([self._free_cols[j] for j in hosts]).T
+        self._pci_np[:, hosts] = np.array([self._pci_cols[j] for j in hosts], dtype=np.int64).T
+        self._pci_total_np[hosts] = [lists.pci_free_total[j] for j in hosts]
+        self._ram_used_np[hosts] = [lists.ram_used[j] for j in hosts]
+        self._vcpus_used_np[hosts] = [lists.vcpus_used[j] for j in hosts]
+        self._weights_np[:, hosts] = (
+            np.array([self._wcols[j] for j in hosts], dtype=np.float64).reshape(len(hosts), -1).T
+        )
+
+    @property
+    def free(self) -> npt.NDArray[np.int64]:
+        """Free amount of every resource class (rows) on every host (columns)."""
+        self._sync()
+        return self._free_np
+
+    @property
+    def pci_free(self) -> npt.NDArray[np.int64]:
+        """Free devices of every PCI pool (rows) on every host (columns)."""
+        self._sync()
+        return self._pci_np
+
+    @property
+    def pci_free_total(self) -> npt.NDArray[np.int64]:
+        """Free devices of all pools on every host."""
+        self._sync()
+        return self._pci_total_np
+
+    @property
+    def ram_used(self) -> npt.NDArray[np.float64]:
+        """RAM (MiB) of the flavors on every host."""
+        self._sync()
+        return self._ram_used_np
+
+    @property
+    def vcpus_used(self) -> npt.NDArray[np.float64]:
+        """vCPUs of the flavors on every host."""
+        self._sync()
+        return self._vcpus_used_np
+
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        """Raw weight of every weigher (rows) on every host (columns)."""
+        self._sync()
+        return self._weights_np
 
     # ----------------------------------------------------------------- explaining
     def explain(self, request: Prepared) -> tuple[Rejection, ...]:
