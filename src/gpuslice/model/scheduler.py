@@ -272,6 +272,7 @@ class Scheduler:
         self._woff = 1 + r + len(self.pool_keys)
         self._cls: list[int] = [0] * n
         self._cls_rep: list[int] = [0] if n else []
+        self._masks: set[bytes] = set()
         self._groups: dict[GroupKey, _Group] = {}
         self._group_of: list[_Group] = []
         self._events: list[tuple[bool, _Group]] = []
@@ -374,7 +375,10 @@ class Scheduler:
         prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
         prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
         if self._grouped:
-            self._refine(prepared.static_list)
+            mask = static.tobytes()
+            if mask not in self._masks:
+                self._masks.add(mask)
+                self._refine(prepared.static_list)
         return prepared
 
     # ----------------------------------------------------------------- grouping
@@ -395,10 +399,14 @@ class Scheduler:
         return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
 
     def _new_group(self, key: GroupKey, j: int) -> _Group:
-        weights = tuple(
-            w if floor is None or w >= floor else floor
-            for w, floor in zip(key[self._woff :], self._floors, strict=True)
-        )
+        weights = key[self._woff :]
+        for w, floor in zip(weights, self._floors, strict=True):
+            if floor is not None and w < floor:
+                weights = tuple(
+                    w if floor is None or w >= floor else floor
+                    for w, floor in zip(weights, self._floors, strict=True)
+                )
+                break
         return _Group(key, j, weights)
 
     def _regroup(self) -> None:
@@ -502,7 +510,7 @@ class Scheduler:
         if not scores:
             request.best_groups = []
             return
-        values = list(zip(*[g.weights for g in scores], strict=True))
+        values = list(zip(*[g.weights for g in scores]))
         hi = request.hi = [max(v) for v in values]
         lo = request.lo = [
             min(v) if floor is None else floor
@@ -538,10 +546,15 @@ class Scheduler:
         candidate's score, so the candidates are weighed again (`_rescore`).
         """
         start = request.pos - self._event_base
-        if request.epoch != self._epoch or start < 0:
+        events = self._events
+        if (
+            request.epoch != self._epoch
+            or start < 0
+            or len(events) - start > len(self._groups) // 2 + 8
+        ):
+            # (a long backlog costs more than looking at every group once)
             self._recount(request)
             return
-        events = self._events
         if start == len(events):
             return
         request.pos = self._event_base + len(events)
