@@ -510,7 +510,7 @@ class Scheduler:
         if not scores:
             request.best_groups = []
             return
-        values = list(zip(*[g.weights for g in scores]))
+        values = list(zip(*[g.weights for g in scores], strict=True))
         hi = request.hi = [max(v) for v in values]
         lo = request.lo = [
             min(v) if floor is None else floor
