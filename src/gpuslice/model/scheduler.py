@@ -510,6 +510,9 @@ class Scheduler:
         if not scores:
             request.best_groups = []
             return
+        if len(self._floors) == 3:
+            self._rescore3(request)
+            return
         values = list(zip(*[g.weights for g in scores], strict=True))
         hi = request.hi = [max(v) for v in values]
         lo = request.lo = [
@@ -532,6 +535,34 @@ class Scheduler:
             scores = request.scores = {g: score(coef, g.weights) for g in scores}
         best = request.best = max(scores.values())
         request.best_groups = [g for g, s in scores.items() if s == best]
+
+    def _rescore3(self, request: Prepared) -> None:
+        """`_rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
+        groups = request.scores
+        w0, w1, w2 = zip(*[g.weights for g in groups], strict=True)
+        f0, f1, f2 = self._floors
+        m0, m1, m2 = self._mult_list
+        h0 = max(w0)
+        h1 = max(w1)
+        h2 = max(w2)
+        l0 = min(w0) if f0 is None else f0
+        l1 = min(w1) if f1 is None else f1
+        l2 = min(w2) if f2 is None else f2
+        request.hi = [h0, h1, h2]
+        request.lo = [l0, l1, l2]
+        request.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
+        request.lo_n = [w0.count(l0), w1.count(l1), w2.count(l2)]
+        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
+        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
+        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
+        request.coef = [c0, c1, c2]
+        values = [c0 * a + c1 * b + c2 * c for a, b, c in zip(w0, w1, w2, strict=True)]
+        scores = request.scores = dict(zip(groups, values, strict=True))
+        best = request.best = max(values)
+        if values.count(best) == 1:
+            request.best_groups = [next(g for g, v in scores.items() if v == best)]
+        else:
+            request.best_groups = [g for g, v in scores.items() if v == best]
 
     @staticmethod
     def _best(request: Prepared) -> None:
@@ -568,8 +599,13 @@ class Scheduler:
         fits = self._fits_group
         moved = not scores
         best_gone = False
-        for added, group in events[start:]:
-            if added:
+        window = events[start:]
+        # Net changes: a group that came and went within the window is skipped; additions go
+        # first, so a bound that a new group shares is not taken for gone.
+        gone = [group for added, group in window if not added]
+        vanished = set(gone)
+        for added, group in window:
+            if added and group not in vanished:
                 ok = memo.get(group)
                 if ok is None:
                     ok = memo[group] = fits(request, group)
@@ -596,25 +632,23 @@ class Scheduler:
                     best_gone = False
                 elif score == request.best:
                     request.best_groups.append(group)
-            else:
-                if scores.pop(group, None) is None or moved:
-                    continue
-                for k, (w, h, low, floor) in enumerate(
-                    zip(group.weights, hi, lo, floors, strict=True)
-                ):
-                    if w == h:
-                        hi_n[k] -= 1
-                        if not hi_n[k]:
-                            moved = True
-                            break
-                    if floor is None and w == low:
-                        lo_n[k] -= 1
-                        if not lo_n[k]:
-                            moved = True
-                            break
-                if not moved and group in request.best_groups:
-                    request.best_groups.remove(group)
-                    best_gone = not request.best_groups
+        for group in gone:
+            if scores.pop(group, None) is None or moved:
+                continue
+            for k, (w, h, low, floor) in enumerate(zip(group.weights, hi, lo, floors, strict=True)):
+                if w == h:
+                    hi_n[k] -= 1
+                    if not hi_n[k]:
+                        moved = True
+                        break
+                if floor is None and w == low:
+                    lo_n[k] -= 1
+                    if not lo_n[k]:
+                        moved = True
+                        break
+            if not moved and group in request.best_groups:
+                request.best_groups.remove(group)
+                best_gone = not request.best_groups
         if moved:
             self._rescore(request)
         elif best_gone:
