@@ -428,34 +428,33 @@ class Scheduler:
         self._events = []
         self._epoch += 1
 
-    def _move(self, j: int) -> None:
-        """Put host `j` in the group of its new state, noting groups that appear or vanish."""
-        old = self._group_of[j]
-        key = (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
+    def _move(self, j: int, key: GroupKey) -> None:
+        """Put host `j` in the group of its new state `key`, noting groups that come and go."""
+        group_of = self._group_of
+        old = group_of[j]
         if old.key == key:
             return
-        events = self._events
         groups = self._groups
         old.count -= 1
         if not old.count:
             del groups[old.key]
-            events.append((False, old))
+            self._events.append((False, old))
         group = groups.get(key)
         if group is None:
             group = groups[key] = self._new_group(key, j)
+            group_of[j] = group
+            events = self._events
             events.append((True, group))
-        else:
-            group.count += 1
-            heap = group.heap
-            heapq.heappush(heap, j)
-            if len(heap) > 2 * group.count + 16:
-                group_of = self._group_of
-                group_of[j] = group
-                heap[:] = sorted({i for i in heap if group_of[i] is group})
-        self._group_of[j] = group
-        if len(events) > 65536:
-            self._event_base += len(events)
-            events.clear()
+            if len(events) > 65536:
+                self._event_base += len(events)
+                events.clear()
+            return
+        group.count += 1
+        group_of[j] = group
+        heap = group.heap
+        heapq.heappush(heap, j)
+        if len(heap) > 2 * group.count + 16:
+            heap[:] = sorted({i for i in heap if group_of[i] is group})
 
     def _first(self, group: _Group) -> int:
         """The first host of `group` in fleet order."""
@@ -791,7 +790,7 @@ class Scheduler:
         for k in request.recompute:
             wcol[k] = self.weighers[k].raw_at(lists, j)
         if self._grouped:
-            self._move(j)
+            self._move(j, (self._cls[j], *column, *self._pci_cols[j], *wcol))
 
     def _sync(self) -> None:
         """Bring the numpy views up to date with the hosts that changed since last time."""
