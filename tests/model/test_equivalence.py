@@ -19,6 +19,7 @@ from gpuslice.model import (
     from_plan,
     request_from_flavor,
 )
+from gpuslice.plan.types import Inventory, Provider
 from tests.model.builders import flavor, plan, provider
 
 MULTIPLIERS = st.sampled_from([1.0, 2.0, 0.5, -1.0, 0.0])
@@ -47,12 +48,27 @@ def reference_pick(scheduler: Scheduler, request: Prepared) -> int | None:
     return hosts[totals.index(best)]
 
 
+def providers_of(hosts: list[tuple[int, int, int, bool, bool]]) -> list[Provider]:
+    return [
+        provider(
+            f"h{i}",
+            vcpu=v,
+            ram=r,
+            gpus=g,
+            traits=["CUSTOM_FAST"] if fast else [],
+            extra={"MEMORY_MB": Inventory(r, allocation_ratio=1.5)} if over else None,
+        )
+        for i, (v, r, g, fast, over) in enumerate(hosts)
+    ]
+
+
 host_specs = st.lists(
     st.tuples(
         st.integers(2, 12),  # vCPUs
         st.sampled_from([2048, 4096, 8192]),  # RAM
         st.integers(0, 2),  # GPUs
         st.booleans(),  # trait CUSTOM_FAST
+        st.booleans(),  # RAM overcommitted 1.5x: free RAM can go below 0 (RAMWeigher's minval)
     ),
     min_size=1,
     max_size=7,
@@ -73,17 +89,14 @@ steps_spec = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=
 @settings(max_examples=150, deadline=None)
 @given(host_specs, flavor_specs, steps_spec, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS)
 def test_decisions_match_the_reference(
-    hosts: list[tuple[int, int, int, bool]],
+    hosts: list[tuple[int, int, int, bool, bool]],
     flavors: list[tuple[int, int, int, str]],
     steps: list[tuple[int, int]],
     ram_multiplier: float,
     cpu_multiplier: float,
     pci_multiplier: float,
 ) -> None:
-    providers = [
-        provider(f"h{i}", vcpu=v, ram=r, gpus=g, traits=["CUSTOM_FAST"] if fast else [])
-        for i, (v, r, g, fast) in enumerate(hosts)
-    ]
+    providers = providers_of(hosts)
     weighers = (
         WeigherSetting("RAMWeigher", ram_multiplier),
         WeigherSetting("CPUWeigher", cpu_multiplier),
@@ -113,15 +126,12 @@ def test_decisions_match_the_reference(
 @settings(max_examples=60, deadline=None)
 @given(host_specs, flavor_specs, steps_spec)
 def test_group_path_and_host_path_agree(
-    hosts: list[tuple[int, int, int, bool]],
+    hosts: list[tuple[int, int, int, bool, bool]],
     flavors: list[tuple[int, int, int, str]],
     steps: list[tuple[int, int]],
 ) -> None:
     """The grouped path and the per-host numpy path (`_pick`) choose the same hosts."""
-    providers = [
-        provider(f"h{i}", vcpu=v, ram=r, gpus=g, traits=["CUSTOM_FAST"] if fast else [])
-        for i, (v, r, g, fast) in enumerate(hosts)
-    ]
+    providers = providers_of(hosts)
     runs = []
     for grouped in (True, False):
         scheduler = Scheduler(from_plan(plan(providers)), seed=5)
@@ -147,3 +157,37 @@ def test_group_path_and_host_path_agree(
                 live.append(claim)
         runs.append(picks)
     assert runs[0] == runs[1]
+
+
+def test_weights_below_minval_are_clamped_on_both_paths() -> None:
+    """Free RAM below RAMWeigher's minval (RAM overcommitted) weighs as the minval itself."""
+    overcommitted = {"MEMORY_MB": Inventory(2048, allocation_ratio=1.5)}
+    providers = [
+        provider("h0", ram=2048, extra=overcommitted),
+        provider("h1", ram=2048, extra=overcommitted, traits=["CUSTOM_X"]),
+        provider("h2", ram=2048, traits=["CUSTOM_Z"]),
+    ]
+    stack = (WeigherSetting("RAMWeigher", -1.0),)
+    picks = []
+    for grouped in (True, False):
+        scheduler = Scheduler(from_plan(plan(providers), weighers=stack))
+        scheduler._grouped = grouped
+        on_h0 = scheduler.prepare(
+            request_from_flavor(
+                flavor("y", 1, 512, 1, trait__CUSTOM_X="forbidden", trait__CUSTOM_Z="forbidden")
+            )
+        )
+        on_h1 = scheduler.prepare(
+            request_from_flavor(flavor("x", 1, 512, 1, trait__CUSTOM_X="required"))
+        )
+        for request, count in ((on_h0, 4), (on_h1, 5)):
+            for _ in range(count):
+                assert scheduler.schedule(request) is not None
+        # free RAM now 0 on h0, -512 on h1 and 2048 on h2: h0 and h1 both weigh as 0 (the
+        # least free, so the best when stacking), a tie that fleet order breaks
+        anywhere = scheduler.prepare(request_from_flavor(flavor("m", 1, 512, 1)))
+        assert reference_pick(scheduler, anywhere) == 0
+        claim = scheduler.schedule(anywhere)
+        assert claim is not None
+        picks.append(claim.provider)
+    assert picks == [0, 0]
