@@ -219,8 +219,10 @@ def run(
     gpu_ref = np.zeros(samples, dtype=np.int64)
     gpu_free_ref = np.zeros(samples, dtype=np.int64)
     next_sample = 0
+    edge_list: list[float] = edges.tolist()
     used_vcpus = used_ram = used_gpus = gpu_vcpus = gpu_ram = 0
     counts = Counter[str]()
+    gpu_requests = gpu_accepted = ordinary_requests = ordinary_accepted = 0
     stages = Counter[str]()
     first_break: tuple[str, ...] = ()
     events: list[Event] = []
@@ -245,20 +247,24 @@ def run(
                 gpu_ram -= spec.ram
             if log:
                 events.append(Event(when, "delete", vm_index, scheduler.names[held.provider]))
-        while next_sample < samples and now >= edges[next_sample]:
+        while next_sample < samples and now >= edge_list[next_sample]:
             cpu_s[next_sample] = used_vcpus / cpu_total
             ram_s[next_sample] = used_ram / ram_total
             gpu_s[next_sample] = used_gpus / gpu_total
             held_s[next_sample] = max(0, gpu_only.vcpus - gpu_vcpus)
             held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
             next_sample += 1
-        bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
         prepared = book.prepare(vm)
         claim = scheduler.schedule(prepared)
-        kind = "gpu" if vm.gpus else "ordinary"
-        counts[f"{kind}_requests"] += 1
+        if vm.gpus:
+            gpu_requests += 1
+        else:
+            ordinary_requests += 1
         if claim is not None:
-            counts[f"{kind}_accepted"] += 1
+            if vm.gpus:
+                gpu_accepted += 1
+            else:
+                ordinary_accepted += 1
             spec = prepared.spec
             used_vcpus += spec.vcpus
             used_ram += spec.ram
@@ -272,6 +278,7 @@ def run(
             if log:
                 events.append(Event(now, "boot", index, scheduler.names[claim.provider]))
         else:
+            bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
             if log:
                 events.append(Event(now, "refuse", index))
             if vm.gpus:
@@ -309,11 +316,11 @@ def run(
         name=plan.strategy,
         release=str(plan.release),
         promise=plan.promise,
-        gpu_requests=counts["gpu_requests"],
-        gpu_accepted=counts["gpu_accepted"],
+        gpu_requests=gpu_requests,
+        gpu_accepted=gpu_accepted,
         gpu_refused_while_free=counts["gpu_refused_while_free"],
-        ordinary_requests=counts["ordinary_requests"],
-        ordinary_accepted=counts["ordinary_accepted"],
+        ordinary_requests=ordinary_requests,
+        ordinary_accepted=ordinary_accepted,
         wall_seconds=time.perf_counter() - started,
         ordinary_capacity=ordinary_cap,
         gpu_only_capacity=gpu_only,
