@@ -603,17 +603,44 @@ class Scheduler:
         # first, so a bound that a new group shares is not taken for gone.
         gone = [group for added, group in window if not added]
         vanished = set(gone)
+        three = len(hi) == 3
+        if three:
+            h0, h1, h2 = hi
+            l0, l1, l2 = lo
+            c0, c1, c2 = request.coef
+            n0, n1, n2 = (floor is None for floor in floors)
         for added, group in window:
-            if added and group not in vanished:
-                ok = memo.get(group)
-                if ok is None:
-                    ok = memo[group] = fits(request, group)
-                if not ok:
+            if not added or group in vanished:
+                continue
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(request, group)
+            if not ok:
+                continue
+            scores[group] = 0.0
+            if moved:
+                continue
+            weights = group.weights
+            if three:
+                a, b, c = weights
+                if (
+                    a > h0
+                    or b > h1
+                    or c > h2
+                    or (n0 and a < l0)
+                    or (n1 and b < l1)
+                    or (n2 and c < l2)
+                ):
+                    moved = True
                     continue
-                scores[group] = 0.0
-                if moved:
-                    continue
-                weights = group.weights
+                hi_n[0] += a == h0
+                hi_n[1] += b == h1
+                hi_n[2] += c == h2
+                lo_n[0] += a == l0
+                lo_n[1] += b == l1
+                lo_n[2] += c == l2
+                score = c0 * a + c1 * b + c2 * c
+            else:
                 for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
                     if w > h or (floor is None and w < low):
                         moved = True
@@ -624,27 +651,51 @@ class Scheduler:
                         lo_n[k] += 1
                 if moved:
                     continue
-                score = scores[group] = self._score(request.coef, weights)
-                if score > request.best:
-                    request.best = score
-                    request.best_groups = [group]
-                    best_gone = False
-                elif score == request.best:
-                    request.best_groups.append(group)
+                score = self._score(request.coef, weights)
+            scores[group] = score
+            if score > request.best:
+                request.best = score
+                request.best_groups = [group]
+                best_gone = False
+            elif score == request.best:
+                request.best_groups.append(group)
         for group in gone:
             if scores.pop(group, None) is None or moved:
                 continue
-            for k, (w, h, low, floor) in enumerate(zip(group.weights, hi, lo, floors, strict=True)):
-                if w == h:
-                    hi_n[k] -= 1
-                    if not hi_n[k]:
-                        moved = True
-                        break
-                if floor is None and w == low:
-                    lo_n[k] -= 1
-                    if not lo_n[k]:
-                        moved = True
-                        break
+            if three:
+                a, b, c = group.weights
+                if a == h0:
+                    hi_n[0] -= 1
+                    moved = not hi_n[0]
+                if b == h1:
+                    hi_n[1] -= 1
+                    moved = moved or not hi_n[1]
+                if c == h2:
+                    hi_n[2] -= 1
+                    moved = moved or not hi_n[2]
+                if n0 and a == l0:
+                    lo_n[0] -= 1
+                    moved = moved or not lo_n[0]
+                if n1 and b == l1:
+                    lo_n[1] -= 1
+                    moved = moved or not lo_n[1]
+                if n2 and c == l2:
+                    lo_n[2] -= 1
+                    moved = moved or not lo_n[2]
+            else:
+                for k, (w, h, low, floor) in enumerate(
+                    zip(group.weights, hi, lo, floors, strict=True)
+                ):
+                    if w == h:
+                        hi_n[k] -= 1
+                        if not hi_n[k]:
+                            moved = True
+                            break
+                    if floor is None and w == low:
+                        lo_n[k] -= 1
+                        if not lo_n[k]:
+                            moved = True
+                            break
             if not moved and group in request.best_groups:
                 request.best_groups.remove(group)
                 best_gone = not request.best_groups
