@@ -14,8 +14,16 @@ A decision runs these stages in nova's order; the first stage that removes a hos
    to the host that comes first in the fleet).
 
 Speed: everything that does not change while VMs come and go is evaluated once per kind of
-request (`prepare`) into a boolean mask; a decision is then a handful of numpy operations over
-all hosts, and a claim or release touches one host.
+request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
+default host_subset_size of 1 a decision then weighs groups, not hosts: hosts with the same
+static class (the same answer from every prepared request's static mask), free amounts, free
+devices and raw weights are interchangeable but for fleet order, so each prepared request keeps
+its candidate groups, the normalisation bounds (and how many groups sit at each), every
+group's score and the best groups; it catches up on the groups that appeared or vanished since
+its last decision, and weighs every candidate group again only when a bound moved. The first
+host of a group comes from a heap. With host_subset_size above 1 (or no weighers) a decision
+is a handful of numpy operations over all hosts (`candidates`, `_pick`). Both sum the
+weighted terms left to right, one rounding each, so they choose alike.
 """
 
 from __future__ import annotations
