@@ -153,6 +153,10 @@ def test_group_path_and_host_path_agree(
                 scheduler.release(live.pop(0))
             claim = scheduler.schedule(kinds[kind % len(kinds)])
             picks.append(None if claim is None else claim.provider)
+            if grouped:  # every host sits in the group of its state
+                for j in range(len(providers)):
+                    assert scheduler._group_of[j].key == scheduler._key(j)
+                    assert scheduler._groups[scheduler._key(j)] is scheduler._group_of[j]
             if claim is not None:
                 live.append(claim)
         runs.append(picks)
