@@ -453,7 +453,7 @@ class Scheduler:
             group_of[j] = group
             events = self._events
             events.append((True, group))
-            if len(events) > 65536:
+            if len(events) > 4096:
                 self._event_base += len(events)
                 events.clear()
             return
@@ -498,7 +498,7 @@ class Scheduler:
             request.memo = {}
         request.pos = self._event_base + len(self._events)
         memo = request.memo
-        if len(memo) > 4 * len(self._groups) + 1024:
+        if len(memo) > 2 * len(self._groups) + 64:
             memo.clear()
         scores: dict[_Group, float] = {}
         fits = self._fits_group
