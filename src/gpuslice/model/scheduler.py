@@ -14,12 +14,21 @@ A decision runs these stages in nova's order; the first stage that removes a hos
    to the host that comes first in the fleet).
 
 Speed: everything that does not change while VMs come and go is evaluated once per kind of
-request (`prepare`) into a boolean mask; a decision is then a handful of numpy operations over
-all hosts, and a claim or release touches one host.
+request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
+default host_subset_size of 1 a decision then weighs groups, not hosts: hosts with the same
+static class (the same answer from every prepared request's static mask), free amounts, free
+devices and raw weights are interchangeable but for fleet order, so each prepared request keeps
+its candidate groups, the normalisation bounds (and how many groups sit at each), every
+group's score and the best groups; it catches up on the groups that appeared or vanished since
+its last decision, and weighs every candidate group again only when a bound moved. The first
+host of a group comes from a heap. With host_subset_size above 1 (or no weighers) a decision
+is a handful of numpy operations over all hosts (`candidates`, `_pick`). Both sum the
+weighted terms left to right, one rounding each, so they choose alike.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,10 +66,24 @@ class Prepared:
 
     __slots__ = (
         "amounts",
+        "best",
+        "best_groups",
+        "cls_ok",
+        "coef",
+        "epoch",
         "fit",
+        "hi",
+        "hi_n",
+        "key_pci",
+        "key_terms",
+        "lo",
+        "lo_n",
+        "memo",
         "pci_rows",
+        "pos",
         "recompute",
         "rows",
+        "scores",
         "seen",
         "shifts",
         "spec",
@@ -89,6 +112,63 @@ class Prepared:
         # per weigher row: how a claim shifts its raw weight, or rows to recompute
         self.shifts: tuple[tuple[int, float], ...] = ()
         self.recompute: tuple[int, ...] = ()
+        # The group path (see `Scheduler._pick_group`): where each amount sits in a group key,
+        # the candidate groups and their scores, the bounds and the best groups.
+        self.key_terms: tuple[tuple[int, int], ...] = ()
+        self.key_pci: tuple[tuple[int, int], ...] = ()
+        self.epoch = -1
+        self.pos = 0
+        self.cls_ok: list[bool] = []
+        self.memo: dict[_Group, bool] = {}
+        self.scores: dict[_Group, float] = {}
+        self.hi: list[float] = []
+        self.lo: list[float] = []
+        # how many candidate groups sit at each bound (a bound moves when its count drops to 0)
+        self.hi_n: list[int] = []
+        self.lo_n: list[int] = []
+        self.coef: list[float] = []
+        self.best = 0.0
+        self.best_groups: list[_Group] = []
+
+
+GroupKey = tuple[float, ...]
+"""A host's static class, free amounts, free PCI devices and raw weights, in one tuple."""
+
+
+class _Group:
+    """Hosts in one state (same `GroupKey`): how many, a heap of their indices, their weights.
+
+    The heap is lazy: a host that left stays in it until it reaches the top (or a compaction).
+    `weights` are the raw weights clamped at each weigher's minval, as `_pick` clamps them.
+    """
+
+    __slots__ = ("count", "heap", "key", "weights")
+
+    def __init__(self, key: GroupKey, j: int, weights: tuple[float, ...]) -> None:
+        self.key = key
+        self.count = 1
+        self.heap = [j]
+        self.weights = weights
+
+
+class _HostLists:
+    """The per-host values weighers read, as Python lists (what `raw_at` reads)."""
+
+    __slots__ = ("pci_free_total", "ram_total", "ram_used", "vcpu_total", "vcpus_used")
+
+    def __init__(
+        self,
+        ram_total: list[float],
+        ram_used: list[float],
+        vcpu_total: list[float],
+        vcpus_used: list[float],
+        pci_free_total: list[int],
+    ) -> None:
+        self.ram_total = ram_total
+        self.ram_used = ram_used
+        self.vcpu_total = vcpu_total
+        self.vcpus_used = vcpus_used
+        self.pci_free_total = pci_free_total
 
 
 class Claim(NamedTuple):
@@ -136,15 +216,26 @@ class Scheduler:
                 self.step[i, j] = max(1, p.step_size[rc])
             for key, count in p.pci.items():
                 self.pci_total[self._pool_index[key], j] = count
-        self.free = self.capacity.copy()
-        self.pci_free = self.pci_total.copy()
-        self._free_cols: list[list[int]] = self.free.T.tolist()
-        self._pci_cols: list[list[int]] = self.pci_free.T.tolist()
-        self.pci_free_total = self.pci_free.sum(axis=0)
+        # What changes with claims lives in Python lists, one entry (or column) per host: a
+        # claim touches one host, and list items are much cheaper than numpy scalars. The
+        # numpy views (`free`, `pci_free`, ...) catch up on the hosts that changed when read.
+        self._free_np = self.capacity.copy()
+        self._pci_np = self.pci_total.copy()
+        self._free_cols: list[list[int]] = self._free_np.T.tolist()
+        self._pci_cols: list[list[int]] = self._pci_np.T.tolist()
+        self._pci_total_np: npt.NDArray[np.int64] = self._pci_np.sum(axis=0)
         self.ram_total = np.array([p.ram_total for p in model.providers], dtype=np.float64)
         self.vcpu_total = np.array([p.vcpu_total for p in model.providers], dtype=np.float64)
-        self.ram_used = np.zeros(n, dtype=np.float64)
-        self.vcpus_used = np.zeros(n, dtype=np.float64)
+        self._ram_used_np = np.zeros(n, dtype=np.float64)
+        self._vcpus_used_np = np.zeros(n, dtype=np.float64)
+        self._dirty: set[int] = set()
+        self._lists = _HostLists(
+            self.ram_total.tolist(),
+            self._ram_used_np.tolist(),
+            self.vcpu_total.tolist(),
+            self._vcpus_used_np.tolist(),
+            self._pci_total_np.tolist(),
+        )
         self._isolation = tuple(_isolation_traits(p) for p in model.providers)
         self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
         self._pci_filter = next(
@@ -164,9 +255,9 @@ class Scheduler:
             [[-np.inf if w.minval is None else w.minval] for w in self.weighers],
             dtype=np.float64,
         ).reshape(len(self.weighers), 1)
-        self.weights = np.zeros((len(self.weighers), n), dtype=np.float64)
+        self._weights_np = np.zeros((len(self.weighers), n), dtype=np.float64)
         for k, w in enumerate(self.weighers):
-            self.weights[k] = w.raw(self)
+            self._weights_np[k] = w.raw(self)
         self._needs_min = not bool(self._has_min.all())
         self._minvals = tuple(
             (k, float(w.minval)) for k, w in enumerate(self.weighers) if w.minval is not None
@@ -181,6 +272,22 @@ class Scheduler:
         self._incremental_limit = max(8, n // 16)
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
+        # The group path: hosts in the same state (static class, free amounts, free devices,
+        # raw weights) are interchangeable but for fleet order, so a decision weighs states.
+        self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
+        self._wcols: list[list[float]] = self._weights_np.T.tolist()
+        self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
+        self._woff = 1 + r + len(self.pool_keys)
+        self._cls: list[int] = [0] * n
+        self._cls_rep: list[int] = [0] if n else []
+        self._masks: set[bytes] = set()
+        self._groups: dict[GroupKey, _Group] = {}
+        self._group_of: list[_Group] = []
+        self._events: list[tuple[bool, _Group]] = []
+        self._event_base = 0
+        self._epoch = 0
+        if self._grouped:
+            self._regroup()
 
     # ----------------------------------------------------------------- preparing
     def _host_view(self, j: int) -> HostView:
@@ -272,7 +379,348 @@ class Scheduler:
                 shifts.append((k, shift))
         prepared.shifts = tuple(shifts)
         prepared.recompute = tuple(recompute)
+        width = len(self.classes)
+        prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
+        prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
+        if self._grouped:
+            mask = static.tobytes()
+            if mask not in self._masks:
+                self._masks.add(mask)
+                self._refine(prepared.static_list)
         return prepared
+
+    # ----------------------------------------------------------------- grouping
+    def _refine(self, static: list[bool]) -> None:
+        """Split the static classes by a new request's static mask (regroup if one split)."""
+        ids: dict[tuple[int, bool], int] = {}
+        refined = [ids.setdefault(pair, len(ids)) for pair in zip(self._cls, static, strict=True)]
+        if len(ids) != len(self._cls_rep):
+            self._cls = refined
+            reps = [-1] * len(ids)
+            for j, c in enumerate(refined):
+                if reps[c] < 0:
+                    reps[c] = j
+            self._cls_rep = reps
+            self._regroup()
+
+    def _key(self, j: int) -> GroupKey:
+        return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
+
+    def _new_group(self, key: GroupKey, j: int) -> _Group:
+        weights = key[self._woff :]
+        for w, floor in zip(weights, self._floors, strict=True):
+            if floor is not None and w < floor:
+                weights = tuple(
+                    w if floor is None or w >= floor else floor
+                    for w, floor in zip(weights, self._floors, strict=True)
+                )
+                break
+        return _Group(key, j, weights)
+
+    def _regroup(self) -> None:
+        """Group every host afresh; every prepared request recomputes at its next decision."""
+        groups: dict[GroupKey, _Group] = {}
+        group_of: list[_Group] = []
+        for j in range(len(self.names)):
+            key = self._key(j)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._new_group(key, j)
+            else:
+                group.count += 1
+                group.heap.append(j)
+            group_of.append(group)
+        self._groups = groups
+        self._group_of = group_of
+        self._event_base += len(self._events)
+        self._events = []
+        self._epoch += 1
+
+    def _move(self, j: int, key: GroupKey) -> None:
+        """Put host `j` in the group of its new state `key`, noting groups that come and go."""
+        group_of = self._group_of
+        old = group_of[j]
+        if old.key == key:
+            return
+        groups = self._groups
+        old.count -= 1
+        if not old.count:
+            del groups[old.key]
+            self._events.append((False, old))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = self._new_group(key, j)
+            group_of[j] = group
+            events = self._events
+            events.append((True, group))
+            if len(events) > 4096:
+                self._event_base += len(events)
+                events.clear()
+            return
+        group.count += 1
+        group_of[j] = group
+        heap = group.heap
+        heapq.heappush(heap, j)
+        if len(heap) > 2 * group.count + 16:
+            heap[:] = sorted({i for i in heap if group_of[i] is group})
+
+    def _first(self, group: _Group) -> int:
+        """The first host of `group` in fleet order."""
+        heap = group.heap
+        group_of = self._group_of
+        while group_of[heap[0]] is not group:
+            heapq.heappop(heap)
+        return heap[0]
+
+    def _fits_group(self, request: Prepared, group: _Group) -> bool:
+        """Whether the hosts of `group` pass every stage for `request` (what `_fits` says)."""
+        key = group.key
+        if not request.cls_ok[int(key[0])]:
+            return False
+        for at, amount in request.key_terms:
+            if key[at] < amount:
+                return False
+        return all(key[at] >= count for at, count in request.key_pci)
+
+    @staticmethod
+    def _score(coef: list[float], weights: tuple[float, ...]) -> float:
+        # Left to right, one rounding per product and per sum: what `_pick` computes.
+        total = 0.0
+        for c, w in zip(coef, weights, strict=True):
+            total += c * w
+        return total
+
+    def _recount(self, request: Prepared) -> None:
+        """Find `request`'s candidate groups among all groups, then weigh them."""
+        if request.epoch != self._epoch:
+            request.epoch = self._epoch
+            request.cls_ok = [request.static_list[j] for j in self._cls_rep]
+            request.memo = {}
+        request.pos = self._event_base + len(self._events)
+        memo = request.memo
+        if len(memo) > 2 * len(self._groups) + 64:
+            memo.clear()
+        scores: dict[_Group, float] = {}
+        fits = self._fits_group
+        for group in self._groups.values():
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(request, group)
+            if ok:
+                scores[group] = 0.0
+        request.scores = scores
+        self._rescore(request)
+
+    def _rescore(self, request: Prepared) -> None:
+        """Weigh `request`'s candidate groups: bounds, multipliers, scores and the best."""
+        scores = request.scores
+        if not scores:
+            request.best_groups = []
+            return
+        if len(self._floors) == 3:
+            self._rescore3(request)
+            return
+        values = list(zip(*[g.weights for g in scores], strict=True))
+        hi = request.hi = [max(v) for v in values]
+        lo = request.lo = [
+            min(v) if floor is None else floor
+            for v, floor in zip(values, self._floors, strict=True)
+        ]
+        request.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
+        request.lo_n = [v.count(low) for v, low in zip(values, lo, strict=True)]
+        coef = request.coef = [
+            m / (h - low) if h > low else 0.0
+            for m, h, low in zip(self._mult_list, hi, lo, strict=True)
+        ]
+        if len(coef) == 3:
+            c0, c1, c2 = coef
+            scores = request.scores = {
+                g: c0 * w[0] + c1 * w[1] + c2 * w[2] for g in scores for w in (g.weights,)
+            }
+        else:
+            score = self._score
+            scores = request.scores = {g: score(coef, g.weights) for g in scores}
+        best = request.best = max(scores.values())
+        request.best_groups = [g for g, s in scores.items() if s == best]
+
+    def _rescore3(self, request: Prepared) -> None:
+        """`_rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
+        groups = request.scores
+        w0, w1, w2 = zip(*[g.weights for g in groups], strict=True)
+        f0, f1, f2 = self._floors
+        m0, m1, m2 = self._mult_list
+        h0 = max(w0)
+        h1 = max(w1)
+        h2 = max(w2)
+        l0 = min(w0) if f0 is None else f0
+        l1 = min(w1) if f1 is None else f1
+        l2 = min(w2) if f2 is None else f2
+        request.hi = [h0, h1, h2]
+        request.lo = [l0, l1, l2]
+        request.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
+        request.lo_n = [w0.count(l0), w1.count(l1), w2.count(l2)]
+        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
+        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
+        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
+        request.coef = [c0, c1, c2]
+        values = [c0 * a + c1 * b + c2 * c for a, b, c in zip(w0, w1, w2, strict=True)]
+        scores = request.scores = dict(zip(groups, values, strict=True))
+        best = request.best = max(values)
+        if values.count(best) == 1:
+            request.best_groups = [next(g for g, v in scores.items() if v == best)]
+        else:
+            request.best_groups = [g for g, v in scores.items() if v == best]
+
+    @staticmethod
+    def _best(request: Prepared) -> None:
+        scores = request.scores
+        best = request.best = max(scores.values())
+        request.best_groups = [g for g, s in scores.items() if s == best]
+
+    def _catch_up(self, request: Prepared) -> None:
+        """Apply the groups that appeared or vanished since `request`'s last decision.
+
+        A group that moves no bound is weighed alone; one that moves a bound changes every
+        candidate's score, so the candidates are weighed again (`_rescore`).
+        """
+        start = request.pos - self._event_base
+        events = self._events
+        if (
+            request.epoch != self._epoch
+            or start < 0
+            or len(events) - start > len(self._groups) // 2 + 8
+        ):
+            # (a long backlog costs more than looking at every group once)
+            self._recount(request)
+            return
+        if start == len(events):
+            return
+        request.pos = self._event_base + len(events)
+        scores = request.scores
+        memo = request.memo
+        hi = request.hi
+        lo = request.lo
+        hi_n = request.hi_n
+        lo_n = request.lo_n
+        floors = self._floors
+        fits = self._fits_group
+        moved = not scores
+        best_gone = False
+        window = events[start:]
+        # Net changes: a group that came and went within the window is skipped; additions go
+        # first, so a bound that a new group shares is not taken for gone.
+        gone = [group for added, group in window if not added]
+        vanished = set(gone)
+        three = len(hi) == 3
+        if three:
+            h0, h1, h2 = hi
+            l0, l1, l2 = lo
+            c0, c1, c2 = request.coef
+            n0, n1, n2 = (floor is None for floor in floors)
+        for added, group in window:
+            if not added or group in vanished:
+                continue
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(request, group)
+            if not ok:
+                continue
+            scores[group] = 0.0
+            if moved:
+                continue
+            weights = group.weights
+            if three:
+                a, b, c = weights
+                if (
+                    a > h0
+                    or b > h1
+                    or c > h2
+                    or (n0 and a < l0)
+                    or (n1 and b < l1)
+                    or (n2 and c < l2)
+                ):
+                    moved = True
+                    continue
+                hi_n[0] += a == h0
+                hi_n[1] += b == h1
+                hi_n[2] += c == h2
+                lo_n[0] += a == l0
+                lo_n[1] += b == l1
+                lo_n[2] += c == l2
+                score = c0 * a + c1 * b + c2 * c
+            else:
+                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
+                    if w > h or (floor is None and w < low):
+                        moved = True
+                        break
+                    if w == h:
+                        hi_n[k] += 1
+                    if w == low:
+                        lo_n[k] += 1
+                if moved:
+                    continue
+                score = self._score(request.coef, weights)
+            scores[group] = score
+            if score > request.best:
+                request.best = score
+                request.best_groups = [group]
+                best_gone = False
+            elif score == request.best:
+                request.best_groups.append(group)
+        for group in gone:
+            if scores.pop(group, None) is None or moved:
+                continue
+            if three:
+                a, b, c = group.weights
+                if a == h0:
+                    hi_n[0] -= 1
+                    moved = not hi_n[0]
+                if b == h1:
+                    hi_n[1] -= 1
+                    moved = moved or not hi_n[1]
+                if c == h2:
+                    hi_n[2] -= 1
+                    moved = moved or not hi_n[2]
+                if n0 and a == l0:
+                    lo_n[0] -= 1
+                    moved = moved or not lo_n[0]
+                if n1 and b == l1:
+                    lo_n[1] -= 1
+                    moved = moved or not lo_n[1]
+                if n2 and c == l2:
+                    lo_n[2] -= 1
+                    moved = moved or not lo_n[2]
+            else:
+                for k, (w, h, low, floor) in enumerate(
+                    zip(group.weights, hi, lo, floors, strict=True)
+                ):
+                    if w == h:
+                        hi_n[k] -= 1
+                        if not hi_n[k]:
+                            moved = True
+                            break
+                    if floor is None and w == low:
+                        lo_n[k] -= 1
+                        if not lo_n[k]:
+                            moved = True
+                            break
+            if not moved and group in request.best_groups:
+                request.best_groups.remove(group)
+                best_gone = not request.best_groups
+        if moved:
+            self._rescore(request)
+        elif best_gone:
+            self._best(request)
+
+    def _pick_group(self, request: Prepared) -> int:
+        """The host `_pick` would choose among `request`'s candidates, or -1 when none."""
+        self._catch_up(request)
+        best = request.best_groups
+        if not best:
+            return -1
+        if len(best) == 1:
+            return self._first(best[0])
+        return min(self._first(group) for group in best)
 
     # ----------------------------------------------------------------- deciding
     def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
@@ -329,7 +777,11 @@ class Scheduler:
             m / (hi - lo) if hi > lo else 0.0
             for m, hi, lo in zip(self._mult_list, highs, lows, strict=True)
         ]
-        score = np.dot(coef, v)
+        # Term by term (not np.dot): one rounding per product and per sum on every machine,
+        # as the group path computes it.
+        score = coef[0] * v[0]
+        for k in range(1, len(coef)):
+            score += coef[k] * v[k]
         if size == 1:
             return int(idx[int(score.argmax())])
         order = np.argsort(-score, kind="stable")[:size]
@@ -356,10 +808,15 @@ class Scheduler:
 
     def schedule(self, request: Prepared) -> Claim | None:
         """Place `request`: pick a host and claim its resources; None when no host can take it."""
-        idx = self.candidates(request)
-        if idx.size == 0:
-            return None
-        j = self._pick(idx)
+        if self._grouped:
+            j = self._pick_group(request)
+            if j < 0:
+                return None
+        else:
+            idx = self.candidates(request)
+            if idx.size == 0:
+                return None
+            j = self._pick(idx)
         self._apply(j, request, -1)
         return Claim(j, request)
 
@@ -368,29 +825,83 @@ class Scheduler:
         self._apply(claim.provider, claim.request, 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
-        free = self.free
         column = self._free_cols[j]
         for row, amount in request.terms:
-            free[row, j] += sign * amount
             column[row] += sign * amount
-        pci_column = self._pci_cols[j]
-        for row, count in request.pci_rows:
-            self.pci_free[row, j] += sign * count
-            self.pci_free_total[j] += sign * count
-            pci_column[row] += sign * count
+        lists = self._lists
+        if request.pci_rows:
+            pci_column = self._pci_cols[j]
+            for row, count in request.pci_rows:
+                pci_column[row] += sign * count
+                lists.pci_free_total[j] += sign * count
+        self._dirty.add(j)
         log = self._changes
         log.append(j)
         if len(log) > 65536:
             self._log_base += len(log)
             log.clear()
         spec = request.spec
-        self.ram_used[j] -= sign * spec.ram
-        self.vcpus_used[j] -= sign * spec.vcpus
-        weights = self.weights
+        lists.ram_used[j] -= sign * spec.ram
+        lists.vcpus_used[j] -= sign * spec.vcpus
+        wcol = self._wcols[j]
         for k, shift in request.shifts:
-            weights[k, j] -= sign * shift
+            wcol[k] -= sign * shift
         for k in request.recompute:
-            weights[k, j] = self.weighers[k].raw_at(self, j)
+            wcol[k] = self.weighers[k].raw_at(lists, j)
+        if self._grouped:
+            self._move(j, (self._cls[j], *column, *self._pci_cols[j], *wcol))
+
+    def _sync(self) -> None:
+        """Bring the numpy views up to date with the hosts that changed since last time."""
+        if not self._dirty:
+            return
+        hosts = sorted(self._dirty)
+        self._dirty.clear()
+        lists = self._lists
+        self._free_np[:, hosts] = np.array([self._free_cols[j] for j in hosts]).T
+        self._pci_np[:, hosts] = np.array([self._pci_cols[j] for j in hosts], dtype=np.int64).T
+        self._pci_total_np[hosts] = [lists.pci_free_total[j] for j in hosts]
+        self._ram_used_np[hosts] = [lists.ram_used[j] for j in hosts]
+        self._vcpus_used_np[hosts] = [lists.vcpus_used[j] for j in hosts]
+        self._weights_np[:, hosts] = (
+            np.array([self._wcols[j] for j in hosts], dtype=np.float64).reshape(len(hosts), -1).T
+        )
+
+    @property
+    def free(self) -> npt.NDArray[np.int64]:
+        """Free amount of every resource class (rows) on every host (columns)."""
+        self._sync()
+        return self._free_np
+
+    @property
+    def pci_free(self) -> npt.NDArray[np.int64]:
+        """Free devices of every PCI pool (rows) on every host (columns)."""
+        self._sync()
+        return self._pci_np
+
+    @property
+    def pci_free_total(self) -> npt.NDArray[np.int64]:
+        """Free devices of all pools on every host."""
+        self._sync()
+        return self._pci_total_np
+
+    @property
+    def ram_used(self) -> npt.NDArray[np.float64]:
+        """RAM (MiB) of the flavors on every host."""
+        self._sync()
+        return self._ram_used_np
+
+    @property
+    def vcpus_used(self) -> npt.NDArray[np.float64]:
+        """vCPUs of the flavors on every host."""
+        self._sync()
+        return self._vcpus_used_np
+
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        """Raw weight of every weigher (rows) on every host (columns)."""
+        self._sync()
+        return self._weights_np
 
     # ----------------------------------------------------------------- explaining
     def explain(self, request: Prepared) -> tuple[Rejection, ...]:

@@ -8,6 +8,7 @@ multiplier is summed per host; the highest sum wins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -20,11 +21,31 @@ MAX_DEVS = 100
 class HostUsage(Protocol):
     """The per-host arrays a weigher reads (one entry per provider)."""
 
-    ram_total: npt.NDArray[np.float64]
-    ram_used: npt.NDArray[np.float64]
-    vcpu_total: npt.NDArray[np.float64]
-    vcpus_used: npt.NDArray[np.float64]
-    pci_free_total: npt.NDArray[np.int64]
+    @property
+    def ram_total(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def ram_used(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def vcpu_total(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def vcpus_used(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def pci_free_total(self) -> npt.NDArray[np.int64]: ...
+
+
+class HostValues(Protocol):
+    """The same per-host values as Python sequences (what `raw_at` reads: one host at a time)."""
+
+    @property
+    def ram_total(self) -> Sequence[float]: ...
+    @property
+    def ram_used(self) -> Sequence[float]: ...
+    @property
+    def vcpu_total(self) -> Sequence[float]: ...
+    @property
+    def vcpus_used(self) -> Sequence[float]: ...
+    @property
+    def pci_free_total(self) -> Sequence[int]: ...
 
 
 class BaseWeigher:
@@ -37,9 +58,9 @@ class BaseWeigher:
         """Raw weights of all hosts."""
         raise NotImplementedError
 
-    def raw_at(self, usage: HostUsage, index: int) -> float:
+    def raw_at(self, usage: HostValues, index: int) -> float:
         """Raw weight of host `index` (kept in step with `raw`)."""
-        return float(self.raw(usage)[index])
+        raise NotImplementedError
 
     def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
         """How a claim of these flavor amounts changes the raw weight; None: recompute it."""
@@ -56,7 +77,7 @@ class RAMWeigher(BaseWeigher):
         """Free RAM of every host."""
         return usage.ram_total - usage.ram_used
 
-    def raw_at(self, usage: HostUsage, index: int) -> float:
+    def raw_at(self, usage: HostValues, index: int) -> float:
         """Free RAM of one host."""
         return float(usage.ram_total[index] - usage.ram_used[index])
 
@@ -75,7 +96,7 @@ class CPUWeigher(BaseWeigher):
         """Free vCPUs of every host."""
         return usage.vcpu_total - usage.vcpus_used
 
-    def raw_at(self, usage: HostUsage, index: int) -> float:
+    def raw_at(self, usage: HostValues, index: int) -> float:
         """Free vCPUs of one host."""
         return float(usage.vcpu_total[index] - usage.vcpus_used[index])
 
@@ -98,7 +119,7 @@ class PCIWeigher(BaseWeigher):
         free = np.minimum(usage.pci_free_total, MAX_DEVS - 1)
         return (MAX_DEVS - free).astype(np.float64)
 
-    def raw_at(self, usage: HostUsage, index: int) -> float:
+    def raw_at(self, usage: HostValues, index: int) -> float:
         """Raw PCI weight of one host."""
         return float(MAX_DEVS - min(int(usage.pci_free_total[index]), MAX_DEVS - 1))
 
