@@ -39,7 +39,7 @@ from gpuslice.errors import InputError
 from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
 from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.weighers import WEIGHERS, BaseWeigher
+from gpuslice.model.weighers import WEIGHERS, BaseWeigher, CPUWeigher, PCIWeigher, RAMWeigher
 
 ISOLATED = "IsolatedAggregates"
 
@@ -79,6 +79,7 @@ class Prepared:
         "lo",
         "lo_n",
         "memo",
+        "moves",
         "pci_rows",
         "pos",
         "recompute",
@@ -129,6 +130,8 @@ class Prepared:
         self.coef: list[float] = []
         self.best = 0.0
         self.best_groups: list[_Group] = []
+        # ids of this request's claim and release in `_Group.next` (set by `prepare`)
+        self.moves = (0, 0)
 
 
 GroupKey = tuple[float, ...]
@@ -142,13 +145,16 @@ class _Group:
     `weights` are the raw weights clamped at each weigher's minval, as `_pick` clamps them.
     """
 
-    __slots__ = ("count", "heap", "key", "weights")
+    __slots__ = ("count", "heap", "key", "next", "weights")
 
     def __init__(self, key: GroupKey, j: int, weights: tuple[float, ...]) -> None:
         self.key = key
         self.count = 1
         self.heap = [j]
         self.weights = weights
+        # where a claim (or release) of a prepared request takes this group's hosts: the
+        # group of the new state (perhaps since emptied; then looked up again by its key)
+        self.next: dict[int, _Group] = {}
 
 
 class _HostLists:
@@ -229,6 +235,7 @@ class Scheduler:
         self._ram_used_np = np.zeros(n, dtype=np.float64)
         self._vcpus_used_np = np.zeros(n, dtype=np.float64)
         self._dirty: set[int] = set()
+        self._stale: set[int] = set()
         self._lists = _HostLists(
             self.ram_total.tolist(),
             self._ram_used_np.tolist(),
@@ -286,6 +293,14 @@ class Scheduler:
         self._events: list[tuple[bool, _Group]] = []
         self._event_base = 0
         self._epoch = 0
+        # Lazy hosts: when every weigher's new raw weight follows from a group key alone, a
+        # claim moves its host by the groups' cached transitions (`_Group.next`) and the
+        # per-host lists of free amounts, devices and weights catch up when read
+        # (`_materialize`); RAM and vCPUs used stay per host (they are not in the key).
+        self._lazy = self._grouped and all(
+            type(w) in (RAMWeigher, CPUWeigher, PCIWeigher) for w in self.weighers
+        )
+        self._prepared = 0
         if self._grouped:
             self._regroup()
 
@@ -382,6 +397,8 @@ class Scheduler:
         width = len(self.classes)
         prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
         prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
+        prepared.moves = (2 * self._prepared, 2 * self._prepared + 1)
+        self._prepared += 1
         if self._grouped:
             mask = static.tobytes()
             if mask not in self._masks:
@@ -404,6 +421,7 @@ class Scheduler:
             self._regroup()
 
     def _key(self, j: int) -> GroupKey:
+        self._materialize()
         return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
 
     def _new_group(self, key: GroupKey, j: int) -> _Group:
@@ -419,6 +437,7 @@ class Scheduler:
 
     def _regroup(self) -> None:
         """Group every host afresh; every prepared request recomputes at its next decision."""
+        self._materialize()
         groups: dict[GroupKey, _Group] = {}
         group_of: list[_Group] = []
         for j in range(len(self.names)):
@@ -545,8 +564,9 @@ class Scheduler:
 
     def _rescore3(self, request: Prepared) -> None:
         """`_rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
-        groups = request.scores
-        w0, w1, w2 = zip(*[g.weights for g in groups], strict=True)
+        groups = list(request.scores)
+        ws = [g.weights for g in groups]
+        w0, w1, w2 = zip(*ws)  # noqa: B905 (every weights tuple has three)
         f0, f1, f2 = self._floors
         m0, m1, m2 = self._mult_list
         h0 = max(w0)
@@ -563,13 +583,14 @@ class Scheduler:
         c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
         c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
         request.coef = [c0, c1, c2]
-        values = [c0 * a + c1 * b + c2 * c for a, b, c in zip(w0, w1, w2, strict=True)]
-        scores = request.scores = dict(zip(groups, values, strict=True))
+        # the same sum as `_score`: ((c0 * a) + (c1 * b)) + (c2 * c)
+        values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
+        request.scores = dict(zip(groups, values))  # noqa: B905 (same length)
         best = request.best = max(values)
         if values.count(best) == 1:
-            request.best_groups = [next(g for g, v in scores.items() if v == best)]
+            request.best_groups = [groups[values.index(best)]]
         else:
-            request.best_groups = [g for g, v in scores.items() if v == best]
+            request.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
 
     @staticmethod
     def _best(request: Prepared) -> None:
@@ -751,6 +772,7 @@ class Scheduler:
         log = self._changes
         since = request.seen - self._log_base
         fit = request.fit
+        self._materialize()
         if fit is None or since < 0 or len(log) - since > self._incremental_limit:
             fit = request.fit = self._full_mask(request)
         else:
@@ -825,6 +847,9 @@ class Scheduler:
         self._apply(claim.provider, claim.request, 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
+        if self._lazy and self._grouped:
+            self._apply_lazy(j, request, sign)
+            return
         column = self._free_cols[j]
         for row, amount in request.terms:
             column[row] += sign * amount
@@ -851,8 +876,106 @@ class Scheduler:
         if self._grouped:
             self._move(j, (self._cls[j], *column, *self._pci_cols[j], *wcol))
 
+    def _next_key(self, key: GroupKey, request: Prepared, sign: int) -> GroupKey:
+        """The state a claim (sign -1) or release (+1) of `request` takes a host in `key` to.
+
+        The same operations, in the same order, as `_apply` on the host's lists.
+        """
+        new = list(key)
+        for at, amount in request.key_terms:
+            new[at] += sign * amount
+        for at, count in request.key_pci:
+            new[at] += sign * count
+        woff = self._woff
+        for k, shift in request.shifts:
+            new[woff + k] -= sign * shift
+        if request.recompute:
+            total = int(sum(new[1 + len(self.classes) : woff]))
+            one = _HostLists([0.0], [0.0], [0.0], [0.0], [total])
+            for k in request.recompute:
+                new[woff + k] = self.weighers[k].raw_at(one, 0)
+        return tuple(new)
+
+    def _apply_lazy(self, j: int, request: Prepared, sign: int) -> None:
+        """`_apply` for lazy hosts: move the host to the group of its new state."""
+        group_of = self._group_of
+        old = group_of[j]
+        move = request.moves[sign > 0]
+        target = old.next.get(move)
+        if target is not old:
+            groups = self._groups
+            events = self._events
+            old.count -= 1
+            if not old.count:
+                del groups[old.key]
+                events.append((False, old))
+                old.next = {}
+            if target is not None and target.count:
+                target.count += 1
+                group_of[j] = target
+                heap = target.heap
+                heapq.heappush(heap, j)
+                if len(heap) > 2 * target.count + 16:
+                    heap[:] = sorted({i for i in heap if group_of[i] is target})
+            else:
+                key = self._next_key(old.key, request, sign) if target is None else target.key
+                group = groups.get(key)
+                if group is None:
+                    if target is None:
+                        group = groups[key] = self._new_group(key, j)
+                    else:
+                        # the state's group emptied since: its key and clamped weights hold
+                        group = groups[key] = _Group(key, j, target.weights)
+                    group_of[j] = group
+                    events.append((True, group))
+                    if len(events) > 4096:
+                        self._event_base += len(events)
+                        events.clear()
+                else:
+                    group.count += 1
+                    group_of[j] = group
+                    heap = group.heap
+                    heapq.heappush(heap, j)
+                    if len(heap) > 2 * group.count + 16:
+                        heap[:] = sorted({i for i in heap if group_of[i] is group})
+                if old.count:
+                    old.next[move] = group
+        lists = self._lists
+        spec = request.spec
+        lists.ram_used[j] -= sign * spec.ram
+        lists.vcpus_used[j] -= sign * spec.vcpus
+        self._dirty.add(j)
+        self._stale.add(j)
+        log = self._changes
+        log.append(j)
+        if len(log) > 65536:
+            self._log_base += len(log)
+            log.clear()
+
+    def _materialize(self) -> None:
+        """Write the lazy hosts' free amounts, devices and weights back from their groups."""
+        stale = self._stale
+        if not stale:
+            return
+        group_of = self._group_of
+        r = 1 + len(self.classes)
+        woff = self._woff
+        free_cols = self._free_cols
+        pci_cols = self._pci_cols
+        wcols = self._wcols
+        pci_total = self._lists.pci_free_total
+        for j in stale:
+            key = group_of[j].key
+            free_cols[j] = [int(v) for v in key[1:r]]
+            pci = [int(v) for v in key[r:woff]]
+            pci_cols[j] = pci
+            pci_total[j] = sum(pci)
+            wcols[j] = [float(v) for v in key[woff:]]
+        stale.clear()
+
     def _sync(self) -> None:
         """Bring the numpy views up to date with the hosts that changed since last time."""
+        self._materialize()
         if not self._dirty:
             return
         hosts = sorted(self._dirty)
