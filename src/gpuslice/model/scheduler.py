@@ -65,6 +65,7 @@ class Prepared:
     """
 
     __slots__ = (
+        "adds",
         "amounts",
         "best",
         "best_groups",
@@ -132,6 +133,7 @@ class Prepared:
         self.best_groups: list[_Group] = []
         # ids of this request's claim and release in `_Group.next` (set by `prepare`)
         self.moves = (0, 0)
+        self.adds: tuple[tuple[tuple[int, float], ...], ...] = ((), ())
 
 
 GroupKey = tuple[float, ...]
@@ -182,6 +184,10 @@ class Claim(NamedTuple):
 
     provider: int
     request: Prepared
+
+
+_new_claim = tuple.__new__
+"""Makes a `Claim` without the generated `__new__`'s call (the same tuple)."""
 
 
 def _isolation_traits(provider: ProviderModel) -> frozenset[str]:
@@ -301,6 +307,8 @@ class Scheduler:
             type(w) in (RAMWeigher, CPUWeigher, PCIWeigher) for w in self.weighers
         )
         self._prepared = 0
+        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
+        self._open = tuple(floor is None for floor in self._floors)
         if self._grouped:
             self._regroup()
 
@@ -398,6 +406,16 @@ class Scheduler:
         prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
         prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
         prepared.moves = (2 * self._prepared, 2 * self._prepared + 1)
+        # what a claim (-1) and a release (+1) add at each position of a group key; a weight
+        # w - s * shift is w + -(s * shift) bit for bit
+        prepared.adds = tuple(
+            tuple(
+                [(at, sign * amount) for at, amount in prepared.key_terms]
+                + [(at, sign * count) for at, count in prepared.key_pci]
+                + [(self._woff + k, -(sign * shift)) for k, shift in shifts]
+            )
+            for sign in (-1, 1)
+        )
         self._prepared += 1
         if self._grouped:
             mask = static.tobytes()
@@ -637,7 +655,7 @@ class Scheduler:
             h0, h1, h2 = hi
             l0, l1, l2 = lo
             c0, c1, c2 = request.coef
-            n0, n1, n2 = (floor is None for floor in floors)
+            n0, n1, n2 = self._open
         for added, group in window:
             if not added or group in vanished:
                 continue
@@ -831,20 +849,28 @@ class Scheduler:
     def schedule(self, request: Prepared) -> Claim | None:
         """Place `request`: pick a host and claim its resources; None when no host can take it."""
         if self._grouped:
-            j = self._pick_group(request)
-            if j < 0:
+            self._catch_up(request)
+            best = request.best_groups
+            if not best:
                 return None
+            j = self._first(best[0]) if len(best) == 1 else min(map(self._first, best))
+            if self._lazy:
+                self._apply_lazy(j, request, -1)
+                return _new_claim(Claim, (j, request))
         else:
             idx = self.candidates(request)
             if idx.size == 0:
                 return None
             j = self._pick(idx)
         self._apply(j, request, -1)
-        return Claim(j, request)
+        return _new_claim(Claim, (j, request))
 
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted)."""
-        self._apply(claim.provider, claim.request, 1)
+        if self._lazy and self._grouped:
+            self._apply_lazy(claim[0], claim[1], 1)
+        else:
+            self._apply(claim[0], claim[1], 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
         if self._lazy and self._grouped:
@@ -882,13 +908,9 @@ class Scheduler:
         The same operations, in the same order, as `_apply` on the host's lists.
         """
         new = list(key)
-        for at, amount in request.key_terms:
-            new[at] += sign * amount
-        for at, count in request.key_pci:
-            new[at] += sign * count
+        for at, delta in request.adds[sign > 0]:
+            new[at] += delta
         woff = self._woff
-        for k, shift in request.shifts:
-            new[woff + k] -= sign * shift
         if request.recompute:
             total = int(sum(new[1 + len(self.classes) : woff]))
             one = _HostLists([0.0], [0.0], [0.0], [0.0], [total])
