@@ -596,7 +596,12 @@ class Scheduler:
         request.hi = [h0, h1, h2]
         request.lo = [l0, l1, l2]
         request.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
-        request.lo_n = [w0.count(l0), w1.count(l1), w2.count(l2)]
+        # (a weigher with a minval keeps its lower bound: its count there is never read)
+        request.lo_n = [
+            w0.count(l0) if f0 is None else 0,
+            w1.count(l1) if f1 is None else 0,
+            w2.count(l2) if f2 is None else 0,
+        ]
         c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
         c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
         c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
