@@ -444,8 +444,8 @@ class Scheduler:
 
     def _new_group(self, key: GroupKey, j: int) -> _Group:
         weights = key[self._woff :]
-        for w, floor in zip(weights, self._floors, strict=True):
-            if floor is not None and w < floor:
+        for k, low in self._minvals:
+            if weights[k] < low:
                 weights = tuple(
                     w if floor is None or w >= floor else floor
                     for w, floor in zip(weights, self._floors, strict=True)
