@@ -92,6 +92,7 @@ class Prepared:
         "static",
         "static_list",
         "terms",
+        "uses",
     )
 
     def __init__(
@@ -133,6 +134,9 @@ class Prepared:
         self.best_groups: list[_Group] = []
         # ids of this request's claim and release in `_Group.next` (set by `prepare`)
         self.moves = (0, 0)
+        # what a claim, then a release, adds to its host's RAM and vCPUs used (x - s * n is
+        # x + -(s * n) bit for bit)
+        self.uses = ((float(spec.ram), float(spec.vcpus)), (-float(spec.ram), -float(spec.vcpus)))
         self.adds: tuple[tuple[tuple[int, float], ...], ...] = ((), ())
 
 
@@ -249,6 +253,8 @@ class Scheduler:
             self._vcpus_used_np.tolist(),
             self._pci_total_np.tolist(),
         )
+        self._ram_used = self._lists.ram_used
+        self._vcpus_used = self._lists.vcpus_used
         self._isolation = tuple(_isolation_traits(p) for p in model.providers)
         self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
         self._pci_filter = next(
@@ -860,7 +866,7 @@ class Scheduler:
                 return None
             j = self._first(best[0]) if len(best) == 1 else min(map(self._first, best))
             if self._lazy:
-                self._apply_lazy(j, request, -1)
+                self._apply_lazy(j, request, False)
                 return _new_claim(Claim, (j, request))
         else:
             idx = self.candidates(request)
@@ -873,13 +879,13 @@ class Scheduler:
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted)."""
         if self._lazy and self._grouped:
-            self._apply_lazy(claim[0], claim[1], 1)
+            self._apply_lazy(claim[0], claim[1], True)
         else:
             self._apply(claim[0], claim[1], 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
         if self._lazy and self._grouped:
-            self._apply_lazy(j, request, sign)
+            self._apply_lazy(j, request, sign > 0)
             return
         column = self._free_cols[j]
         for row, amount in request.terms:
@@ -923,11 +929,16 @@ class Scheduler:
                 new[woff + k] = self.weighers[k].raw_at(one, 0)
         return tuple(new)
 
-    def _apply_lazy(self, j: int, request: Prepared, sign: int) -> None:
-        """`_apply` for lazy hosts: move the host to the group of its new state."""
+    def _apply_lazy(self, j: int, request: Prepared, back: bool) -> None:
+        """`_apply` for lazy hosts (a claim, or with `back` a release): move the host's group.
+
+        The host's free amounts, devices and weights are written back when read
+        (`_materialize`, which also notes the host as changed for the numpy views and for
+        `candidates`); the RAM and vCPUs of its flavors are kept here.
+        """
         group_of = self._group_of
         old = group_of[j]
-        move = request.moves[sign > 0]
+        move = request.moves[back]
         target = old.next.get(move)
         if target is not old:
             groups = self._groups
@@ -945,7 +956,10 @@ class Scheduler:
                 if len(heap) > 2 * target.count + 16:
                     heap[:] = sorted({i for i in heap if group_of[i] is target})
             else:
-                key = self._next_key(old.key, request, sign) if target is None else target.key
+                if target is None:
+                    key = self._next_key(old.key, request, 1 if back else -1)
+                else:
+                    key = target.key
                 group = groups.get(key)
                 if group is None:
                     if target is None:
@@ -967,17 +981,10 @@ class Scheduler:
                         heap[:] = sorted({i for i in heap if group_of[i] is group})
                 if old.count:
                     old.next[move] = group
-        lists = self._lists
-        spec = request.spec
-        lists.ram_used[j] -= sign * spec.ram
-        lists.vcpus_used[j] -= sign * spec.vcpus
-        self._dirty.add(j)
+        ram, vcpus = request.uses[back]
+        self._ram_used[j] += ram
+        self._vcpus_used[j] += vcpus
         self._stale.add(j)
-        log = self._changes
-        log.append(j)
-        if len(log) > 65536:
-            self._log_base += len(log)
-            log.clear()
 
     def _materialize(self) -> None:
         """Write the lazy hosts' free amounts, devices and weights back from their groups."""
@@ -998,6 +1005,12 @@ class Scheduler:
             pci_cols[j] = pci
             pci_total[j] = sum(pci)
             wcols[j] = [float(v) for v in key[woff:]]
+        self._dirty |= stale
+        log = self._changes
+        log.extend(stale)
+        if len(log) > 65536:
+            self._log_base += len(log)
+            log.clear()
         stale.clear()
 
     def _sync(self) -> None:
