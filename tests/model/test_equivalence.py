@@ -195,3 +195,49 @@ def test_weights_below_minval_are_clamped_on_both_paths() -> None:
         assert claim is not None
         picks.append(claim.provider)
     assert picks == [0, 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(host_specs, flavor_specs, steps_spec)
+def test_lazy_hosts_match_eager_hosts(
+    hosts: list[tuple[int, int, int, bool, bool]],
+    flavors: list[tuple[int, int, int, str]],
+    steps: list[tuple[int, int]],
+) -> None:
+    """Claims that move hosts by cached group transitions leave the same state as host lists."""
+    providers = providers_of(hosts)
+    runs = []
+    for lazy in (True, False):
+        scheduler = Scheduler(from_plan(plan(providers)), seed=5)
+        scheduler._lazy = lazy
+        kinds = [
+            scheduler.prepare(
+                request_from_flavor(
+                    flavor(
+                        f"f{i}", v, r, 10, **({"pci_passthrough__alias": f"gpu:{g}"} if g else {})
+                    )
+                )
+            )
+            for i, (v, r, g, _) in enumerate(flavors)
+        ]
+        live: list[Claim] = []
+        picks = []
+        for kind, releases in steps:
+            for _ in range(min(releases, len(live))):
+                scheduler.release(live.pop(0))
+            claim = scheduler.schedule(kinds[kind % len(kinds)])
+            picks.append(None if claim is None else claim.provider)
+            if claim is not None:
+                live.append(claim)
+        keys = [scheduler._group_of[j].key for j in range(len(providers))]
+        assert keys == [scheduler._key(j) for j in range(len(providers))]
+        views = [
+            scheduler.free.tolist(),
+            scheduler.pci_free.tolist(),
+            scheduler.pci_free_total.tolist(),
+            scheduler.weights.tolist(),
+            scheduler.ram_used.tolist(),
+            scheduler.vcpus_used.tolist(),
+        ]
+        runs.append((picks, keys, views))
+    assert runs[0] == runs[1]

@@ -39,7 +39,7 @@ from gpuslice.errors import InputError
 from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
 from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.weighers import WEIGHERS, BaseWeigher
+from gpuslice.model.weighers import WEIGHERS, BaseWeigher, CPUWeigher, PCIWeigher, RAMWeigher
 
 ISOLATED = "IsolatedAggregates"
 
@@ -65,6 +65,7 @@ class Prepared:
     """
 
     __slots__ = (
+        "adds",
         "amounts",
         "best",
         "best_groups",
@@ -79,6 +80,7 @@ class Prepared:
         "lo",
         "lo_n",
         "memo",
+        "moves",
         "pci_rows",
         "pos",
         "recompute",
@@ -90,6 +92,7 @@ class Prepared:
         "static",
         "static_list",
         "terms",
+        "uses",
     )
 
     def __init__(
@@ -129,6 +132,12 @@ class Prepared:
         self.coef: list[float] = []
         self.best = 0.0
         self.best_groups: list[_Group] = []
+        # ids of this request's claim and release in `_Group.next` (set by `prepare`)
+        self.moves = (0, 0)
+        # what a claim, then a release, adds to its host's RAM and vCPUs used (x - s * n is
+        # x + -(s * n) bit for bit)
+        self.uses = ((float(spec.ram), float(spec.vcpus)), (-float(spec.ram), -float(spec.vcpus)))
+        self.adds: tuple[tuple[tuple[int, float], ...], ...] = ((), ())
 
 
 GroupKey = tuple[float, ...]
@@ -142,13 +151,16 @@ class _Group:
     `weights` are the raw weights clamped at each weigher's minval, as `_pick` clamps them.
     """
 
-    __slots__ = ("count", "heap", "key", "weights")
+    __slots__ = ("count", "heap", "key", "next", "weights")
 
     def __init__(self, key: GroupKey, j: int, weights: tuple[float, ...]) -> None:
         self.key = key
         self.count = 1
         self.heap = [j]
         self.weights = weights
+        # where a claim (or release) of a prepared request takes this group's hosts: the
+        # group of the new state (perhaps since emptied; then looked up again by its key)
+        self.next: dict[int, _Group] = {}
 
 
 class _HostLists:
@@ -176,6 +188,10 @@ class Claim(NamedTuple):
 
     provider: int
     request: Prepared
+
+
+_new_claim = tuple.__new__
+"""Makes a `Claim` without the generated `__new__`'s call (the same tuple)."""
 
 
 def _isolation_traits(provider: ProviderModel) -> frozenset[str]:
@@ -229,6 +245,7 @@ class Scheduler:
         self._ram_used_np = np.zeros(n, dtype=np.float64)
         self._vcpus_used_np = np.zeros(n, dtype=np.float64)
         self._dirty: set[int] = set()
+        self._stale: set[int] = set()
         self._lists = _HostLists(
             self.ram_total.tolist(),
             self._ram_used_np.tolist(),
@@ -236,6 +253,8 @@ class Scheduler:
             self._vcpus_used_np.tolist(),
             self._pci_total_np.tolist(),
         )
+        self._ram_used = self._lists.ram_used
+        self._vcpus_used = self._lists.vcpus_used
         self._isolation = tuple(_isolation_traits(p) for p in model.providers)
         self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
         self._pci_filter = next(
@@ -286,6 +305,16 @@ class Scheduler:
         self._events: list[tuple[bool, _Group]] = []
         self._event_base = 0
         self._epoch = 0
+        # Lazy hosts: when every weigher's new raw weight follows from a group key alone, a
+        # claim moves its host by the groups' cached transitions (`_Group.next`) and the
+        # per-host lists of free amounts, devices and weights catch up when read
+        # (`_materialize`); RAM and vCPUs used stay per host (they are not in the key).
+        self._lazy = self._grouped and all(
+            type(w) in (RAMWeigher, CPUWeigher, PCIWeigher) for w in self.weighers
+        )
+        self._prepared = 0
+        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
+        self._open = tuple(floor is None for floor in self._floors)
         if self._grouped:
             self._regroup()
 
@@ -382,6 +411,18 @@ class Scheduler:
         width = len(self.classes)
         prepared.key_terms = tuple((1 + row, amount) for row, amount in prepared.terms)
         prepared.key_pci = tuple((1 + width + row, count) for row, count in pci_rows)
+        prepared.moves = (2 * self._prepared, 2 * self._prepared + 1)
+        # what a claim (-1) and a release (+1) add at each position of a group key; a weight
+        # w - s * shift is w + -(s * shift) bit for bit
+        prepared.adds = tuple(
+            tuple(
+                [(at, sign * amount) for at, amount in prepared.key_terms]
+                + [(at, sign * count) for at, count in prepared.key_pci]
+                + [(self._woff + k, -(sign * shift)) for k, shift in shifts]
+            )
+            for sign in (-1, 1)
+        )
+        self._prepared += 1
         if self._grouped:
             mask = static.tobytes()
             if mask not in self._masks:
@@ -404,12 +445,13 @@ class Scheduler:
             self._regroup()
 
     def _key(self, j: int) -> GroupKey:
+        self._materialize()
         return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
 
     def _new_group(self, key: GroupKey, j: int) -> _Group:
         weights = key[self._woff :]
-        for w, floor in zip(weights, self._floors, strict=True):
-            if floor is not None and w < floor:
+        for k, low in self._minvals:
+            if weights[k] < low:
                 weights = tuple(
                     w if floor is None or w >= floor else floor
                     for w, floor in zip(weights, self._floors, strict=True)
@@ -419,6 +461,7 @@ class Scheduler:
 
     def _regroup(self) -> None:
         """Group every host afresh; every prepared request recomputes at its next decision."""
+        self._materialize()
         groups: dict[GroupKey, _Group] = {}
         group_of: list[_Group] = []
         for j in range(len(self.names)):
@@ -545,8 +588,9 @@ class Scheduler:
 
     def _rescore3(self, request: Prepared) -> None:
         """`_rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
-        groups = request.scores
-        w0, w1, w2 = zip(*[g.weights for g in groups], strict=True)
+        groups = list(request.scores)
+        ws = [g.weights for g in groups]
+        w0, w1, w2 = zip(*ws)  # noqa: B905 (every weights tuple has three)
         f0, f1, f2 = self._floors
         m0, m1, m2 = self._mult_list
         h0 = max(w0)
@@ -558,18 +602,24 @@ class Scheduler:
         request.hi = [h0, h1, h2]
         request.lo = [l0, l1, l2]
         request.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
-        request.lo_n = [w0.count(l0), w1.count(l1), w2.count(l2)]
+        # (a weigher with a minval keeps its lower bound: its count there is never read)
+        request.lo_n = [
+            w0.count(l0) if f0 is None else 0,
+            w1.count(l1) if f1 is None else 0,
+            w2.count(l2) if f2 is None else 0,
+        ]
         c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
         c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
         c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
         request.coef = [c0, c1, c2]
-        values = [c0 * a + c1 * b + c2 * c for a, b, c in zip(w0, w1, w2, strict=True)]
-        scores = request.scores = dict(zip(groups, values, strict=True))
+        # the same sum as `_score`: ((c0 * a) + (c1 * b)) + (c2 * c)
+        values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
+        request.scores = dict(zip(groups, values))  # noqa: B905 (same length)
         best = request.best = max(values)
         if values.count(best) == 1:
-            request.best_groups = [next(g for g, v in scores.items() if v == best)]
+            request.best_groups = [groups[values.index(best)]]
         else:
-            request.best_groups = [g for g, v in scores.items() if v == best]
+            request.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
 
     @staticmethod
     def _best(request: Prepared) -> None:
@@ -616,7 +666,7 @@ class Scheduler:
             h0, h1, h2 = hi
             l0, l1, l2 = lo
             c0, c1, c2 = request.coef
-            n0, n1, n2 = (floor is None for floor in floors)
+            n0, n1, n2 = self._open
         for added, group in window:
             if not added or group in vanished:
                 continue
@@ -751,6 +801,7 @@ class Scheduler:
         log = self._changes
         since = request.seen - self._log_base
         fit = request.fit
+        self._materialize()
         if fit is None or since < 0 or len(log) - since > self._incremental_limit:
             fit = request.fit = self._full_mask(request)
         else:
@@ -809,22 +860,33 @@ class Scheduler:
     def schedule(self, request: Prepared) -> Claim | None:
         """Place `request`: pick a host and claim its resources; None when no host can take it."""
         if self._grouped:
-            j = self._pick_group(request)
-            if j < 0:
+            self._catch_up(request)
+            best = request.best_groups
+            if not best:
                 return None
+            j = self._first(best[0]) if len(best) == 1 else min(map(self._first, best))
+            if self._lazy:
+                self._apply_lazy(j, request, False)
+                return _new_claim(Claim, (j, request))
         else:
             idx = self.candidates(request)
             if idx.size == 0:
                 return None
             j = self._pick(idx)
         self._apply(j, request, -1)
-        return Claim(j, request)
+        return _new_claim(Claim, (j, request))
 
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted)."""
-        self._apply(claim.provider, claim.request, 1)
+        if self._lazy and self._grouped:
+            self._apply_lazy(claim[0], claim[1], True)
+        else:
+            self._apply(claim[0], claim[1], 1)
 
     def _apply(self, j: int, request: Prepared, sign: int) -> None:
+        if self._lazy and self._grouped:
+            self._apply_lazy(j, request, sign > 0)
+            return
         column = self._free_cols[j]
         for row, amount in request.terms:
             column[row] += sign * amount
@@ -851,8 +913,109 @@ class Scheduler:
         if self._grouped:
             self._move(j, (self._cls[j], *column, *self._pci_cols[j], *wcol))
 
+    def _next_key(self, key: GroupKey, request: Prepared, sign: int) -> GroupKey:
+        """The state a claim (sign -1) or release (+1) of `request` takes a host in `key` to.
+
+        The same operations, in the same order, as `_apply` on the host's lists.
+        """
+        new = list(key)
+        for at, delta in request.adds[sign > 0]:
+            new[at] += delta
+        woff = self._woff
+        if request.recompute:
+            total = int(sum(new[1 + len(self.classes) : woff]))
+            one = _HostLists([0.0], [0.0], [0.0], [0.0], [total])
+            for k in request.recompute:
+                new[woff + k] = self.weighers[k].raw_at(one, 0)
+        return tuple(new)
+
+    def _apply_lazy(self, j: int, request: Prepared, back: bool) -> None:
+        """`_apply` for lazy hosts (a claim, or with `back` a release): move the host's group.
+
+        The host's free amounts, devices and weights are written back when read
+        (`_materialize`, which also notes the host as changed for the numpy views and for
+        `candidates`); the RAM and vCPUs of its flavors are kept here.
+        """
+        group_of = self._group_of
+        old = group_of[j]
+        move = request.moves[back]
+        target = old.next.get(move)
+        if target is not old:
+            groups = self._groups
+            events = self._events
+            old.count -= 1
+            if not old.count:
+                del groups[old.key]
+                events.append((False, old))
+                old.next = {}
+            if target is not None and target.count:
+                target.count += 1
+                group_of[j] = target
+                heap = target.heap
+                heapq.heappush(heap, j)
+                if len(heap) > 2 * target.count + 16:
+                    heap[:] = sorted({i for i in heap if group_of[i] is target})
+            else:
+                if target is None:
+                    key = self._next_key(old.key, request, 1 if back else -1)
+                else:
+                    key = target.key
+                group = groups.get(key)
+                if group is None:
+                    if target is None:
+                        group = groups[key] = self._new_group(key, j)
+                    else:
+                        # the state's group emptied since: its key and clamped weights hold
+                        group = groups[key] = _Group(key, j, target.weights)
+                    group_of[j] = group
+                    events.append((True, group))
+                    if len(events) > 4096:
+                        self._event_base += len(events)
+                        events.clear()
+                else:
+                    group.count += 1
+                    group_of[j] = group
+                    heap = group.heap
+                    heapq.heappush(heap, j)
+                    if len(heap) > 2 * group.count + 16:
+                        heap[:] = sorted({i for i in heap if group_of[i] is group})
+                if old.count:
+                    old.next[move] = group
+        ram, vcpus = request.uses[back]
+        self._ram_used[j] += ram
+        self._vcpus_used[j] += vcpus
+        self._stale.add(j)
+
+    def _materialize(self) -> None:
+        """Write the lazy hosts' free amounts, devices and weights back from their groups."""
+        stale = self._stale
+        if not stale:
+            return
+        group_of = self._group_of
+        r = 1 + len(self.classes)
+        woff = self._woff
+        free_cols = self._free_cols
+        pci_cols = self._pci_cols
+        wcols = self._wcols
+        pci_total = self._lists.pci_free_total
+        for j in stale:
+            key = group_of[j].key
+            free_cols[j] = [int(v) for v in key[1:r]]
+            pci = [int(v) for v in key[r:woff]]
+            pci_cols[j] = pci
+            pci_total[j] = sum(pci)
+            wcols[j] = [float(v) for v in key[woff:]]
+        self._dirty |= stale
+        log = self._changes
+        log.extend(stale)
+        if len(log) > 65536:
+            self._log_base += len(log)
+            log.clear()
+        stale.clear()
+
     def _sync(self) -> None:
         """Bring the numpy views up to date with the hosts that changed since last time."""
+        self._materialize()
         if not self._dirty:
             return
         hosts = sorted(self._dirty)
