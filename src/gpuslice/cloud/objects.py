@@ -69,6 +69,21 @@ def _int(item: Mapping[str, Any], key: str, where: str, source: str) -> int:
     return value
 
 
+def _named_object(item: Any, keys: set[str], where: str, source: str) -> None:
+    """`item` is a JSON object with a string `name` and only `keys`."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise InputError("must be an object with a name", source=source, field=where)
+    _keys(item, keys, where, source)
+
+
+def _mapping(item: dict[str, Any], key: str, where: str, source: str) -> dict[Any, Any]:
+    """`item[key]` (empty when absent), which must be a JSON object."""
+    value = item.get(key, {})
+    if not isinstance(value, dict):
+        raise InputError("must be an object", source=source, field=f"{where}.{key}")
+    return value
+
+
 def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
     """Check and read cloud-objects.json's structure (DESIGN.md) into `CloudObjects`."""
     if not isinstance(data, dict):
@@ -77,12 +92,8 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
     flavors = []
     for i, item in enumerate(data.get("flavors", [])):
         where = f"flavors[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise InputError("must be an object with a name", source=source, field=where)
-        _keys(item, _FLAVOR_KEYS, where, source)
-        specs = item.get("extra_specs", {})
-        if not isinstance(specs, dict):
-            raise InputError("must be an object", source=source, field=f"{where}.extra_specs")
+        _named_object(item, _FLAVOR_KEYS, where, source)
+        specs = _mapping(item, "extra_specs", where, source)
         flavors.append(
             Flavor(
                 name=item["name"],
@@ -97,12 +108,8 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
     aggregates = []
     for i, item in enumerate(data.get("aggregates", [])):
         where = f"aggregates[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise InputError("must be an object with a name", source=source, field=where)
-        _keys(item, _AGGREGATE_KEYS, where, source)
-        metadata = item.get("metadata", {})
-        if not isinstance(metadata, dict):
-            raise InputError("must be an object", source=source, field=f"{where}.metadata")
+        _named_object(item, _AGGREGATE_KEYS, where, source)
+        metadata = _mapping(item, "metadata", where, source)
         aggregates.append(
             Aggregate(
                 name=item["name"],
