@@ -48,6 +48,22 @@ def reference_pick(scheduler: Scheduler, request: Prepared) -> int | None:
     return hosts[totals.index(best)]
 
 
+def prepare_kinds(
+    scheduler: Scheduler, flavors: list[tuple[int, int, int, str]], *, with_traits: bool
+) -> list[Prepared]:
+    """One prepared request per drawn flavor: vCPUs, RAM, GPUs (alias count) and, when
+    `with_traits`, a CUSTOM_FAST trait requirement."""
+    kinds = []
+    for i, (v, r, g, trait) in enumerate(flavors):
+        specs = {}
+        if g:
+            specs["pci_passthrough__alias"] = f"gpu:{g}"
+        if trait and with_traits:
+            specs["trait__CUSTOM_FAST"] = trait
+        kinds.append(scheduler.prepare(request_from_flavor(flavor(f"f{i}", v, r, 10, **specs))))
+    return kinds
+
+
 def providers_of(hosts: list[tuple[int, int, int, bool, bool]]) -> list[Provider]:
     return [
         provider(
@@ -103,14 +119,7 @@ def test_decisions_match_the_reference(
         WeigherSetting("PCIWeigher", pci_multiplier),
     )
     scheduler = Scheduler(from_plan(plan(providers), weighers=weighers), seed=3)
-    kinds = []
-    for i, (v, r, g, trait) in enumerate(flavors):
-        specs = {}
-        if g:
-            specs["pci_passthrough__alias"] = f"gpu:{g}"
-        if trait:
-            specs["trait__CUSTOM_FAST"] = trait
-        kinds.append(scheduler.prepare(request_from_flavor(flavor(f"f{i}", v, r, 10, **specs))))
+    kinds = prepare_kinds(scheduler, flavors, with_traits=True)
     live: list[Claim] = []
     for kind, releases in steps:
         for _ in range(min(releases, len(live))):
@@ -136,16 +145,7 @@ def test_group_path_and_host_path_agree(
     for grouped in (True, False):
         scheduler = Scheduler(from_plan(plan(providers)), seed=5)
         scheduler._grouped = grouped
-        kinds = [
-            scheduler.prepare(
-                request_from_flavor(
-                    flavor(
-                        f"f{i}", v, r, 10, **({"pci_passthrough__alias": f"gpu:{g}"} if g else {})
-                    )
-                )
-            )
-            for i, (v, r, g, _) in enumerate(flavors)
-        ]
+        kinds = prepare_kinds(scheduler, flavors, with_traits=False)
         live: list[Claim] = []
         picks = []
         for kind, releases in steps:
@@ -210,16 +210,7 @@ def test_lazy_hosts_match_eager_hosts(
     for lazy in (True, False):
         scheduler = Scheduler(from_plan(plan(providers)), seed=5)
         scheduler._lazy = lazy
-        kinds = [
-            scheduler.prepare(
-                request_from_flavor(
-                    flavor(
-                        f"f{i}", v, r, 10, **({"pci_passthrough__alias": f"gpu:{g}"} if g else {})
-                    )
-                )
-            )
-            for i, (v, r, g, _) in enumerate(flavors)
-        ]
+        kinds = prepare_kinds(scheduler, flavors, with_traits=False)
         live: list[Claim] = []
         picks = []
         for kind, releases in steps:
