@@ -6,9 +6,15 @@
     .venv/bin/python bench/bench_scheduler.py --only-decisions --repeat 5   # median and best
 
 Figures:
-- decisions/s: a steady stream of schedule() calls (ordinary and 5 % GPU VMs) against a
-  placement plan of N hosts (a third with 4 GPUs), with a release for every claim once 60 %
-  of the hosts' vCPUs are in use, so free capacity keeps changing;
+- decisions/s, fill: a stream of schedule() calls (ordinary and 5 % GPU VMs) against a
+  placement plan of N hosts (a third with 4 GPUs), with no departures: 10,000 decisions at
+  1,000 hosts and 20,000 at 10,000 hosts, well short of filling either cloud;
+- decisions/s, steady state (1,000 hosts): the same stream fills 60 % of the hosts' vCPUs
+  (untimed); then 50,000 decisions, each claim followed by releases of earlier VMs down to
+  60 % again, so free capacity keeps changing; each decision's time includes those releases;
+- the floor of that steady state: the same claims and releases (the hosts the decisions
+  chose, recorded first) replayed without deciding: the benchmark loop plus the scheduler's
+  claim and release bookkeeping, the most decisions per second any decision could reach;
 - one million requests with departures through the full event loop (sim.engine.run);
 - the Alibaba openb trace (1,523 nodes, 8,152 tasks) under every strategy, when present;
 - peak memory: the process's max RSS over all of the above.
@@ -26,7 +32,7 @@ import time
 from pathlib import Path
 
 from gpuslice.fleet import Fleet, SliceSpec
-from gpuslice.model import Scheduler, from_plan, request_from_flavor
+from gpuslice.model import Claim, Prepared, Scheduler, from_plan, request_from_flavor
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import Flavor
 from gpuslice.releases import parse_release
@@ -48,37 +54,71 @@ def fleet_of(hosts: int) -> Fleet:
     return alibaba_fleet(nodes, release=parse_release("2025.1"), slice_spec=SliceSpec(4, 16384, 40))
 
 
-def decisions_per_second(
-    hosts: int, decisions: int, *, pause_gc: bool = False
-) -> tuple[float, float]:
-    """Steady-state schedule()+release() rate on a placement plan of `hosts` hosts.
+class Stream:
+    """The benchmark's request stream on a fresh placement plan of `hosts` hosts."""
 
-    Returns (per wall-clock second, per second of this process's CPU time): on a shared,
-    loaded machine the second is what an idle machine would come close to. With `pause_gc`
-    the cyclic collector is off during the decisions, as in the event loop (`sim.engine.run`);
-    otherwise it may walk the whole model (built just before) once or more during them.
+    def __init__(self, hosts: int) -> None:
+        plan = make_plan(fleet_of(hosts), "placement")
+        self.scheduler = Scheduler(from_plan(plan), seed=1)
+        gpu_flavor = next(f for f in plan.cloud.flavors if "pci_passthrough:alias" in f.extra_specs)
+        self.kinds = [
+            self.scheduler.prepare(
+                request_from_flavor(Flavor("ordinary", v, v * 2048, v * 20, True, {}))
+            )
+            for v in (1, 2, 4, 8)
+        ]
+        self.gpu = self.scheduler.prepare(request_from_flavor(gpu_flavor))
+        # once this many vCPUs are in use, every claim is followed by releases (steady state)
+        self.budget = int(hosts * 64 * 0.6)
+
+    def request(self, i: int) -> Prepared:
+        """The i-th request: a GPU VM every 20th, else ordinary flavors in turn."""
+        return self.gpu if i % 20 == 0 else self.kinds[i % 4]
+
+
+def decisions_per_second(
+    hosts: int, decisions: int, *, steady: bool, pause_gc: bool = False
+) -> tuple[float, float, list[int], int]:
+    """schedule() rate on a placement plan of `hosts` hosts; with `steady`, with releases.
+
+    With `steady`, untimed decisions first fill 60 % of the vCPUs; then every claim is
+    followed by releases, and the `decisions` timed ones include those releases.
+    Returns (per wall-clock second, per second of this process's CPU time, the host each
+    decision chose or -1 (the untimed ones first), how many were untimed): on a shared,
+    loaded machine the second is what an idle machine would come close to. The collector
+    runs once before the timed decisions (the model has just been built; in a process that
+    has run a while it has been walked already); with `pause_gc` the collector is off during
+    them, as in the event loop (`sim.engine.run`).
     """
-    plan = make_plan(fleet_of(hosts), "placement")
-    scheduler = Scheduler(from_plan(plan), seed=1)
-    gpu_flavor = next(f for f in plan.cloud.flavors if "pci_passthrough:alias" in f.extra_specs)
-    kinds = [
-        scheduler.prepare(request_from_flavor(Flavor("ordinary", v, v * 2048, v * 20, True, {})))
-        for v in (1, 2, 4, 8)
-    ]
-    gpu = scheduler.prepare(request_from_flavor(gpu_flavor))
-    live = []
-    budget = int(hosts * 64 * 0.6)
+    stream = Stream(hosts)
+    scheduler = stream.scheduler
+    budget = stream.budget if steady else sys.maxsize
+    picks: list[int] = []
+    live: list[Claim] = []
     used = 0
+    warmup = 0
+    while steady and used <= budget:
+        request = stream.request(warmup)
+        claim = scheduler.schedule(request)
+        picks.append(-1 if claim is None else claim.provider)
+        if claim is not None:
+            live.append(claim)
+            used += request.spec.vcpus
+        warmup += 1
+    gc.collect()  # the model, just built, is not walked again during the timed decisions
     if pause_gc:
         gc.disable()
     started = time.perf_counter()
     cpu_started = time.process_time()
-    for i in range(decisions):
-        request = gpu if i % 20 == 0 else kinds[i % 4]
+    for i in range(warmup, warmup + decisions):
+        request = stream.request(i)
         claim = scheduler.schedule(request)
         if claim is not None:
             live.append(claim)
             used += request.spec.vcpus
+            picks.append(claim.provider)
+        else:
+            picks.append(-1)
         while used > budget and live:
             gone = live.pop(len(live) // 2 if i % 2 else 0)
             scheduler.release(gone)
@@ -86,7 +126,87 @@ def decisions_per_second(
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     gc.enable()
-    return decisions / wall, decisions / cpu
+    return decisions / wall, decisions / cpu, picks, warmup
+
+
+def floor_per_second(hosts: int, picks: list[int], warmup: int) -> float:
+    """The steady state's claims and releases replayed on the hosts in `picks`, undecided.
+
+    The same loop as `decisions_per_second(steady=True)`, collector paused, with each
+    decision replaced by a claim on the recorded host through the scheduler's own claim path
+    (`_apply_lazy`, what `schedule` calls after deciding). The first `warmup` picks are
+    replayed untimed. Returns claims per CPU second.
+    """
+    stream = Stream(hosts)
+    scheduler = stream.scheduler
+    claim_on = scheduler._apply_lazy  # the claim without the decision
+    live: list[Claim] = []
+    used = 0
+    for i, j in enumerate(picks[:warmup]):
+        request = stream.request(i)
+        if j >= 0:
+            claim_on(j, request, False)
+            live.append(tuple.__new__(Claim, (j, request)))
+            used += request.spec.vcpus
+    gc.collect()
+    gc.disable()
+    cpu_started = time.process_time()
+    for i in range(warmup, len(picks)):
+        request = stream.request(i)
+        j = picks[i]
+        if j >= 0:
+            claim_on(j, request, False)
+            live.append(tuple.__new__(Claim, (j, request)))  # as `schedule` builds it
+            used += request.spec.vcpus
+        while used > stream.budget and live:
+            gone = live.pop(len(live) // 2 if i % 2 else 0)
+            scheduler.release(gone)
+            used -= gone.request.spec.vcpus
+    cpu = time.process_time() - cpu_started
+    gc.enable()
+    return (len(picks) - warmup) / cpu
+
+
+def report_rates(label: str, rates: list[float]) -> None:
+    """Print the median and best of several runs (when there are several)."""
+    if len(rates) > 1:
+        print(
+            f"  {label}: {len(rates)} runs: median {statistics.median(rates):,.0f}, "
+            f"best {max(rates):,.0f} per CPU second"
+        )
+
+
+def decision_rows(repeat: int, quick: bool, *, only_small: bool) -> None:
+    """Print the fill, steady-state and floor rows, each `repeat` times."""
+    rows = [(1000, 10_000, False), (10_000, 20_000, False), (1000, 50_000, True)]
+    for hosts, n, steady in rows:
+        if quick:
+            n //= 10
+            if hosts > 1000 and only_small:
+                continue
+        kind = "steady state, with releases" if steady else "fill, no departures"
+        for pause in (False, True):
+            cpu_rates = []
+            floors = []
+            for _ in range(max(1, repeat)):
+                rate, cpu_rate, picks, warmup = decisions_per_second(
+                    hosts, n, steady=steady, pause_gc=pause
+                )
+                cpu_rates.append(cpu_rate)
+                print(
+                    f"decisions/s at {hosts:>6,} hosts, {kind}: {rate:>10,.0f} per wall "
+                    f"second, {cpu_rate:>10,.0f} per CPU second  ({n:,} decisions, "
+                    f"{sum(1 for j in picks[warmup:] if j >= 0):,} placed"
+                    f"{', collector paused' if pause else ''})"
+                )
+                if steady and pause:
+                    floors.append(floor_per_second(hosts, picks, warmup))
+                    print(
+                        f"  floor: the same claims and releases without deciding: "
+                        f"{floors[-1]:>10,.0f} per CPU second"
+                    )
+            report_rates(kind, cpu_rates)
+            report_rates("floor", floors)
 
 
 def million(hosts: int, requests: int) -> tuple[float, int]:
@@ -161,26 +281,8 @@ def main(argv: list[str]) -> int:
     if args.only_alibaba:
         alibaba()
         return 0
-    for hosts, n in ((1000, 50_000), (10_000, 20_000)) if not args.only_million else ():
-        if args.quick:
-            n //= 10
-        if args.only_decisions and hosts > 1000 and args.quick:
-            continue
-        for pause in (False, True):
-            cpu_rates = []
-            for _ in range(max(1, args.repeat)):
-                rate, cpu_rate = decisions_per_second(hosts, n, pause_gc=pause)
-                cpu_rates.append(cpu_rate)
-                print(
-                    f"decisions/s at {hosts:>6,} hosts: {rate:>10,.0f} per wall second, "
-                    f"{cpu_rate:>10,.0f} per CPU second  ({n:,} decisions"
-                    f"{', collector paused' if pause else ''})"
-                )
-            if len(cpu_rates) > 1:
-                print(
-                    f"  {len(cpu_rates)} runs: median {statistics.median(cpu_rates):,.0f}, "
-                    f"best {max(cpu_rates):,.0f} per CPU second"
-                )
+    if not args.only_million:
+        decision_rows(args.repeat, args.quick, only_small=args.only_decisions)
     if args.only_decisions:
         return 0
     requests = 100_000 if args.quick else 1_000_000
