@@ -154,9 +154,10 @@ def test_group_path_and_host_path_agree(
             claim = scheduler.schedule(kinds[kind % len(kinds)])
             picks.append(None if claim is None else claim.provider)
             if grouped:  # every host sits in the group of its state
+                grouping = scheduler._grouping
                 for j in range(len(providers)):
-                    assert scheduler._group_of[j].key == scheduler._key(j)
-                    assert scheduler._groups[scheduler._key(j)] is scheduler._group_of[j]
+                    assert grouping.group_of[j].key == scheduler._key(j)
+                    assert grouping.groups[scheduler._key(j)] is grouping.group_of[j]
             if claim is not None:
                 live.append(claim)
         runs.append(picks)
@@ -220,7 +221,7 @@ def test_lazy_hosts_match_eager_hosts(
             picks.append(None if claim is None else claim.provider)
             if claim is not None:
                 live.append(claim)
-        keys = [scheduler._group_of[j].key for j in range(len(providers))]
+        keys = [scheduler._grouping.group_of[j].key for j in range(len(providers))]
         assert keys == [scheduler._key(j) for j in range(len(providers))]
         views = [
             scheduler.free.tolist(),

@@ -17,18 +17,17 @@ Speed: everything that does not change while VMs come and go is evaluated once p
 request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
 default host_subset_size of 1 a decision then weighs groups, not hosts: hosts with the same
 static class (the same answer from every prepared request's static mask), free amounts, free
-devices and raw weights are interchangeable but for fleet order, so each prepared request keeps
-its candidate groups, the normalisation bounds (and how many groups sit at each), every
-group's score and the best groups; it catches up on the groups that appeared or vanished since
-its last decision, and weighs every candidate group again only when a bound moved. The first
-host of a group comes from a heap. With host_subset_size above 1 (or no weighers) a decision
-is a handful of numpy operations over all hosts (`candidates`, `_pick`). Both sum the
-weighted terms left to right, one rounding each, so they choose alike.
+devices and raw weights are interchangeable but for fleet order (`gpuslice.model.groups`), so
+each prepared request keeps a view of its candidate groups, the normalisation bounds, every
+group's score and the best groups (`gpuslice.model.groupview`); it catches up on the groups that
+appeared or vanished since its last decision, and weighs every candidate group again only when
+a bound moved. The first host of a group comes from a heap. With host_subset_size above 1 (or
+no weighers) a decision is a handful of numpy operations over all hosts (`candidates`,
+`_pick`). Both sum the weighted terms left to right, one rounding each, so they choose alike.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -38,6 +37,8 @@ import numpy.typing as npt
 from gpuslice.errors import InputError
 from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
 from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
+from gpuslice.model.groups import Grouping, GroupKey
+from gpuslice.model.groupview import GroupView
 from gpuslice.model.request import RequestSpec
 from gpuslice.model.weighers import WEIGHERS, BaseWeigher, CPUWeigher, PCIWeigher, RAMWeigher
 
@@ -67,25 +68,13 @@ class Prepared:
     __slots__ = (
         "adds",
         "amounts",
-        "best",
-        "best_groups",
-        "cls_ok",
-        "coef",
-        "epoch",
         "fit",
-        "hi",
-        "hi_n",
         "key_pci",
         "key_terms",
-        "lo",
-        "lo_n",
-        "memo",
         "moves",
         "pci_rows",
-        "pos",
         "recompute",
         "rows",
-        "scores",
         "seen",
         "shifts",
         "spec",
@@ -93,6 +82,7 @@ class Prepared:
         "static_list",
         "terms",
         "uses",
+        "view",
     )
 
     def __init__(
@@ -115,52 +105,17 @@ class Prepared:
         # per weigher row: how a claim shifts its raw weight, or rows to recompute
         self.shifts: tuple[tuple[int, float], ...] = ()
         self.recompute: tuple[int, ...] = ()
-        # The group path (see `Scheduler._pick_group`): where each amount sits in a group key,
-        # the candidate groups and their scores, the bounds and the best groups.
+        # The group path: where each amount sits in a group key, and this request's view of
+        # the groups (made by `Scheduler.prepare` when it decides by groups)
         self.key_terms: tuple[tuple[int, int], ...] = ()
         self.key_pci: tuple[tuple[int, int], ...] = ()
-        self.epoch = -1
-        self.pos = 0
-        self.cls_ok: list[bool] = []
-        self.memo: dict[_Group, bool] = {}
-        self.scores: dict[_Group, float] = {}
-        self.hi: list[float] = []
-        self.lo: list[float] = []
-        # how many candidate groups sit at each bound (a bound moves when its count drops to 0)
-        self.hi_n: list[int] = []
-        self.lo_n: list[int] = []
-        self.coef: list[float] = []
-        self.best = 0.0
-        self.best_groups: list[_Group] = []
-        # ids of this request's claim and release in `_Group.next` (set by `prepare`)
+        self.view: GroupView | None = None
+        # ids of this request's claim and release in `HostGroup.next` (set by `prepare`)
         self.moves = (0, 0)
         # what a claim, then a release, adds to its host's RAM and vCPUs used (x - s * n is
         # x + -(s * n) bit for bit)
         self.uses = ((float(spec.ram), float(spec.vcpus)), (-float(spec.ram), -float(spec.vcpus)))
         self.adds: tuple[tuple[tuple[int, float], ...], ...] = ((), ())
-
-
-GroupKey = tuple[float, ...]
-"""A host's static class, free amounts, free PCI devices and raw weights, in one tuple."""
-
-
-class _Group:
-    """Hosts in one state (same `GroupKey`): how many, a heap of their indices, their weights.
-
-    The heap is lazy: a host that left stays in it until it reaches the top (or a compaction).
-    `weights` are the raw weights clamped at each weigher's minval, as `_pick` clamps them.
-    """
-
-    __slots__ = ("count", "heap", "key", "next", "weights")
-
-    def __init__(self, key: GroupKey, j: int, weights: tuple[float, ...]) -> None:
-        self.key = key
-        self.count = 1
-        self.heap = [j]
-        self.weights = weights
-        # where a claim (or release) of a prepared request takes this group's hosts: the
-        # group of the new state (perhaps since emptied; then looked up again by its key)
-        self.next: dict[int, _Group] = {}
 
 
 class _HostLists:
@@ -297,24 +252,15 @@ class Scheduler:
         self._wcols: list[list[float]] = self._weights_np.T.tolist()
         self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
         self._woff = 1 + r + len(self.pool_keys)
-        self._cls: list[int] = [0] * n
-        self._cls_rep: list[int] = [0] if n else []
-        self._masks: set[bytes] = set()
-        self._groups: dict[GroupKey, _Group] = {}
-        self._group_of: list[_Group] = []
-        self._events: list[tuple[bool, _Group]] = []
-        self._event_base = 0
-        self._epoch = 0
+        self._grouping: Grouping[Prepared] = Grouping(n, self._floors, self._woff, self._next_key)
         # Lazy hosts: when every weigher's new raw weight follows from a group key alone, a
-        # claim moves its host by the groups' cached transitions (`_Group.next`) and the
+        # claim moves its host by the groups' cached transitions (`HostGroup.next`) and the
         # per-host lists of free amounts, devices and weights catch up when read
         # (`_materialize`); RAM and vCPUs used stay per host (they are not in the key).
         self._lazy = self._grouped and all(
             type(w) in (RAMWeigher, CPUWeigher, PCIWeigher) for w in self.weighers
         )
         self._prepared = 0
-        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
-        self._open = tuple(floor is None for floor in self._floors)
         if self._grouped:
             self._regroup()
 
@@ -424,353 +370,35 @@ class Scheduler:
         )
         self._prepared += 1
         if self._grouped:
+            prepared.view = GroupView(
+                prepared.static_list,
+                prepared.key_terms,
+                prepared.key_pci,
+                self._floors,
+                self._mult_list,
+            )
+            grouping = self._grouping
             mask = static.tobytes()
-            if mask not in self._masks:
-                self._masks.add(mask)
-                self._refine(prepared.static_list)
+            if mask not in grouping.masks:
+                grouping.masks.add(mask)
+                if grouping.refine(prepared.static_list):
+                    self._regroup()
         return prepared
 
     # ----------------------------------------------------------------- grouping
-    def _refine(self, static: list[bool]) -> None:
-        """Split the static classes by a new request's static mask (regroup if one split)."""
-        ids: dict[tuple[int, bool], int] = {}
-        refined = [ids.setdefault(pair, len(ids)) for pair in zip(self._cls, static, strict=True)]
-        if len(ids) != len(self._cls_rep):
-            self._cls = refined
-            reps = [-1] * len(ids)
-            for j, c in enumerate(refined):
-                if reps[c] < 0:
-                    reps[c] = j
-            self._cls_rep = reps
-            self._regroup()
-
     def _key(self, j: int) -> GroupKey:
         self._materialize()
-        return (self._cls[j], *self._free_cols[j], *self._pci_cols[j], *self._wcols[j])
-
-    def _new_group(self, key: GroupKey, j: int) -> _Group:
-        weights = key[self._woff :]
-        for k, low in self._minvals:
-            if weights[k] < low:
-                weights = tuple(
-                    w if floor is None or w >= floor else floor
-                    for w, floor in zip(weights, self._floors, strict=True)
-                )
-                break
-        return _Group(key, j, weights)
+        return (
+            self._grouping.cls[j],
+            *self._free_cols[j],
+            *self._pci_cols[j],
+            *self._wcols[j],
+        )
 
     def _regroup(self) -> None:
-        """Group every host afresh; every prepared request recomputes at its next decision."""
+        """Group every host afresh; every view recounts at its next decision."""
         self._materialize()
-        groups: dict[GroupKey, _Group] = {}
-        group_of: list[_Group] = []
-        for j in range(len(self.names)):
-            key = self._key(j)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = self._new_group(key, j)
-            else:
-                group.count += 1
-                group.heap.append(j)
-            group_of.append(group)
-        self._groups = groups
-        self._group_of = group_of
-        self._event_base += len(self._events)
-        self._events = []
-        self._epoch += 1
-
-    def _move(self, j: int, key: GroupKey) -> None:
-        """Put host `j` in the group of its new state `key`, noting groups that come and go."""
-        group_of = self._group_of
-        old = group_of[j]
-        if old.key == key:
-            return
-        groups = self._groups
-        old.count -= 1
-        if not old.count:
-            del groups[old.key]
-            self._events.append((False, old))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = self._new_group(key, j)
-            group_of[j] = group
-            events = self._events
-            events.append((True, group))
-            if len(events) > 4096:
-                self._event_base += len(events)
-                events.clear()
-            return
-        group.count += 1
-        group_of[j] = group
-        heap = group.heap
-        heapq.heappush(heap, j)
-        if len(heap) > 2 * group.count + 16:
-            heap[:] = sorted({i for i in heap if group_of[i] is group})
-
-    def _first(self, group: _Group) -> int:
-        """The first host of `group` in fleet order."""
-        heap = group.heap
-        group_of = self._group_of
-        while group_of[heap[0]] is not group:
-            heapq.heappop(heap)
-        return heap[0]
-
-    def _fits_group(self, request: Prepared, group: _Group) -> bool:
-        """Whether the hosts of `group` pass every stage for `request` (what `_fits` says)."""
-        key = group.key
-        if not request.cls_ok[int(key[0])]:
-            return False
-        for at, amount in request.key_terms:
-            if key[at] < amount:
-                return False
-        return all(key[at] >= count for at, count in request.key_pci)
-
-    @staticmethod
-    def _score(coef: list[float], weights: tuple[float, ...]) -> float:
-        # Left to right, one rounding per product and per sum: what `_pick` computes.
-        total = 0.0
-        for c, w in zip(coef, weights, strict=True):
-            total += c * w
-        return total
-
-    def _recount(self, request: Prepared) -> None:
-        """Find `request`'s candidate groups among all groups, then weigh them."""
-        if request.epoch != self._epoch:
-            request.epoch = self._epoch
-            request.cls_ok = [request.static_list[j] for j in self._cls_rep]
-            request.memo = {}
-        request.pos = self._event_base + len(self._events)
-        memo = request.memo
-        if len(memo) > 2 * len(self._groups) + 64:
-            memo.clear()
-        scores: dict[_Group, float] = {}
-        fits = self._fits_group
-        for group in self._groups.values():
-            ok = memo.get(group)
-            if ok is None:
-                ok = memo[group] = fits(request, group)
-            if ok:
-                scores[group] = 0.0
-        request.scores = scores
-        self._rescore(request)
-
-    def _rescore(self, request: Prepared) -> None:
-        """Weigh `request`'s candidate groups: bounds, multipliers, scores and the best."""
-        scores = request.scores
-        if not scores:
-            request.best_groups = []
-            return
-        if len(self._floors) == 3:
-            self._rescore3(request)
-            return
-        values = list(zip(*[g.weights for g in scores], strict=True))
-        hi = request.hi = [max(v) for v in values]
-        lo = request.lo = [
-            min(v) if floor is None else floor
-            for v, floor in zip(values, self._floors, strict=True)
-        ]
-        request.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
-        request.lo_n = [v.count(low) for v, low in zip(values, lo, strict=True)]
-        coef = request.coef = [
-            m / (h - low) if h > low else 0.0
-            for m, h, low in zip(self._mult_list, hi, lo, strict=True)
-        ]
-        if len(coef) == 3:
-            c0, c1, c2 = coef
-            scores = request.scores = {
-                g: c0 * w[0] + c1 * w[1] + c2 * w[2] for g in scores for w in (g.weights,)
-            }
-        else:
-            score = self._score
-            scores = request.scores = {g: score(coef, g.weights) for g in scores}
-        best = request.best = max(scores.values())
-        request.best_groups = [g for g, s in scores.items() if s == best]
-
-    def _rescore3(self, request: Prepared) -> None:
-        """`_rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
-        groups = list(request.scores)
-        ws = [g.weights for g in groups]
-        w0, w1, w2 = zip(*ws)  # noqa: B905 (every weights tuple has three)
-        f0, f1, f2 = self._floors
-        m0, m1, m2 = self._mult_list
-        h0 = max(w0)
-        h1 = max(w1)
-        h2 = max(w2)
-        l0 = min(w0) if f0 is None else f0
-        l1 = min(w1) if f1 is None else f1
-        l2 = min(w2) if f2 is None else f2
-        request.hi = [h0, h1, h2]
-        request.lo = [l0, l1, l2]
-        request.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
-        # (a weigher with a minval keeps its lower bound: its count there is never read)
-        request.lo_n = [
-            w0.count(l0) if f0 is None else 0,
-            w1.count(l1) if f1 is None else 0,
-            w2.count(l2) if f2 is None else 0,
-        ]
-        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
-        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
-        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
-        request.coef = [c0, c1, c2]
-        # the same sum as `_score`: ((c0 * a) + (c1 * b)) + (c2 * c)
-        values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
-        request.scores = dict(zip(groups, values))  # noqa: B905 (same length)
-        best = request.best = max(values)
-        if values.count(best) == 1:
-            request.best_groups = [groups[values.index(best)]]
-        else:
-            request.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
-
-    @staticmethod
-    def _best(request: Prepared) -> None:
-        scores = request.scores
-        best = request.best = max(scores.values())
-        request.best_groups = [g for g, s in scores.items() if s == best]
-
-    def _catch_up(self, request: Prepared) -> None:
-        """Apply the groups that appeared or vanished since `request`'s last decision.
-
-        A group that moves no bound is weighed alone; one that moves a bound changes every
-        candidate's score, so the candidates are weighed again (`_rescore`).
-        """
-        start = request.pos - self._event_base
-        events = self._events
-        if (
-            request.epoch != self._epoch
-            or start < 0
-            or len(events) - start > len(self._groups) // 2 + 8
-        ):
-            # (a long backlog costs more than looking at every group once)
-            self._recount(request)
-            return
-        if start == len(events):
-            return
-        request.pos = self._event_base + len(events)
-        scores = request.scores
-        memo = request.memo
-        hi = request.hi
-        lo = request.lo
-        hi_n = request.hi_n
-        lo_n = request.lo_n
-        floors = self._floors
-        fits = self._fits_group
-        moved = not scores
-        best_gone = False
-        window = events[start:]
-        # Net changes: a group that came and went within the window is skipped; additions go
-        # first, so a bound that a new group shares is not taken for gone.
-        gone = [group for added, group in window if not added]
-        vanished = set(gone)
-        three = len(hi) == 3
-        if three:
-            h0, h1, h2 = hi
-            l0, l1, l2 = lo
-            c0, c1, c2 = request.coef
-            n0, n1, n2 = self._open
-        for added, group in window:
-            if not added or group in vanished:
-                continue
-            ok = memo.get(group)
-            if ok is None:
-                ok = memo[group] = fits(request, group)
-            if not ok:
-                continue
-            scores[group] = 0.0
-            if moved:
-                continue
-            weights = group.weights
-            if three:
-                a, b, c = weights
-                if (
-                    a > h0
-                    or b > h1
-                    or c > h2
-                    or (n0 and a < l0)
-                    or (n1 and b < l1)
-                    or (n2 and c < l2)
-                ):
-                    moved = True
-                    continue
-                hi_n[0] += a == h0
-                hi_n[1] += b == h1
-                hi_n[2] += c == h2
-                lo_n[0] += a == l0
-                lo_n[1] += b == l1
-                lo_n[2] += c == l2
-                score = c0 * a + c1 * b + c2 * c
-            else:
-                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
-                    if w > h or (floor is None and w < low):
-                        moved = True
-                        break
-                    if w == h:
-                        hi_n[k] += 1
-                    if w == low:
-                        lo_n[k] += 1
-                if moved:
-                    continue
-                score = self._score(request.coef, weights)
-            scores[group] = score
-            if score > request.best:
-                request.best = score
-                request.best_groups = [group]
-                best_gone = False
-            elif score == request.best:
-                request.best_groups.append(group)
-        for group in gone:
-            if scores.pop(group, None) is None or moved:
-                continue
-            if three:
-                a, b, c = group.weights
-                if a == h0:
-                    hi_n[0] -= 1
-                    moved = not hi_n[0]
-                if b == h1:
-                    hi_n[1] -= 1
-                    moved = moved or not hi_n[1]
-                if c == h2:
-                    hi_n[2] -= 1
-                    moved = moved or not hi_n[2]
-                if n0 and a == l0:
-                    lo_n[0] -= 1
-                    moved = moved or not lo_n[0]
-                if n1 and b == l1:
-                    lo_n[1] -= 1
-                    moved = moved or not lo_n[1]
-                if n2 and c == l2:
-                    lo_n[2] -= 1
-                    moved = moved or not lo_n[2]
-            else:
-                for k, (w, h, low, floor) in enumerate(
-                    zip(group.weights, hi, lo, floors, strict=True)
-                ):
-                    if w == h:
-                        hi_n[k] -= 1
-                        if not hi_n[k]:
-                            moved = True
-                            break
-                    if floor is None and w == low:
-                        lo_n[k] -= 1
-                        if not lo_n[k]:
-                            moved = True
-                            break
-            if not moved and group in request.best_groups:
-                request.best_groups.remove(group)
-                best_gone = not request.best_groups
-        if moved:
-            self._rescore(request)
-        elif best_gone:
-            self._best(request)
-
-    def _pick_group(self, request: Prepared) -> int:
-        """The host `_pick` would choose among `request`'s candidates, or -1 when none."""
-        self._catch_up(request)
-        best = request.best_groups
-        if not best:
-            return -1
-        if len(best) == 1:
-            return self._first(best[0])
-        return min(self._first(group) for group in best)
+        self._grouping.regroup([self._key(j) for j in range(len(self.names))])
 
     # ----------------------------------------------------------------- deciding
     def _full_mask(self, request: Prepared) -> npt.NDArray[np.bool_]:
@@ -859,12 +487,17 @@ class Scheduler:
 
     def schedule(self, request: Prepared) -> Claim | None:
         """Place `request`: pick a host and claim its resources; None when no host can take it."""
-        if self._grouped:
-            self._catch_up(request)
-            best = request.best_groups
+        view = request.view
+        if self._grouped and view is not None:
+            grouping = self._grouping
+            view.catch_up(grouping)
+            best = view.best_groups
             if not best:
                 return None
-            j = self._first(best[0]) if len(best) == 1 else min(map(self._first, best))
+            if len(best) == 1:
+                j = grouping.first(best[0])
+            else:
+                j = min(grouping.first(group) for group in best)
             if self._lazy:
                 self._apply_lazy(j, request, False)
                 return _new_claim(Claim, (j, request))
@@ -911,7 +544,7 @@ class Scheduler:
         for k in request.recompute:
             wcol[k] = self.weighers[k].raw_at(lists, j)
         if self._grouped:
-            self._move(j, (self._cls[j], *column, *self._pci_cols[j], *wcol))
+            self._grouping.move(j, (self._grouping.cls[j], *column, *self._pci_cols[j], *wcol))
 
     def _next_key(self, key: GroupKey, request: Prepared, sign: int) -> GroupKey:
         """The state a claim (sign -1) or release (+1) of `request` takes a host in `key` to.
@@ -936,51 +569,7 @@ class Scheduler:
         (`_materialize`, which also notes the host as changed for the numpy views and for
         `candidates`); the RAM and vCPUs of its flavors are kept here.
         """
-        group_of = self._group_of
-        old = group_of[j]
-        move = request.moves[back]
-        target = old.next.get(move)
-        if target is not old:
-            groups = self._groups
-            events = self._events
-            old.count -= 1
-            if not old.count:
-                del groups[old.key]
-                events.append((False, old))
-                old.next = {}
-            if target is not None and target.count:
-                target.count += 1
-                group_of[j] = target
-                heap = target.heap
-                heapq.heappush(heap, j)
-                if len(heap) > 2 * target.count + 16:
-                    heap[:] = sorted({i for i in heap if group_of[i] is target})
-            else:
-                if target is None:
-                    key = self._next_key(old.key, request, 1 if back else -1)
-                else:
-                    key = target.key
-                group = groups.get(key)
-                if group is None:
-                    if target is None:
-                        group = groups[key] = self._new_group(key, j)
-                    else:
-                        # the state's group emptied since: its key and clamped weights hold
-                        group = groups[key] = _Group(key, j, target.weights)
-                    group_of[j] = group
-                    events.append((True, group))
-                    if len(events) > 4096:
-                        self._event_base += len(events)
-                        events.clear()
-                else:
-                    group.count += 1
-                    group_of[j] = group
-                    heap = group.heap
-                    heapq.heappush(heap, j)
-                    if len(heap) > 2 * group.count + 16:
-                        heap[:] = sorted({i for i in heap if group_of[i] is group})
-                if old.count:
-                    old.next[move] = group
+        self._grouping.transition(j, request.moves[back], request, 1 if back else -1)
         ram, vcpus = request.uses[back]
         self._ram_used[j] += ram
         self._vcpus_used[j] += vcpus
@@ -991,7 +580,7 @@ class Scheduler:
         stale = self._stale
         if not stale:
             return
-        group_of = self._group_of
+        group_of = self._grouping.group_of
         r = 1 + len(self.classes)
         woff = self._woff
         free_cols = self._free_cols

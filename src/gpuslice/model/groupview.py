@@ -1,0 +1,315 @@
+"""One request's view of the host groups: its candidates, bounds, scores and best groups.
+
+A decision weighs groups, not hosts (see `gpuslice.model.groups`). Each prepared request
+keeps a `GroupView`: its candidate groups, each weigher's normalisation bounds and how many
+candidate groups sit at each bound, every candidate's score and the best groups. Before a
+decision the view catches up on the groups that appeared or vanished since its last one
+(`catch_up`); it weighs every candidate again only when a bound moved (`rescore`), and looks
+at every group only when it fell far behind or the groups were rebuilt (`recount`).
+
+Scores are nova's normalised, multiplied and summed weights without the constant offsets:
+`sum(m / (high - low) * w)`, summed left to right with one rounding per product and per sum,
+as the per-host path (`Scheduler._pick`) computes them, so both choose alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpuslice.model.groups import Grouping, HostGroup
+
+
+def weighted_sum(coef: list[float], weights: tuple[float, ...]) -> float:
+    """`weights` times `coef`, summed left to right: one rounding per product and per sum."""
+    total = 0.0
+    for c, w in zip(coef, weights, strict=True):
+        total += c * w
+    return total
+
+
+class GroupView:
+    """What one prepared request knows of the groups (see the module docstring).
+
+    `static_list[j]` says whether host j passes the request's static stages; `key_terms` and
+    `key_pci` are (position in a group key, amount asked) for resources and PCI pools.
+    `floors` and `mult` are each weigher's minval (None: the candidates' lowest bounds it)
+    and multiplier.
+    """
+
+    __slots__ = (
+        "best",
+        "best_groups",
+        "cls_ok",
+        "coef",
+        "epoch",
+        "floors",
+        "hi",
+        "hi_n",
+        "key_pci",
+        "key_terms",
+        "lo",
+        "lo_n",
+        "memo",
+        "mult",
+        "open",
+        "pos",
+        "scores",
+        "static_list",
+    )
+
+    def __init__(
+        self,
+        static_list: list[bool],
+        key_terms: tuple[tuple[int, int], ...],
+        key_pci: tuple[tuple[int, int], ...],
+        floors: tuple[float | None, ...],
+        mult: list[float],
+    ) -> None:
+        self.static_list = static_list
+        self.key_terms = key_terms
+        self.key_pci = key_pci
+        self.floors = floors
+        self.mult = mult
+        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
+        self.open = tuple(floor is None for floor in floors)
+        self.epoch = -1
+        self.pos = 0
+        self.cls_ok: list[bool] = []
+        self.memo: dict[HostGroup, bool] = {}
+        self.scores: dict[HostGroup, float] = {}
+        self.hi: list[float] = []
+        self.lo: list[float] = []
+        # how many candidate groups sit at each bound (a bound moves when its count drops to 0)
+        self.hi_n: list[int] = []
+        self.lo_n: list[int] = []
+        self.coef: list[float] = []
+        self.best = 0.0
+        self.best_groups: list[HostGroup] = []
+
+    def fits(self, group: HostGroup) -> bool:
+        """Whether the hosts of `group` pass every stage (what `Scheduler._fits` says)."""
+        key = group.key
+        if not self.cls_ok[int(key[0])]:
+            return False
+        for at, amount in self.key_terms:
+            if key[at] < amount:
+                return False
+        return all(key[at] >= count for at, count in self.key_pci)
+
+    def recount(self, grouping: Grouping[Any]) -> None:
+        """Find the candidate groups among all groups, then weigh them."""
+        if self.epoch != grouping.epoch:
+            self.epoch = grouping.epoch
+            self.cls_ok = [self.static_list[j] for j in grouping.cls_rep]
+            self.memo = {}
+        self.pos = grouping.event_base + len(grouping.events)
+        memo = self.memo
+        if len(memo) > 2 * len(grouping.groups) + 64:
+            memo.clear()
+        scores: dict[HostGroup, float] = {}
+        fits = self.fits
+        for group in grouping.groups.values():
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(group)
+            if ok:
+                scores[group] = 0.0
+        self.scores = scores
+        self.rescore()
+
+    def rescore(self) -> None:
+        """Weigh the candidate groups: bounds, multipliers, scores and the best."""
+        scores = self.scores
+        if not scores:
+            self.best_groups = []
+            return
+        if len(self.floors) == 3:
+            self._rescore3()
+            return
+        values = list(zip(*[g.weights for g in scores], strict=True))
+        hi = self.hi = [max(v) for v in values]
+        lo = self.lo = [
+            min(v) if floor is None else floor for v, floor in zip(values, self.floors, strict=True)
+        ]
+        self.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
+        self.lo_n = [v.count(low) for v, low in zip(values, lo, strict=True)]
+        coef = self.coef = [
+            m / (h - low) if h > low else 0.0 for m, h, low in zip(self.mult, hi, lo, strict=True)
+        ]
+        self.scores = {g: weighted_sum(coef, g.weights) for g in scores}
+        self._best()
+
+    def _rescore3(self) -> None:
+        """`rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
+        groups = list(self.scores)
+        ws = [g.weights for g in groups]
+        w0, w1, w2 = zip(*ws)  # noqa: B905 (every weights tuple has three)
+        f0, f1, f2 = self.floors
+        m0, m1, m2 = self.mult
+        h0 = max(w0)
+        h1 = max(w1)
+        h2 = max(w2)
+        l0 = min(w0) if f0 is None else f0
+        l1 = min(w1) if f1 is None else f1
+        l2 = min(w2) if f2 is None else f2
+        self.hi = [h0, h1, h2]
+        self.lo = [l0, l1, l2]
+        self.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
+        # (a weigher with a minval keeps its lower bound: its count there is never read)
+        self.lo_n = [
+            w0.count(l0) if f0 is None else 0,
+            w1.count(l1) if f1 is None else 0,
+            w2.count(l2) if f2 is None else 0,
+        ]
+        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
+        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
+        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
+        self.coef = [c0, c1, c2]
+        # the same sum as `weighted_sum`: ((c0 * a) + (c1 * b)) + (c2 * c)
+        values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
+        self.scores = dict(zip(groups, values))  # noqa: B905 (same length)
+        best = self.best = max(values)
+        if values.count(best) == 1:
+            self.best_groups = [groups[values.index(best)]]
+        else:
+            self.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
+
+    def _best(self) -> None:
+        scores = self.scores
+        best = self.best = max(scores.values())
+        self.best_groups = [g for g, s in scores.items() if s == best]
+
+    def catch_up(self, grouping: Grouping[Any]) -> None:
+        """Apply the groups that appeared or vanished since this view's last decision.
+
+        A group that moves no bound is weighed alone; one that moves a bound changes every
+        candidate's score, so the candidates are weighed again (`rescore`).
+        """
+        start = self.pos - grouping.event_base
+        events = grouping.events
+        if (
+            self.epoch != grouping.epoch
+            or start < 0
+            or len(events) - start > len(grouping.groups) // 2 + 8
+        ):
+            # (a long backlog costs more than looking at every group once)
+            self.recount(grouping)
+            return
+        if start == len(events):
+            return
+        self.pos = grouping.event_base + len(events)
+        scores = self.scores
+        memo = self.memo
+        hi = self.hi
+        lo = self.lo
+        hi_n = self.hi_n
+        lo_n = self.lo_n
+        floors = self.floors
+        fits = self.fits
+        moved = not scores
+        best_gone = False
+        window = events[start:]
+        # Net changes: a group that came and went within the window is skipped; additions go
+        # first, so a bound that a new group shares is not taken for gone.
+        gone = [group for added, group in window if not added]
+        vanished = set(gone)
+        three = len(hi) == 3
+        if three:
+            h0, h1, h2 = hi
+            l0, l1, l2 = lo
+            c0, c1, c2 = self.coef
+            n0, n1, n2 = self.open
+        for added, group in window:
+            if not added or group in vanished:
+                continue
+            ok = memo.get(group)
+            if ok is None:
+                ok = memo[group] = fits(group)
+            if not ok:
+                continue
+            scores[group] = 0.0
+            if moved:
+                continue
+            weights = group.weights
+            if three:
+                a, b, c = weights
+                if (
+                    a > h0
+                    or b > h1
+                    or c > h2
+                    or (n0 and a < l0)
+                    or (n1 and b < l1)
+                    or (n2 and c < l2)
+                ):
+                    moved = True
+                    continue
+                hi_n[0] += a == h0
+                hi_n[1] += b == h1
+                hi_n[2] += c == h2
+                lo_n[0] += a == l0
+                lo_n[1] += b == l1
+                lo_n[2] += c == l2
+                score = c0 * a + c1 * b + c2 * c
+            else:
+                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
+                    if w > h or (floor is None and w < low):
+                        moved = True
+                        break
+                    if w == h:
+                        hi_n[k] += 1
+                    if w == low:
+                        lo_n[k] += 1
+                if moved:
+                    continue
+                score = weighted_sum(self.coef, weights)
+            scores[group] = score
+            if score > self.best:
+                self.best = score
+                self.best_groups = [group]
+                best_gone = False
+            elif score == self.best:
+                self.best_groups.append(group)
+        for group in gone:
+            if scores.pop(group, None) is None or moved:
+                continue
+            if three:
+                a, b, c = group.weights
+                if a == h0:
+                    hi_n[0] -= 1
+                    moved = not hi_n[0]
+                if b == h1:
+                    hi_n[1] -= 1
+                    moved = moved or not hi_n[1]
+                if c == h2:
+                    hi_n[2] -= 1
+                    moved = moved or not hi_n[2]
+                if n0 and a == l0:
+                    lo_n[0] -= 1
+                    moved = moved or not lo_n[0]
+                if n1 and b == l1:
+                    lo_n[1] -= 1
+                    moved = moved or not lo_n[1]
+                if n2 and c == l2:
+                    lo_n[2] -= 1
+                    moved = moved or not lo_n[2]
+            else:
+                for k, (w, h, low, floor) in enumerate(
+                    zip(group.weights, hi, lo, floors, strict=True)
+                ):
+                    if w == h:
+                        hi_n[k] -= 1
+                        if not hi_n[k]:
+                            moved = True
+                            break
+                    if floor is None and w == low:
+                        lo_n[k] -= 1
+                        if not lo_n[k]:
+                            moved = True
+                            break
+            if not moved and group in self.best_groups:
+                self.best_groups.remove(group)
+                best_gone = not self.best_groups
+        if moved:
+            self.rescore()
+        elif best_gone:
+            self._best()
