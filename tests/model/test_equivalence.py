@@ -8,6 +8,8 @@ multiplied and summed term by term; the highest sum wins and ties go to fleet or
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,6 +80,39 @@ def providers_of(hosts: list[tuple[int, int, int, bool, bool]]) -> list[Provider
     ]
 
 
+def replay(
+    scheduler: Scheduler,
+    kinds: list[Prepared],
+    steps: list[tuple[int, int]],
+    *,
+    after_each: Callable[[Scheduler], None] | None = None,
+) -> list[int | None]:
+    """Each step releases up to `releases` of the oldest VMs, then schedules kind `kind`.
+
+    Returns the host of every decision (None: refused); `after_each` runs after each one.
+    """
+    live: list[Claim] = []
+    picks: list[int | None] = []
+    for kind, releases in steps:
+        for _ in range(min(releases, len(live))):
+            scheduler.release(live.pop(0))
+        claim = scheduler.schedule(kinds[kind % len(kinds)])
+        picks.append(None if claim is None else claim.provider)
+        if after_each is not None:
+            after_each(scheduler)
+        if claim is not None:
+            live.append(claim)
+    return picks
+
+
+def hosts_sit_in_their_groups(scheduler: Scheduler) -> None:
+    """Every host is in the group of its state, and that group is the one listed by key."""
+    grouping = scheduler._grouping
+    for j in range(len(scheduler.names)):
+        assert grouping.group_of[j].key == scheduler._key(j)
+        assert grouping.groups[scheduler._key(j)] is grouping.group_of[j]
+
+
 host_specs = st.lists(
     st.tuples(
         st.integers(2, 12),  # vCPUs
@@ -146,21 +181,8 @@ def test_group_path_and_host_path_agree(
         scheduler = Scheduler(from_plan(plan(providers)), seed=5)
         scheduler._grouped = grouped
         kinds = prepare_kinds(scheduler, flavors, with_traits=False)
-        live: list[Claim] = []
-        picks = []
-        for kind, releases in steps:
-            for _ in range(min(releases, len(live))):
-                scheduler.release(live.pop(0))
-            claim = scheduler.schedule(kinds[kind % len(kinds)])
-            picks.append(None if claim is None else claim.provider)
-            if grouped:  # every host sits in the group of its state
-                grouping = scheduler._grouping
-                for j in range(len(providers)):
-                    assert grouping.group_of[j].key == scheduler._key(j)
-                    assert grouping.groups[scheduler._key(j)] is grouping.group_of[j]
-            if claim is not None:
-                live.append(claim)
-        runs.append(picks)
+        check = hosts_sit_in_their_groups if grouped else None
+        runs.append(replay(scheduler, kinds, steps, after_each=check))
     assert runs[0] == runs[1]
 
 
@@ -212,15 +234,7 @@ def test_lazy_hosts_match_eager_hosts(
         scheduler = Scheduler(from_plan(plan(providers)), seed=5)
         scheduler._lazy = lazy
         kinds = prepare_kinds(scheduler, flavors, with_traits=False)
-        live: list[Claim] = []
-        picks = []
-        for kind, releases in steps:
-            for _ in range(min(releases, len(live))):
-                scheduler.release(live.pop(0))
-            claim = scheduler.schedule(kinds[kind % len(kinds)])
-            picks.append(None if claim is None else claim.provider)
-            if claim is not None:
-                live.append(claim)
+        picks = replay(scheduler, kinds, steps)
         keys = [scheduler._grouping.group_of[j].key for j in range(len(providers))]
         assert keys == [scheduler._key(j) for j in range(len(providers))]
         views = [
