@@ -10,7 +10,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -276,17 +276,7 @@ def read_snapshot(cloud: Cloud, *, for_audit: bool = False) -> CloudSnapshot:
         servers = _read_servers(cloud, providers)
         quota = _read_quota(cloud, providers, servers)
         candidates = {f.name: _candidates(cloud, f, providers) for f in flavors if is_gpu_flavor(f)}
-        return CloudSnapshot(
-            resource_classes=resource_classes,
-            traits=traits,
-            providers=providers,
-            hypervisors=hypervisors,
-            flavors=flavors,
-            aggregates=aggregates,
-            servers=servers,
-            candidates=candidates,
-            quota_cores_in_use=quota,
-        )
+        return replace(snapshot, servers=servers, candidates=candidates, quota_cores_in_use=quota)
 
 
 def _providers(cloud: Cloud) -> list[dict[str, Any]]:
