@@ -22,16 +22,8 @@ from gpuslice.cloud.state import (
 )
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan.types import Aggregate, CloudObjects, Inventory, Provider
+from tests.cloud.live_specs import GPU_SPECS
 
-GPU_SPECS = {
-    "resources:VCPU": "0",
-    "resources:MEMORY_MB": "0",
-    "resources:DISK_GB": "0",
-    "resources:CUSTOM_GPU_VCPU": "2",
-    "resources:CUSTOM_GPU_MEMORY_MB": "4096",
-    "resources:CUSTOM_GPU_DISK_GB": "40",
-    "pci_passthrough:alias": "gpu:1",
-}
 G1 = LiveFlavor("f1", "g1.gpu", 2, 4096, 40, False, GPU_SPECS, "[gpuslice] x", ())
 SLICE_INV = {
     "VCPU": LiveInventory(8, 2),

@@ -30,18 +30,10 @@ from gpuslice.cloud.state import (
     LiveProvider,
 )
 from gpuslice.plan.types import CloudObjects
+from tests.cloud.live_specs import GPU_SPECS
 
 DATA = Path(__file__).parent / "data"
 K40C = "CUSTOM_GPU_K40C"
-SPECS = {
-    "resources:VCPU": "0",
-    "resources:MEMORY_MB": "0",
-    "resources:DISK_GB": "0",
-    "resources:CUSTOM_GPU_VCPU": "2",
-    "resources:CUSTOM_GPU_MEMORY_MB": "4096",
-    "resources:CUSTOM_GPU_DISK_GB": "40",
-    "pci_passthrough:alias": "gpu:1",
-}
 
 
 @pytest.fixture
@@ -75,7 +67,9 @@ def _holding(desired: CloudObjects) -> CloudSnapshot:
             ),
         ),
         flavors=(
-            LiveFlavor("f1", "g1.gpu", 2, 4096, 40, False, SPECS, "[gpuslice] x", ("gpu-project",)),
+            LiveFlavor(
+                "f1", "g1.gpu", 2, 4096, 40, False, GPU_SPECS, "[gpuslice] x", ("gpu-project",)
+            ),
         ),
     )
 
@@ -115,7 +109,7 @@ def test_a_cloud_that_holds_the_plan_needs_no_change(desired: CloudObjects) -> N
 
 def test_only_what_differs_changes(desired: CloudObjects) -> None:
     holding = _holding(desired)
-    specs = {k: v for k, v in SPECS.items() if k != "pci_passthrough:alias"}
+    specs = {k: v for k, v in GPU_SPECS.items() if k != "pci_passthrough:alias"}
     specs["hw:cpu_policy"] = "shared"
     flavor = LiveFlavor("f1", "g1.gpu", 2, 4096, 40, False, specs, "[gpuslice] x", ("other",))
     aggregate = LiveAggregate(
@@ -144,7 +138,9 @@ def test_only_what_differs_changes(desired: CloudObjects) -> None:
 
 def test_an_owned_flavor_whose_size_changed_is_recreated(desired: CloudObjects) -> None:
     holding = _holding(desired)
-    old = LiveFlavor("f1", "g1.gpu", 4, 4096, 40, False, SPECS, "[gpuslice] x", ("gpu-project",))
+    old = LiveFlavor(
+        "f1", "g1.gpu", 4, 4096, 40, False, GPU_SPECS, "[gpuslice] x", ("gpu-project",)
+    )
     snapshot = CloudSnapshot(
         resource_classes=holding.resource_classes,
         traits=holding.traits,
