@@ -168,47 +168,25 @@ class Grouping(Generic[Mover]):
         The old group remembers where that move took its hosts; when it does not know yet,
         `new_key` computes the new state (`mover` claims with sign -1, releases with +1).
         """
-        # (`_leave`, `_join` and `_found` written out: this runs for every lazy claim)
-        group_of = self.group_of
-        old = group_of[j]
+        old = self.group_of[j]
         target = old.next.get(move)
         if target is old:
             return
-        groups = self.groups
-        events = self.events
-        old.count -= 1
-        if not old.count:
-            del groups[old.key]
-            events.append((False, old))
-            old.next = {}
+        self._leave(old)
         if target is not None and target.count:
-            group = target
+            self._join(target, j)
+            return
+        key = self.new_key(old.key, mover, sign) if target is None else target.key
+        group = self.groups.get(key)
+        if group is not None:
+            self._join(group, j)
+        elif target is None:
+            group = self._found(self.new_group(key, j), j)
         else:
-            key = self.new_key(old.key, mover, sign) if target is None else target.key
-            found = groups.get(key)
-            if found is None:
-                # a new state, or one whose group emptied since (its key and weights hold)
-                group = (
-                    self.new_group(key, j) if target is None else HostGroup(key, j, target.weights)
-                )
-                groups[key] = group
-                group_of[j] = group
-                events.append((True, group))
-                if len(events) > EVENTS_KEPT:
-                    self.event_base += len(events)
-                    events.clear()
-                if old.count:
-                    old.next[move] = group
-                return
-            group = found
-            if old.count:
-                old.next[move] = group
-        group.count += 1
-        group_of[j] = group
-        heap = group.heap
-        heapq.heappush(heap, j)
-        if len(heap) > 2 * group.count + 16:
-            heap[:] = sorted({i for i in heap if group_of[i] is group})
+            # the state's group emptied since: its key and clamped weights hold
+            group = self._found(HostGroup(key, j, target.weights), j)
+        if old.count:
+            old.next[move] = group
 
     def _leave(self, group: HostGroup) -> None:
         group.count -= 1
