@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gpuslice.bounds import MAX_CPUS
 from gpuslice.errors import InputError
 
 
@@ -12,8 +13,8 @@ def parse_cpuset(
 ) -> tuple[int, ...]:
     """Read `0-3,8,10-11` into sorted, unique CPU ids.
 
-    Rules: ranges are inclusive, a range must not run backwards, ids are non-negative, and an id
-    may not be listed twice.
+    Rules: ranges are inclusive, a range must not run backwards, ids are from 0 to
+    `MAX_CPUS - 1` (checked before a range is expanded), and an id may not be listed twice.
     """
     ids: list[int] = []
     for part in str(text).replace(" ", "").split(","):
@@ -29,7 +30,12 @@ def parse_cpuset(
         if low < 0 or high < low:
             msg = f"CPU range {part!r} in {text!r} runs backwards or below 0"
             raise InputError(msg, source=source, field=field)
+        if high >= MAX_CPUS:
+            msg = f"CPU id {high} in {part!r} is above {MAX_CPUS - 1}, the most Linux numbers"
+            raise InputError(msg, source=source, field=field)
         ids.extend(range(low, high + 1))
+        if len(ids) > MAX_CPUS:
+            break  # more ids than there can be distinct ones: some id repeats
     if len(ids) != len(set(ids)):
         raise InputError(f"CPU set {text!r} lists a CPU twice", source=source, field=field)
     return tuple(sorted(ids))

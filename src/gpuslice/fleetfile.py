@@ -13,6 +13,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gpuslice import inputs
+from gpuslice.bounds import (
+    MAX_GPUS_PER_HOST,
+    MAX_NAME,
+    Amount,
+    AmountOrZero,
+    CpuCount,
+    CpuReserve,
+    NumaNode,
+    Ratio,
+)
 from gpuslice.cpuset import parse_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import (
@@ -37,16 +48,19 @@ _PCI_ADDRESS = re.compile(
     r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-Positive = Annotated[int, Field(gt=0)]
-NonNegative = Annotated[int, Field(ge=0)]
+Positive = Amount
+NonNegative = AmountOrZero
+Name = Annotated[str, Field(pattern=_NAME, max_length=MAX_NAME)]
+Text = Annotated[str, Field(max_length=4096)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `true` is no number and "24" no count; bounds (gpuslice.bounds) as nova's.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SliceIn(_Strict):
-    vcpus: Positive
+    vcpus: CpuCount
     memory_mb: Positive
     disk_gb: NonNegative = 0
 
@@ -54,36 +68,36 @@ class SliceIn(_Strict):
 class ReserveIn(_Strict):
     memory_mb: NonNegative = 512
     disk_mb: NonNegative = 0
-    cpus: NonNegative = 0
+    cpus: CpuReserve = 0
 
 
 class RatiosIn(_Strict):
-    cpu: Annotated[float, Field(gt=0)] = 1.0
-    ram: Annotated[float, Field(gt=0)] = 1.0
-    disk: Annotated[float, Field(gt=0)] = 1.0
+    cpu: Ratio = 1.0
+    ram: Ratio = 1.0
+    disk: Ratio = 1.0
 
 
 class FlavorIn(_Strict):
-    name: Annotated[str, Field(pattern=_NAME)] = "g1.gpu"
+    name: Name = "g1.gpu"
     is_public: bool = False
-    projects: list[str] = []
+    projects: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] = []
 
 
 class GpuModelIn(_Strict):
     vendor_id: Annotated[str, Field(pattern=_HEX4)]
     product_id: Annotated[str, Field(pattern=_HEX4)]
-    alias: Annotated[str, Field(pattern=_NAME)]
-    flavor: Annotated[str, Field(pattern=_NAME)] | None = None
-    name: str | None = None
+    alias: Name
+    flavor: Name | None = None
+    name: Text | None = None
     slice: SliceIn | None = None
 
 
 class GpuIn(_Strict):
-    address: str
+    address: Text
     vendor_id: Annotated[str, Field(pattern=_HEX4)]
     product_id: Annotated[str, Field(pattern=_HEX4)]
-    numa_node: NonNegative | None = None
-    name: str | None = None
+    numa_node: NumaNode | None = None
+    name: Text | None = None
 
     @field_validator("address")
     @classmethod
@@ -92,28 +106,28 @@ class GpuIn(_Strict):
 
 
 class HostIn(_Strict):
-    name: Annotated[str, Field(pattern=_NAME)]
-    cpus: Positive | str
+    name: Name
+    cpus: CpuCount | Text
     memory_mb: Positive
     disk_gb: Positive
-    numa: dict[int, str] | None = None
-    lspci: str | None = None
-    gpus: list[GpuIn] = []
-    gpu_service_host: Annotated[str, Field(pattern=_NAME)] | None = None
+    numa: dict[NumaNode, Text] | None = None
+    lspci: Text | None = None
+    gpus: list[GpuIn] = Field(default=[], max_length=MAX_GPUS_PER_HOST)
+    gpu_service_host: Name | None = None
 
 
 class FleetIn(_Strict):
-    release: str | int | float
-    strategy: str = "auto"
+    release: Annotated[str, Field(max_length=64)] | int | float
+    strategy: Annotated[str, Field(max_length=64)] = "auto"
     slice: SliceIn
     host_reserve: ReserveIn = ReserveIn()
     allocation_ratios: RatiosIn = RatiosIn()
-    cpu_mode: str = "accounted"
-    aggregate: Annotated[str, Field(pattern=_NAME)] = "gpu"
+    cpu_mode: Annotated[str, Field(max_length=64)] = "accounted"
+    aggregate: Name = "gpu"
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
     gpu_models: list[GpuModelIn] = []
-    controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
+    controllers: list[Name] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
 
 
@@ -130,12 +144,7 @@ def normalise_pci_address(value: str) -> str:
 def load_fleet(path: str | Path) -> Fleet:
     """Read the fleet file at `path`; every problem is an `InputError` naming file and line."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(
-            f"cannot read the fleet file: {error.strerror}", source=str(file)
-        ) from None
+    text = inputs.read_text(file, inputs.FLEET)
     return parse_fleet(text, source=str(file), base_dir=file.parent)
 
 
@@ -327,12 +336,10 @@ def _gpus_from_lspci(
     from gpuslice.inventory import discover_from_lspci
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        msg = (
-            f"cannot read lspci capture {str(path)!r}: {error.strerror}; "
-            "paths are relative to the fleet file"
-        )
+        # A path written in a file: regular files only, so it cannot name a device or a FIFO.
+        text = inputs.read_text(path, inputs.CAPTURE, regular_only=True)
+    except InputError as error:
+        msg = f"lspci capture {str(path)!r}: {error.detail}; paths are relative to the fleet file"
         raise InputError(
             msg, source=located.source, line=located.line_of(where), field=".".join(map(str, where))
         ) from None

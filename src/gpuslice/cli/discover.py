@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from gpuslice import inputs
 from gpuslice.cli.common import console, print_json
-from gpuslice.errors import InputError
 from gpuslice.inventory import (
     Companion,
     Discovery,
@@ -59,14 +58,10 @@ def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> 
 
 
 def _read_text(name: str) -> str:
+    """The capture named on the command line (`-`: standard input), bounded and UTF-8."""
     if name == "-":
-        return sys.stdin.read()
-    try:
-        with open(name, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError as error:
-        msg = f"cannot read the lspci capture: {error.strerror or error}"
-        raise InputError(msg, source=name) from None
+        return inputs.read_stdin(inputs.CAPTURE)
+    return inputs.read_text(name, inputs.CAPTURE)
 
 
 def _cell(value: object) -> Text:

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpuslice import inputs
+from gpuslice.bounds import MAX_INT, MAX_NAME, is_resource_class
 from gpuslice.errors import InputError
+from gpuslice.inputs import quote
 from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider
 
 _TOP_KEYS = {"resource_classes", "traits", "aggregates", "flavors", "provider_traits"}
 _FLAVOR_KEYS = {"name", "vcpus", "ram", "disk", "is_public", "extra_specs", "projects"}
 _AGGREGATE_KEYS = {"name", "metadata", "hosts"}
+_SPEC_KEY = re.compile(r"[a-zA-Z0-9_:. -]{1,255}")
+_MAX_DIGITS = 40
 
 
 @dataclass(frozen=True)
@@ -43,29 +48,58 @@ def _keys(item: Mapping[str, Any], allowed: set[str], where: str, source: str) -
 
 
 def _str_list(value: Any, where: str, source: str) -> tuple[str, ...]:
+    """A JSON list of names (see `_name`)."""
+    if not isinstance(value, list):
+        raise InputError("must be a list of strings", source=source, field=where)
+    return tuple(_name(v, f"{where}[{i}]", source) for i, v in enumerate(value))
+
+
+def _name(value: Any, where: str, source: str) -> str:
+    """A name as nova's API takes it: a string of 1 to 255 printable characters, no leading or
+    trailing blank (nova's `name` format)."""
+    if not isinstance(value, str):
+        raise InputError("must be a string", source=source, field=where)
+    if not 1 <= len(value) <= MAX_NAME or not value.isprintable() or value != value.strip():
+        msg = "must be 1 to 255 printable characters without leading or trailing blanks"
+        raise InputError(msg, source=source, field=where)
+    return value
+
+
+def _names(value: Any, where: str, source: str, *, custom: bool) -> tuple[str, ...]:
+    """Resource class or trait names, matched whole by Placement's pattern (gpuslice.bounds)."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError("must be a list of strings", source=source, field=where)
+    for name in value:
+        if not is_resource_class(name, custom=custom):
+            rule = "CUSTOM_ and then A-Z, 0-9, _" if custom else "A-Z, 0-9, _"
+            msg = f"{quote(name)} is not a name Placement accepts ({rule}, 255 at most)"
+            raise InputError(msg, source=source, field=where)
     return tuple(value)
 
 
-_CUSTOM_NAME = re.compile(r"^CUSTOM_[A-Z0-9_]{1,248}$")
-_ANY_NAME = re.compile(r"^[A-Z0-9_]{1,255}$")
-
-
-def _names(value: Any, where: str, source: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    names = _str_list(value, where, source)
-    for name in names:
-        if not pattern.match(name):
-            rule = "CUSTOM_ and then A-Z, 0-9, _" if pattern is _CUSTOM_NAME else "A-Z, 0-9, _"
-            msg = f"{name!r} is not a name Placement accepts ({rule})"
-            raise InputError(msg, source=source, field=where)
-    return names
-
-
-def _int(item: Mapping[str, Any], key: str, where: str, source: str) -> int:
+def _int(item: Mapping[str, Any], key: str, where: str, source: str, low: int) -> int:
+    """A JSON whole number from `low` to MAX_INT, as nova's flavor API takes it (no boolean)."""
     value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError("must be a whole number >= 0", source=source, field=f"{where}.{key}")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_INT:
+        msg = f"must be a whole number from {low} to {MAX_INT}"
+        raise InputError(msg, source=source, field=f"{where}.{key}")
+    return value
+
+
+def _bool(item: Mapping[str, Any], key: str, where: str, source: str) -> bool:
+    """A JSON boolean (`true`/`false`); the string "false" is an error, not true."""
+    value = item.get(key, False)
+    if not isinstance(value, bool):
+        msg = f"must be true or false (a JSON boolean, not {type(value).__name__})"
+        raise InputError(msg, source=source, field=f"{where}.{key}")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str, where: str, source: str, of: str = "") -> list[Any]:
+    """`data[key]`, a JSON list (empty when absent; null is an error)."""
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise InputError(f"must be a list{of}", source=source, field=where)
     return value
 
 
@@ -74,6 +108,7 @@ def _named_object(item: Any, keys: set[str], where: str, source: str) -> None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise InputError("must be an object with a name", source=source, field=where)
     _keys(item, keys, where, source)
+    _name(item["name"], f"{where}.name", source)
 
 
 def _mapping(item: dict[str, Any], key: str, where: str, source: str) -> dict[Any, Any]:
@@ -84,36 +119,63 @@ def _mapping(item: dict[str, Any], key: str, where: str, source: str) -> dict[An
     return value
 
 
+def _specs(
+    item: dict[str, Any], key: str, where: str, source: str, *, numbers: bool
+) -> dict[str, str]:
+    """Flavor extra specs or aggregate metadata as nova's API takes them: keys of 1 to 255 of
+    `a-zA-Z0-9-_:. `, values strings of at most 255 characters (numbers too where `numbers`)."""
+    specs: dict[str, str] = {}
+    for name, value in _mapping(item, key, where, source).items():
+        field = f"{where}.{key}.{name}"
+        if not _SPEC_KEY.fullmatch(name):
+            msg = f"key {quote(name)}: write 1 to 255 of A-Z a-z 0-9 - _ : . and space"
+            raise InputError(msg, source=source, field=f"{where}.{key}")
+        plain = isinstance(value, str) or (
+            numbers and isinstance(value, int | float) and not isinstance(value, bool)
+        )
+        if not plain:
+            kinds = "a string or a number" if numbers else "a string"
+            raise InputError(f"must be {kinds}", source=source, field=field)
+        text = str(value)
+        if len(text) > MAX_NAME or not text.isprintable():
+            msg = "must be at most 255 printable characters"
+            raise InputError(msg, source=source, field=field)
+        specs[name] = text
+    return specs
+
+
 def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
-    """Check and read cloud-objects.json's structure (DESIGN.md) into `CloudObjects`."""
+    """Check and read cloud-objects.json's structure (DESIGN.md) into `CloudObjects`.
+
+    Types are strict: a boolean is `true`/`false`, sizes are whole numbers within nova's bounds,
+    lists and objects are what the format says (`null` is an error, never an empty list).
+    """
     if not isinstance(data, dict):
         raise InputError("must be a JSON object", source=source)
     _keys(data, _TOP_KEYS, "(top level)", source)
     flavors = []
-    for i, item in enumerate(data.get("flavors", [])):
+    for i, item in enumerate(_list(data, "flavors", "flavors", source)):
         where = f"flavors[{i}]"
         _named_object(item, _FLAVOR_KEYS, where, source)
-        specs = _mapping(item, "extra_specs", where, source)
         flavors.append(
             Flavor(
                 name=item["name"],
-                vcpus=_int(item, "vcpus", where, source),
-                ram=_int(item, "ram", where, source),
-                disk=_int(item, "disk", where, source),
-                is_public=bool(item.get("is_public", False)),
-                extra_specs={str(k): str(v) for k, v in specs.items()},
+                vcpus=_int(item, "vcpus", where, source, 1),
+                ram=_int(item, "ram", where, source, 1),
+                disk=_int(item, "disk", where, source, 0),
+                is_public=_bool(item, "is_public", where, source),
+                extra_specs=_specs(item, "extra_specs", where, source, numbers=True),
                 projects=_str_list(item.get("projects", []), f"{where}.projects", source),
             )
         )
     aggregates = []
-    for i, item in enumerate(data.get("aggregates", [])):
+    for i, item in enumerate(_list(data, "aggregates", "aggregates", source)):
         where = f"aggregates[{i}]"
         _named_object(item, _AGGREGATE_KEYS, where, source)
-        metadata = _mapping(item, "metadata", where, source)
         aggregates.append(
             Aggregate(
                 name=item["name"],
-                metadata={str(k): str(v) for k, v in metadata.items()},
+                metadata=_specs(item, "metadata", where, source, numbers=False),
                 hosts=_str_list(item.get("hosts", []), f"{where}.hosts", source),
             )
         )
@@ -122,30 +184,51 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
         raise InputError("must be an object", source=source, field="provider_traits")
     return CloudObjects(
         resource_classes=_names(
-            data.get("resource_classes", []), "resource_classes", source, _CUSTOM_NAME
+            _list(data, "resource_classes", "resource_classes", source, " of strings"),
+            "resource_classes",
+            source,
+            custom=True,
         ),
-        traits=_names(data.get("traits", []), "traits", source, _CUSTOM_NAME),
+        traits=_names(
+            _list(data, "traits", "traits", source, " of strings"), "traits", source, custom=True
+        ),
         aggregates=tuple(aggregates),
         flavors=tuple(flavors),
         provider_traits={
-            str(k): _names(v, f"provider_traits.{k}", source, _ANY_NAME)
+            _name(k, "provider_traits", source): _names(
+                v, f"provider_traits.{k}", source, custom=False
+            )
             for k, v in provider_traits.items()
         },
     )
 
 
+def _json(text: str, source: str) -> Any:
+    """JSON `text`, refusing what Python's reader would turn into a traceback or a non-number:
+    numbers of more than 40 digits, NaN and Infinity, and nesting deeper than Python recurses."""
+
+    def whole(digits: str) -> int:
+        if len(digits) > _MAX_DIGITS:
+            msg = f"a number of {len(digits)} digits; no value here needs more than 20"
+            raise InputError(msg, source=source)
+        return int(digits)
+
+    def constant(name: str) -> Any:
+        raise InputError(f"{name} is not a number JSON allows", source=source)
+
+    try:
+        return json.loads(text, parse_int=whole, parse_constant=constant)
+    except json.JSONDecodeError as error:
+        raise InputError(f"not JSON: {error.msg}", source=source, line=error.lineno) from None
+    except RecursionError:
+        raise InputError("not JSON gpuslice reads: nested too deep", source=source) from None
+
+
 def load_desired(path: Path) -> Desired:
     """Read a cloud-objects.json, or plan a fleet file (YAML) and take its cloud objects."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=source) from None
     if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(f"not JSON: {error.msg}", source=source, line=error.lineno) from None
+        data = _json(inputs.read_text(path, inputs.CLOUD_OBJECTS), source)
         return Desired(parse_cloud_objects(data, source), (), source)
     return _plan_fleet(path)
 

@@ -17,15 +17,20 @@ The rules, in order:
    accelerator function that is no candidate, and every other function of NVIDIA, AMD/ATI and
    Habana (NVSwitches, a card's PCIe switch). Chipset and other devices are not listed.
 
-Known limit: an AMD APU's integrated GPU is not on the root bus and is taken for a candidate;
-server CPUs have none. Without ids (plain `lspci`) the vendor is recognised by its name.
+5. The integrated graphics of an AMD APU (Ryzen and EPYC 4004 on AM5 boards, Granite Ridge
+   `1002:13c0`, Raphael `1002:164e`, Phoenix, Rembrandt, ...) is no candidate either: it is part
+   of the CPU, not a card to pass through. It is known by its product id (`AMD_APU_GRAPHICS`)
+   or, without ids, by its codename in the device name.
+
+Without ids (plain `lspci`) the vendor is recognised by its name.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.inventory.function import PciFunction
@@ -38,6 +43,33 @@ from gpuslice.inventory.pci_names import (
 )
 
 _INTEL = "8086"
+_AMD = "1002"
+
+#: AMD APU integrated graphics (product ids under 1002, names as pci.ids gives them).
+AMD_APU_GRAPHICS: Final = {
+    "13c0": "Granite Ridge [Radeon Graphics]",
+    "164e": "Raphael",
+    "1681": "Rembrandt [Radeon 680M]",
+    "15bf": "Phoenix1",
+    "15c8": "Phoenix2",
+    "1900": "Phoenix3",
+    "1901": "Phoenix4",
+    "1638": "Cezanne [Radeon Vega Series / Radeon Vega Mobile Series]",
+    "1636": "Renoir",
+    "164c": "Lucienne",
+    "15d8": "Picasso/Raven 2 [Radeon Vega Series / Radeon Vega Mobile Series]",
+    "15dd": "Raven Ridge [Radeon Vega Series / Radeon Vega Mobile Series]",
+    "15e7": "Barcelo",
+    "1506": "Mendocino",
+    "150e": "Strix [Radeon 880M / 890M]",
+    "1586": "Strix Halo [Radeon Graphics / Radeon 8050S / 8060S Graphics]",
+    "1114": "Krackan [Radeon 840M / 860M Graphics]",
+    "163f": "VanGogh [AMD Custom GPU 0405]",
+}
+_APU_CODENAME: Final = re.compile(
+    r"\b(?:Granite Ridge|Raphael|Rembrandt|Phoenix\d?|Cezanne|Renoir|Lucienne|Picasso|"
+    r"Raven(?: Ridge| 2)?|Barcelo|Mendocino|Strix(?: Halo)?|Krackan|Hawk Point|Van ?Gogh)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +124,15 @@ def is_integrated_intel(function: PciFunction) -> bool:
     return effective_vendor_id(function) == _INTEL and address.domain == 0 and address.bus == 0
 
 
+def is_amd_apu_graphics(function: PciFunction) -> bool:
+    """An AMD APU's integrated graphics: its product id, else its codename (rule 5)."""
+    if effective_vendor_id(function) != _AMD:
+        return False
+    if function.product_id is not None:
+        return function.product_id in AMD_APU_GRAPHICS
+    return _APU_CODENAME.search(function.device or "") is not None
+
+
 def exclusion_reason(function: PciFunction) -> str | None:
     """Why `function` is not a GPU candidate, or None when it is one (rules 1 and 2)."""
     class_id = function.effective_class
@@ -112,6 +153,8 @@ def exclusion_reason(function: PciFunction) -> str | None:
         return f"display or accelerator of {who}, not a known GPU vendor"
     if is_integrated_intel(function):
         return "Intel integrated GPU or NPU (on the root bus 0000:00): not a discrete GPU"
+    if is_amd_apu_graphics(function):
+        return "AMD APU integrated graphics (part of the CPU): not a discrete GPU"
     return None
 
 

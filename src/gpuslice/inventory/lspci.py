@@ -18,21 +18,25 @@ print come from gpuslice's table.
   `IOMMU Group 42:` header followed by indented device lines, and the paths that
   `find /sys/kernel/iommu_groups/ -type l` prints (they give a group to a function, nothing else);
 - the shell command that made the capture (a prompt, if any, then a command that runs lspci or
-  lists /sys/kernel/iommu_groups).
+  lists /sys/kernel/iommu_groups), and a bare shell prompt without a command (skipped with a
+  warning: a capture often ends with one).
 
-A line that is none of these raises InputError with its line number. So does a text without any
-device line. Ids are read only where lspci printed them: plain `lspci` gives names only, and the
-ids of its functions stay None.
+A line that is none of these raises InputError with its line number; the message quotes at most
+one short token of it, never the line (the path may name a file that is no capture at all). So
+does a text without any device line, and a line longer than MAX_LINE characters (lspci never
+prints one). Parsing is linear in the text: every pattern is matched once per line, without
+nested repetition. Ids are read only where lspci printed them: plain `lspci` gives names only,
+and the ids of its functions stay None.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, replace
 from typing import Final
 
 from gpuslice.errors import InputError
+from gpuslice.inputs import quote_token
 from gpuslice.inventory.address import ADDRESS_PATTERN, PciAddress
 from gpuslice.inventory.device import Function
 from gpuslice.inventory.function import PciFunction
@@ -55,9 +59,11 @@ class LspciCapture:
 
 
 _DEVICE_LINE: Final = re.compile(rf"^(?P<indent>\s*)(?P<address>{ADDRESS_PATTERN})\s+(?P<rest>.*)$")
-_IOMMU_LINE: Final = re.compile(r"^\s*IOMMU\s+group\s+(?P<group>\d+)\s*:?\s*(?P<rest>.*)$", re.I)
+_IOMMU_LINE: Final = re.compile(
+    r"^\s*IOMMU\s+group\s+(?P<group>\d{1,9})(?!\d)\s*:?\s*(?P<rest>.*)$", re.I
+)
 _GROUP_PATH: Final = re.compile(
-    rf"^\s*/sys/kernel/iommu_groups/(?P<group>\d+)/devices/(?P<address>{ADDRESS_PATTERN})\s*$"
+    rf"^\s*/sys/kernel/iommu_groups/(?P<group>\d{{1,9}})/devices/(?P<address>{ADDRESS_PATTERN})\s*$"
 )
 _VMM_FIELD: Final = re.compile(r"^(?P<key>[A-Z][A-Za-z]*):\s+(?P<value>.*)$")
 _VMM_KEYS: Final = frozenset(
@@ -78,7 +84,7 @@ _VMM_KEYS: Final = frozenset(
     }
 )
 _TRAILER: Final = re.compile(
-    r"\s*\((?:rev\s+[0-9a-fA-F]{2}|prog-if\s+[0-9a-fA-F]{2}(?:\s*\[[^\]]*\])?)\)\s*$"
+    r"\((?:rev\s+[0-9a-fA-F]{2}|prog-if\s+[0-9a-fA-F]{2}(?:\s*\[[^\]]*\])?)\)"
 )
 _CLASS_WITH_ID: Final = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{4})\]$")
 _HEX4: Final = re.compile(r"^[0-9a-fA-F]{4}$")
@@ -89,10 +95,10 @@ _IDS_ONLY: Final = re.compile(r"^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA
 _NAME_WITH_ID: Final = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{4})\]$")
 _UNNAMED: Final = re.compile(r"^(?:Device|Vendor)(?:\s+[0-9a-fA-F]{4})?$")
 _DRIVER: Final = re.compile(r"^Kernel driver in use:\s*(?P<driver>\S+)")
-_NUMA_FLAG: Final = re.compile(r"^Flags:.*\bNUMA node (?P<node>-?\d+)")
-_IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d+)")
-_NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d+)\s*$")
-_IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d+)\s*$")
+_NUMA_FLAG: Final = re.compile(r"^Flags:.*\bNUMA node (?P<node>-?\d{1,9})(?!\d)")
+_IOMMU_FLAG: Final = re.compile(r"^Flags:.*\bIOMMU group (?P<group>\d{1,9})(?!\d)")
+_NUMA_LINE: Final = re.compile(r"^NUMA node:\s*(?P<node>-?\d{1,9})\s*$")
+_IOMMU_DETAIL: Final = re.compile(r"^IOMMU group:\s*(?P<group>\d{1,9})\s*$")
 _HEX_DUMP: Final = re.compile(r"^[0-9a-f]{2,3}:(?: [0-9a-f]{2}){1,16}\s*$")
 # Verbose detail lines whose indentation a paste lost: still detail lines, never device lines.
 _DETAIL_PREFIXES: Final = (
@@ -121,11 +127,15 @@ _DETAIL_PREFIXES: Final = (
     "NUMA node:",
 )
 # A shell command that runs lspci or lists IOMMU groups, after an optional prompt (`$ `, `# `,
-# `[root@host ~]# `).
-_COMMAND: Final = re.compile(
-    r"^(?:.*?[$#%>]\s+)?(?:sudo\s+)?"
-    r"(?:lspci\b|(?:for|while|find|ls|shopt|bash|sh)\b.*\b(?:lspci|iommu_groups)\b)"
-)
+# `[root@host ~]# `): matched by `_is_command` in one pass over the line.
+_PROMPT_END: Final = re.compile(r"[$#%>]\s+")
+_COMMAND_WORD: Final = re.compile(r"(?:sudo\s+)?(?P<word>lspci|for|while|find|ls|shopt|bash|sh)\b")
+_COMMAND_TARGET: Final = re.compile(r"\b(?:lspci|iommu_groups)\b")
+# A shell prompt without a command (`$`, `[root@hyper18 ~]#`, `admin@hyper18:~$`).
+_BARE_PROMPT: Final = re.compile(r"(?:\[[^\]]{0,200}\]|[\w.@:~/-]{0,200})\s*[$#%>]")
+MAX_LINE: Final = 4096
+# One field of `lspci -mm`: "quoted" (lspci escapes nothing inside) or a bare -rXX / -pXX.
+_MM_FIELD: Final = re.compile(r'"([^"]*)"|(\S+)')
 
 
 _NAME_FIELDS: Final = frozenset({"vendor", "device", "class_name"})
@@ -207,6 +217,7 @@ class _Parser:
         self.current: _Draft | None = None  # receives detail lines
         self.in_vmm = False  # inside a `Key:<tab>value` record
         self.group_header: int | None = None  # from an `IOMMU Group N:` line
+        self.warnings: list[str] = []
 
     def error(self, message: str, line: int) -> InputError:
         return InputError(message, source=self.source, line=line)
@@ -214,11 +225,18 @@ class _Parser:
     def parse(self, text: str) -> LspciCapture:
         text = text.removeprefix("\ufeff")  # a byte order mark from a Windows editor
         for number, raw in enumerate(text.splitlines(), start=1):
+            if len(raw) > MAX_LINE:
+                msg = (
+                    f"the line is {len(raw):,} characters; lspci never prints one over "
+                    f"{MAX_LINE:,}: is this an lspci capture?"
+                )
+                raise self.error(msg, number)
             self.read_line(raw.rstrip(), number)
         if not self.drafts:
             msg = "no PCI device line found: is this lspci output?"
             raise InputError(msg, source=self.source)
         functions, warnings = self.merge([draft.build() for draft in self.drafts])
+        warnings[:0] = self.warnings
         functions = _mark_virtual_functions([_completed(f) for f in functions])
         described = [f for f in functions if f.class_name or f.vendor or f.class_id]
         missing_ids = sum(1 for f in described if f.vendor_id is None or f.product_id is None)
@@ -272,9 +290,15 @@ class _Parser:
             return
         if _HEX_DUMP.match(line):
             return  # config space from `lspci -x`
-        if _COMMAND.match(line):
+        if _is_command(line):
             return  # the shell command that made the capture
-        msg = f"cannot read this line as lspci output: {stripped!r}"
+        if _BARE_PROMPT.fullmatch(stripped):
+            self.warnings.append(
+                f"{self.source}:{number}: a shell prompt without a command; skipped"
+            )
+            return
+        token = stripped.split(maxsplit=1)[0]
+        msg = f"cannot read this line as lspci output (it starts with {quote_token(token)})"
         raise self.error(msg, number)
 
     def read_iommu_line(self, group: int, rest: str, number: int) -> None:
@@ -286,7 +310,7 @@ class _Parser:
         self.group_header = None
         device = _DEVICE_LINE.match(rest)
         if device is None:
-            msg = f"IOMMU group {group}: expected a device line after it, got {rest!r}"
+            msg = f"IOMMU group {group}: expected a device line after it, got {_first(rest)}"
             raise self.error(msg, number)
         self.read_device(device["address"], device["rest"], number, group)
 
@@ -305,7 +329,7 @@ class _Parser:
         if not sep and rest.rstrip().endswith(":"):
             class_part, sep, description = rest.rstrip()[:-1], ":", ""
         if not sep or not class_part.strip():
-            msg = f"device line without `class: description`: {rest.strip()!r}"
+            msg = f"device line without `class: description` (after the address: {_first(rest)})"
             raise self.error(msg, number)
         self.read_class(draft, class_part.strip())
         self.read_description(draft, description.strip())
@@ -315,14 +339,13 @@ class _Parser:
 
     def read_machine_fields(self, draft: _Draft, rest: str, number: int) -> None:
         """`lspci -mm`: "class" "vendor" "device" [-rXX] [-pXX] ["svendor" "sdevice"]."""
-        try:
-            tokens = shlex.split(rest)
-        except ValueError as error:
-            msg = f"cannot read the quoted fields of `lspci -mm`: {error}"
-            raise self.error(msg, number) from None
-        quoted = [token for token in tokens if not re.match(r"^-[a-z]", token)]
+        if rest.count('"') % 2:
+            msg = "cannot read the quoted fields of `lspci -mm`: a quote is not closed"
+            raise self.error(msg, number)
+        fields = [m[1] if m[1] is not None else m[2] for m in _MM_FIELD.finditer(rest)]
+        quoted = [token for token in fields if not re.match(r"^-[a-z]", token)]
         if len(quoted) < 3:
-            msg = f"`lspci -mm` line needs class, vendor and device: {rest.strip()!r}"
+            msg = "`lspci -mm` line needs class, vendor and device"
             raise self.error(msg, number)
         self.read_class(draft, quoted[0])
         self.read_vmm_name(draft, "Vendor", quoted[1])
@@ -342,12 +365,7 @@ class _Parser:
 
     @staticmethod
     def read_description(draft: _Draft, text: str) -> None:
-        while True:
-            trimmed = _TRAILER.sub("", text)
-            if trimmed == text:
-                break
-            text = trimmed
-        names = text
+        names = text = _without_trailers(text)
         ids = _NAMES_WITH_IDS.match(text) or _IDS_ONLY.match(text)
         if ids:
             draft.set("vendor_id", ids["vendor"].lower())
@@ -395,9 +413,11 @@ class _Parser:
             try:
                 number_value = int(value)
             except ValueError:
-                msg = f"{key} is not a number: {value!r}"
+                msg = f"{key} is not a number: {quote_token(value)}"
                 raise self.error(msg, number) from None
             name = "numa_node" if key == "NUMANode" else "iommu_group"
+            if number_value > _MAX_NUMBER:
+                raise self.error(f"{key} {number_value} is out of range", number)
             draft.set(name, number_value if number_value >= 0 else None)
 
     @staticmethod
@@ -440,6 +460,50 @@ class _Parser:
                 )
             merged[function.address] = combined
         return list(merged.values()), warnings
+
+
+_MAX_NUMBER: Final = 999_999_999
+
+
+def _is_command(line: str) -> bool:
+    """Whether `line` is a shell command that made a capture, after an optional prompt.
+
+    The command starts the line or follows a prompt's `$`, `#`, `%` or `>` and a blank; it is
+    `lspci ...`, or a loop or listing (`for`, `while`, `find`, `ls`, `shopt`, `bash`, `sh`)
+    that names lspci or iommu_groups later on. One pass finds the last such name, so each start
+    is checked in constant time.
+    """
+    targets = [m.start() for m in _COMMAND_TARGET.finditer(line)]
+    if not targets:
+        return False
+    last = targets[-1]
+    starts = [0, *(m.end() for m in _PROMPT_END.finditer(line))]
+    for start in starts:
+        word = _COMMAND_WORD.match(line, start)
+        if word and (word["word"] == "lspci" or last >= word.end()):
+            return True
+    return False
+
+
+def _without_trailers(text: str) -> str:
+    """`text` without lspci's `(rev a1)` and `(prog-if 00 [VGA controller])` at its end.
+
+    Works back from the end, one trailer at a time, looking only at that trailer: linear.
+    """
+    end = len(text.rstrip())
+    while end and text[end - 1] == ")":
+        start = text.rfind("(", 0, end)
+        if start < 0 or not _TRAILER.fullmatch(text, start, end):
+            break
+        end = start
+        while end and text[end - 1].isspace():
+            end -= 1
+    return text[:end]
+
+
+def _first(text: str) -> str:
+    words = text.split(maxsplit=1)
+    return quote_token(words[0]) if words else "nothing"
 
 
 def _mark_virtual_functions(functions: list[PciFunction]) -> list[PciFunction]:

@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Final
 
+from gpuslice import inputs
+from gpuslice.bounds import MAX_NUMA_NODE
 from gpuslice.errors import InputError
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.function import PciFunction
@@ -26,6 +28,8 @@ from gpuslice.inventory.pci_names import class_name, product_name, vendor_name
 
 _ID: Final = re.compile(r"^0x(?P<id>[0-9a-fA-F]{4})$")
 _CLASS: Final = re.compile(r"^0x(?P<id>[0-9a-fA-F]{4})[0-9a-fA-F]{2}$")
+_NUMA: Final = re.compile(r"[0-9]{1,4}")
+_GROUP: Final = re.compile(r"[0-9]{1,9}")
 
 
 def read_sysfs(root: Path) -> tuple[PciFunction, ...]:
@@ -49,7 +53,7 @@ def _iommu_groups(groups_dir: Path) -> dict[PciAddress, int]:
         return found
     for group in groups_dir.iterdir():
         members = group / "devices"
-        if not group.name.isdigit() or not members.is_dir():
+        if not _GROUP.fullmatch(group.name) or not members.is_dir():
             continue
         for member in members.iterdir():
             try:
@@ -78,20 +82,16 @@ def _read_function(entry: Path, groups: dict[PciAddress, int]) -> PciFunction:
         vendor=vendor_name(vendor_id),
         device=product_name(vendor_id, product_id),
         driver=_link_name(entry / "driver"),
-        iommu_group=int(group) if group and group.isdigit() else groups.get(address),
+        iommu_group=int(group) if group and _GROUP.fullmatch(group) else groups.get(address),
         numa_node=_read_numa(entry / "numa_node"),
         function="virtual" if physfn.is_symlink() or physfn.exists() else "physical",
     )
 
 
 def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        msg = f"cannot read: {error}"
-        raise InputError(msg, source=str(path)) from None
+    """The attribute's text, stripped, through the bounded reader; None when it is absent."""
+    text = inputs.read_optional(path, inputs.SYSFS)
+    return None if text is None else text.strip()
 
 
 def _read_id(path: Path, pattern: re.Pattern[str]) -> str | None:
@@ -101,7 +101,7 @@ def _read_id(path: Path, pattern: re.Pattern[str]) -> str | None:
     match = pattern.match(text)
     if match is None:
         msg = f"expected a hex id such as {'0x030200' if path.name == 'class' else '0x10de'}, "
-        msg += f"found {text!r}"
+        msg += f"found {inputs.quote(text)}"
         raise InputError(msg, source=str(path))
     return match["id"].lower()
 
@@ -110,12 +110,13 @@ def _read_numa(path: Path) -> int | None:
     text = _read_text(path)
     if text is None:
         return None
-    try:
-        node = int(text)
-    except ValueError:
-        msg = f"expected a NUMA node number (-1 for none), found {text!r}"
-        raise InputError(msg, source=str(path)) from None
-    return node if node >= 0 else None
+    if text == "-1":
+        return None
+    if not _NUMA.fullmatch(text) or int(text) > MAX_NUMA_NODE:
+        msg = f"expected a NUMA node number 0 to {MAX_NUMA_NODE} (-1 for none), found "
+        msg += inputs.quote(text)
+        raise InputError(msg, source=str(path))
+    return int(text)
 
 
 def _link_name(path: Path) -> str | None:

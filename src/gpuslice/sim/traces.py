@@ -24,13 +24,16 @@ Alibaba openb (github.com/alibaba/clusterdata, cluster-trace-gpu-v2023):
 from __future__ import annotations
 
 import csv
-import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpuslice import inputs
+from gpuslice.bounds import MAX_CPUS, MAX_GPUS_PER_HOST, MAX_INT, MAX_SECONDS
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec
+from gpuslice.inputs import quote
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import Release
 from gpuslice.sim.workload import VmRequest, Workload
@@ -40,23 +43,36 @@ ALIBABA_NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
 ALIBABA_POD_COLUMNS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time")
 
 
+_NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+MAX_LINE = 65_536  # characters in one trace line
+
+
 def _rows(text: str, source: str, needed: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """The data rows with their line numbers; the header must name every `needed` column."""
-    lines = text.splitlines()
+    """The data rows with their line numbers; the header must name every `needed` column.
+
+    Rules: every record is one line of at most MAX_LINE characters (a quoted field may not span
+    lines), the header names each column once, and every row has as many fields as the header.
+    """
     kept = [
-        (i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.startswith("#")
+        (i + 1, line)
+        for i, line in enumerate(text.splitlines())
+        if line.strip() and not line.startswith("#")
     ]
     if not kept:
         raise InputError("the file is empty; it needs a header line", source=source)
     header_line, header = kept[0]
-    names = [h.strip() for h in next(csv.reader([header]))]
+    names = [h.strip() for h in _fields(header, source, header_line)]
+    twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) < len(names) else []
+    if twice:
+        msg = f"the header names column(s) {', '.join(map(repr, twice))} more than once"
+        raise InputError(msg, source=source, line=header_line)
     missing = [c for c in needed if c not in names]
     if missing:
         msg = f"header lacks column(s) {', '.join(missing)}; it needs {','.join(needed)}"
         raise InputError(msg, source=source, line=header_line)
     out: list[tuple[int, dict[str, str]]] = []
-    reader = csv.reader(io.StringIO("\n".join(line for _, line in kept[1:])))
-    for (number, _), values in zip(kept[1:], reader, strict=True):
+    for number, line in kept[1:]:
+        values = _fields(line, source, number)
         if len(values) != len(names):
             msg = f"{len(values)} fields, the header has {len(names)}"
             raise InputError(msg, source=source, line=number)
@@ -64,23 +80,43 @@ def _rows(text: str, source: str, needed: tuple[str, ...]) -> list[tuple[int, di
     return out
 
 
-def _number(row: dict[str, str], key: str, source: str, line: int) -> float:
+def _fields(line: str, source: str, number: int) -> list[str]:
+    """One CSV record on one line (see `_rows` for the rules)."""
+    if len(line) > MAX_LINE:
+        msg = f"the line is {len(line):,} characters; a trace line holds at most {MAX_LINE:,}"
+        raise InputError(msg, source=source, line=number)
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as error:
+        msg = f"not a CSV record ({error}); a quoted field must end on its own line"
+        raise InputError(msg, source=source, line=number) from None
+
+
+def _number(row: dict[str, str], key: str, source: str, line: int, high: float = MAX_INT) -> float:
+    """`row[key]` as a finite number from 0 to `high` (sizes: MAX_INT; times: MAX_SECONDS)."""
     value = row.get(key, "")
     try:
         number = float(value)
     except ValueError:
         raise InputError(
-            f"{value!r} is not a number", source=source, line=line, field=key
+            f"{quote(value)} is not a number", source=source, line=line, field=key
         ) from None
     if not math.isfinite(number) or number < 0:
-        raise InputError(f"{value!r} must be 0 or more", source=source, line=line, field=key)
+        raise InputError(f"{quote(value)} must be 0 or more", source=source, line=line, field=key)
+    if number > high:
+        msg = f"{quote(value)} is more than {high:,.0f}, the most gpuslice reads here"
+        raise InputError(msg, source=source, line=line, field=key)
     return number
 
 
-def _whole(row: dict[str, str], key: str, source: str, line: int) -> int:
-    number = _number(row, key, source, line)
+def _time(row: dict[str, str], key: str, source: str, line: int) -> float:
+    return _number(row, key, source, line, MAX_SECONDS)
+
+
+def _whole(row: dict[str, str], key: str, source: str, line: int, high: float = MAX_INT) -> int:
+    number = _number(row, key, source, line, high)
     if number != int(number):
-        msg = f"{row[key]!r} is not a whole number"
+        msg = f"{quote(row[key])} is not a whole number"
         raise InputError(msg, source=source, line=line, field=key)
     return int(number)
 
@@ -89,10 +125,10 @@ def parse_generic(text: str, *, source: str = "<trace>") -> Workload:
     """Read the generic CSV (see the module docstring) into a workload sorted by creation."""
     requests: list[VmRequest] = []
     for line, row in _rows(text, source, GENERIC_COLUMNS):
-        created = _number(row, "create_time", source, line)
+        created = _time(row, "create_time", source, line)
         deleted: float | None = None
         if row["delete_time"]:
-            deleted = _number(row, "delete_time", source, line)
+            deleted = _time(row, "delete_time", source, line)
             if deleted < created:
                 msg = f"delete_time {row['delete_time']} is before create_time {row['create_time']}"
                 raise InputError(msg, source=source, line=line, field="delete_time")
@@ -103,7 +139,7 @@ def parse_generic(text: str, *, source: str = "<trace>") -> Workload:
                 vcpus=_whole(row, "vcpus", source, line),
                 memory_mb=_whole(row, "memory_mb", source, line),
                 disk_gb=_whole(row, "disk_gb", source, line),
-                gpus=_whole(row, "gpus", source, line),
+                gpus=_whole(row, "gpus", source, line, MAX_GPUS_PER_HOST),
             )
         )
     requests.sort(key=lambda r: r.arrival)
@@ -125,14 +161,15 @@ def parse_alibaba_nodes(text: str, *, source: str = "<nodes>") -> tuple[AlibabaN
     """Read the openb node list (see the module docstring)."""
     nodes: list[AlibabaNode] = []
     for line, row in _rows(text, source, ALIBABA_NODE_COLUMNS):
-        if not row["sn"]:
-            raise InputError("empty node name", source=source, line=line, field="sn")
+        if not _NODE_NAME.fullmatch(row["sn"]):
+            msg = f"node name {quote(row['sn'])}: write 1 to 255 of A-Z a-z 0-9 . _ -"
+            raise InputError(msg, source=source, line=line, field="sn")
         nodes.append(
             AlibabaNode(
                 name=row["sn"],
-                vcpus=int(_number(row, "cpu_milli", source, line) // 1000),
+                vcpus=int(_number(row, "cpu_milli", source, line, MAX_CPUS * 1000) // 1000),
                 memory_mb=_whole(row, "memory_mib", source, line),
-                gpus=_whole(row, "gpu", source, line),
+                gpus=_whole(row, "gpu", source, line, MAX_GPUS_PER_HOST),
                 model=row["model"],
             )
         )
@@ -144,14 +181,14 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
     requests: list[VmRequest] = []
     fractional = 0
     for line, row in _rows(text, source, (*ALIBABA_POD_COLUMNS, "deletion_time")):
-        created = _number(row, "creation_time", source, line)
+        created = _time(row, "creation_time", source, line)
         deleted: float | None = None
         if row["deletion_time"]:
-            deleted = _number(row, "deletion_time", source, line)
+            deleted = _time(row, "deletion_time", source, line)
             if deleted < created:
                 msg = "deletion_time is before creation_time"
                 raise InputError(msg, source=source, line=line, field="deletion_time")
-        gpus = _whole(row, "num_gpu", source, line)
+        gpus = _whole(row, "num_gpu", source, line, MAX_GPUS_PER_HOST)
         milli = _number(row, "gpu_milli", source, line)
         if gpus == 1 and milli < 1000:
             fractional += 1
@@ -174,11 +211,8 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
 
 
 def read_text(path: str | Path) -> str:
-    """A trace file's text; a missing or unreadable file is an InputError."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
+    """A trace file's text through the bounded reader (gpuslice.inputs)."""
+    return inputs.read_text(path, inputs.TRACE)
 
 
 def read_trace(path: str | Path, trace_format: str) -> Workload:
