@@ -3,6 +3,8 @@
 Each command lives in a module of its own below this package and is registered in `COMMANDS`.
 Library code raises `GpusliceError`; `main` turns it into a message and the exit code that
 DESIGN.md's contract names (0 done, 1 promise/check failed, 2 bad input, 3 unreachable).
+Every message goes through `cli.common.safe_text`: secrets redacted, control characters
+stripped.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import click
 from rich.text import Text
 
 from gpuslice import __version__
-from gpuslice.cli.common import console_err
+from gpuslice.cli.common import SafeStream, console_err, safe_text
 from gpuslice.errors import GpusliceError
 
 
@@ -41,13 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except GpusliceError as error:
-        console_err.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+        message = safe_text(str(error))
+        console_err.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
         return error.exit_code
     except click.exceptions.Abort:
         console_err.print("aborted")
         return 2
     except click.ClickException as error:
-        error.show()
+        error.show(file=SafeStream(sys.stderr))  # type: ignore[arg-type]
         return 2
     except click.exceptions.Exit as error:
         return int(error.exit_code)

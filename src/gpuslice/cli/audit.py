@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 @click.option(
     "--prometheus",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="write node-exporter textfile metrics to this file",
+    help="write node-exporter textfile metrics to this file (atomically, keeping its owner "
+    "and mode; marked gpuslice_audit_success 0 when the audit cannot run)",
 )
 def audit_command(
     cloud: str | None, fleet: Path | None, as_json: bool, prometheus: Path | None
@@ -34,29 +36,39 @@ def audit_command(
 
     Exits 1 when the promise is broken now.
     """
-    from gpuslice.cloud.audit import Expected, audit, prometheus_text
-    from gpuslice.cloud.objects import load_desired
-    from gpuslice.cloud.sdk import connect, read_snapshot
-    from gpuslice.errors import InputError, PromiseBrokenError
+    from gpuslice.cloud import textfile
+    from gpuslice.cloud.audit import prometheus_text
+    from gpuslice.errors import GpusliceError, PromiseBrokenError
 
-    expected = Expected()
-    if fleet is not None:
-        desired = load_desired(fleet)
-        expected = Expected(desired.providers, desired.cloud)
-    report = audit(read_snapshot(connect(cloud), for_audit=True), expected)
     if prometheus is not None:
-        tmp = prometheus.with_name(f".{prometheus.name}.tmp")
-        try:
-            tmp.write_text(prometheus_text(report), encoding="utf-8")
-            tmp.replace(prometheus)
-        except OSError as error:
-            raise InputError(f"cannot write: {error.strerror}", source=str(prometheus)) from None
+        textfile.check_target(prometheus)
+    try:
+        report = _run_audit(cloud, fleet)
+    except GpusliceError as error:
+        if prometheus is not None:  # stale figures must not pass for current ones
+            textfile.write_textfile(prometheus, textfile.failed_audit_text(str(error), time.time()))
+        raise
+    if prometheus is not None:
+        metrics = textfile.succeeded_audit_text(prometheus_text(report), time.time())
+        textfile.write_textfile(prometheus, metrics)
     if as_json:
         print_json(report.as_json())
     else:
         _print_report(report)
     if report.promise_broken:
         raise PromiseBrokenError(f"the promise is broken: {len(report.violations)} violation(s)")
+
+
+def _run_audit(cloud: str | None, fleet: Path | None) -> AuditReport:
+    from gpuslice.cloud.audit import Expected, audit
+    from gpuslice.cloud.objects import load_desired
+    from gpuslice.cloud.sdk import connect, read_snapshot
+
+    expected = Expected()
+    if fleet is not None:
+        desired = load_desired(fleet)
+        expected = Expected(desired.providers, desired.cloud)
+    return audit(read_snapshot(connect(cloud), for_audit=True), expected)
 
 
 def _print_report(report: AuditReport) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -78,12 +76,10 @@ def _slice(text: str) -> SliceSpec:
 
 def load_workload_file(path: str) -> SyntheticSpec:
     """Read a synthetic workload YAML file (keys as `SyntheticSpec`'s fields)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=path) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", source=path) from None
+    from gpuslice import inputs
+    from gpuslice.yamlpos import load_located_yaml
+
+    data = load_located_yaml(inputs.read_text(path, inputs.WORKLOAD), path).data or {}
     if not isinstance(data, dict):
         raise InputError("a workload file is a mapping of keys to values", source=path)
     return spec_from_mapping(data, source=path)
@@ -199,6 +195,17 @@ def load_inputs(options: dict[str, Any]) -> tuple[Fleet, Workload]:
     return fleet, workload
 
 
+def refuse_unplannable(fleet: Fleet) -> None:
+    """Refuse a fleet that `gpuslice plan` refuses, with plan's own error (exit 2).
+
+    The fleet's own strategy (`auto` resolved) must plan; the other strategies simulate may
+    still skip with their reasons.
+    """
+    from gpuslice.plan import make_plan
+
+    make_plan(fleet)
+
+
 def chosen_strategy(fleet: Fleet) -> str:
     """The strategy `--check` judges: the fleet's own, `auto` resolved as the planner does."""
     from gpuslice.plan import choose_strategy
@@ -247,6 +254,7 @@ def simulate_command(**options: Any) -> None:
     """
     options["slice"] = options.pop("slice_")
     fleet, workload = load_inputs(options)
+    refuse_unplannable(fleet)
     strategies = parse_strategies(options["strategies"])
     target = chosen_strategy(fleet)
     if options["check"] and target not in strategies:

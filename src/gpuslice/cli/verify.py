@@ -10,11 +10,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gpuslice.cli.common import click_echo, console, console_err
+from gpuslice.cli.common import SafeConsole, click_echo, console, console_err
 from gpuslice.cli.plan import STRATEGY_CHOICES
 from gpuslice.errors import InputError, PromiseBrokenError
 from gpuslice.fleetfile import load_fleet
@@ -83,7 +82,7 @@ def verify_command(
             mark = "[green]ok[/]" if row.ok else "[bold red]MISMATCH[/]"
             cells = (row.host, row.strategy, row.step, row.expected, row.seen)
             table.add_row(*(escape(cell) for cell in cells), mark)
-        wide = Console(highlight=False, width=max(console.width, 180))
+        wide = SafeConsole(highlight=False, width=max(console.width, 180))
         wide.print(table)
         for note in report.notes:
             console.print(f"note: {escape(note)}", soft_wrap=True)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gpuslice.bounds import MAX_CPUS, MAX_INT, MAX_SECONDS, finite_in
 from gpuslice.errors import InputError
 
 LifetimeDist = Literal["exponential", "lognormal", "fixed"]
@@ -80,19 +81,49 @@ class SyntheticSpec:
     mix: tuple[FlavorShape, ...] = DEFAULT_MIX
 
     def __post_init__(self) -> None:
-        if self.requests < 0:
-            raise InputError(f"requests must be 0 or more, got {self.requests}")
-        if not 0.0 <= self.gpu_share <= 1.0:
-            raise InputError(f"gpu share must be between 0 and 1, got {self.gpu_share}")
-        if self.load <= 0:
-            raise InputError(f"load must be above 0, got {self.load}")
-        if self.lifetime_mean <= 0:
-            raise InputError(f"lifetime mean must be above 0 s, got {self.lifetime_mean}")
+        # Bounds (gpuslice.bounds): whole numbers are no booleans, every number is finite.
+        if not _whole_in(self.requests, 0, MAX_REQUESTS):
+            raise InputError(f"requests must be 0 to {MAX_REQUESTS:,}, got {self.requests!r}")
+        if not _number_in(self.gpu_share, 0.0, 1.0):
+            raise InputError(f"gpu share must be between 0 and 1, got {self.gpu_share!r}")
+        if not _number_in(self.load, 0.0, MAX_LOAD) or self.load == 0:
+            raise InputError(f"load must be above 0 and at most {MAX_LOAD}, got {self.load!r}")
+        if not _number_in(self.lifetime_mean, 0.0, MAX_SECONDS) or self.lifetime_mean == 0:
+            raise InputError(f"lifetime mean must be above 0 s, got {self.lifetime_mean!r}")
+        for s in self.mix:
+            if not (
+                _whole_in(s.vcpus, 1, MAX_CPUS)
+                and _whole_in(s.memory_mb, 0, MAX_INT)
+                and _whole_in(s.disk_gb, 0, MAX_INT)
+                and _number_in(s.weight, 0.0, 1e9)
+                and s.weight > 0
+            ):
+                msg = (
+                    f"flavor {s.vcpus}x{s.memory_mb}x{s.disk_gb}: vcpus 1 to {MAX_CPUS}, "
+                    f"memory and disk 0 to {MAX_INT}, weight finite"
+                )
+                raise InputError(msg, field="mix")
         if self.lifetime_dist not in ("exponential", "lognormal", "fixed"):
             msg = f"lifetime distribution {self.lifetime_dist!r}: exponential, lognormal or fixed"
             raise InputError(msg)
         if not self.mix or any(s.weight <= 0 or s.vcpus <= 0 for s in self.mix):
             raise InputError("flavor mix needs at least one flavor, each with vcpus and weight > 0")
+
+
+MAX_REQUESTS = 10_000_000
+MAX_LOAD = 1000.0
+
+
+def _whole_in(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _number_in(value: object, low: float, high: float) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and finite_in(float(value), low, high)
+    )
 
 
 def parse_mix(text: str) -> tuple[FlavorShape, ...]:
@@ -125,7 +156,10 @@ def spec_from_mapping(data: Mapping[str, Any], *, source: str = "<workload>") ->
             hint = difflib.get_close_matches(str(key), sorted(known), n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise InputError(f"unknown workload key {key!r}{extra}", source=source)
-        values[key] = parse_mix(value) if key == "mix" and isinstance(value, str) else value
+        if key == "mix" and not isinstance(value, str):
+            msg = "mix is a string such as 2x4096x40:4,8x16384x160:1"
+            raise InputError(msg, source=source, field="mix")
+        values[key] = parse_mix(value) if key == "mix" else value
     try:
         return SyntheticSpec(**values)
     except TypeError as error:
