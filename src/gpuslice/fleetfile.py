@@ -343,7 +343,12 @@ def _gpus_from_lspci(
         raise InputError(
             msg, source=located.source, line=located.line_of(where), field=".".join(map(str, where))
         ) from None
-    discovery = discover_from_lspci(text, str(path))
+    try:
+        discovery = discover_from_lspci(text, str(path))
+    except InputError as error:
+        named = f"{located.source}:{located.line_of(where)}"
+        msg = f"{error.detail} (the capture {'.'.join(map(str, where))} names at {named})"
+        raise InputError(msg, source=error.source, line=error.line, field=error.field) from None
     for gpu in discovery.gpus:
         if gpu.vendor_id is None or gpu.product_id is None:
             msg = (

@@ -34,6 +34,7 @@ MAX_DIGITS: Final = 40
 
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _INT_TAG: Final = "tag:yaml.org,2002:int"
+_STR_TAG: Final = "tag:yaml.org,2002:str"
 _FLOAT_TAG: Final = "tag:yaml.org,2002:float"
 _PLAIN: Final = (str, int, float, bool, type(None))
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -84,42 +85,51 @@ class _Converter:
         self.source = source
         self.lines = lines
         self.constructor = yaml.SafeLoader("")
-        self.seen: set[int] = set()
+        self.seen: set[int] = set()  # collection nodes converted once already
+        self.repeating = 0  # > 0 while converting a collection an alias repeats
         self.repeated = 0
+        self.budget = ALIAS_BUDGET
         self.open: set[int] = set()  # collection nodes being converted (to catch recursion)
 
     def error(self, message: str, node: yaml.Node) -> InputError:
         return InputError(message, source=self.source, line=node.start_mark.line + 1)
 
     def count(self, node: yaml.Node) -> None:
-        key = id(node)
-        if key not in self.seen:
-            self.seen.add(key)
-            return
+        """Count a value an alias repeats; refuse past the budget (module docstring)."""
         self.repeated += 1
-        if self.repeated > max(ALIAS_BUDGET, len(self.seen)):
+        if self.repeated > self.budget:
             msg = (
-                f"aliases repeat more than {max(ALIAS_BUDGET, len(self.seen)):,} values "
+                f"aliases repeat more than {self.budget:,} values "
                 "(an alias bomb?); write the values out or use fewer nested aliases"
             )
             raise self.error(msg, node)
 
     def convert(self, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
-        self.count(node)
-        if len(path) > MAX_DEPTH:
-            raise self.error(f"nested deeper than {MAX_DEPTH} levels", node)
+        if self.repeating:
+            self.count(node)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
-        if id(node) in self.open:
+        if len(path) > MAX_DEPTH:
+            raise self.error(f"nested deeper than {MAX_DEPTH} levels", node)
+        key = id(node)
+        if key in self.open:
             raise self.error("a recursive alias (an anchor used inside itself)", node)
-        self.open.add(id(node))
+        repeat = key in self.seen
+        if repeat:
+            self.repeating += 1
+        else:
+            self.seen.add(key)
+            self.budget = max(self.budget, len(self.seen))
+        self.open.add(key)
         try:
             if isinstance(node, yaml.MappingNode):
                 return self.mapping(node, path)
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         finally:
-            self.open.discard(id(node))
+            self.open.discard(key)
+            if repeat:
+                self.repeating -= 1
 
     def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -146,7 +156,7 @@ class _Converter:
                     if key in result:
                         continue
                     child = (*path, key)
-                    self.repeated += 1
+                    self.count(value_node)
                     result[key] = self.convert(value_node, child)
                     self.lines[child] = key_node.start_mark.line + 1
             finally:
@@ -165,11 +175,13 @@ class _Converter:
     def key(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error("a key must be a plain value, not a list or a mapping", node)
-        self.count(node)
         return self.scalar(node)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag in (_INT_TAG, _FLOAT_TAG):
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value  # the common case, as SafeConstructor builds it
+        if tag in (_INT_TAG, _FLOAT_TAG):
             digits = sum(ch.isdigit() for ch in node.value)
             if digits > MAX_DIGITS:
                 msg = f"a number of {digits} digits; no value gpuslice reads needs more than 20"
