@@ -118,10 +118,14 @@ def _write_journal(root: Path, staged: list[Staged]) -> Path:
         {"target": str(s.target), "staged": str(s.staged), "backup": str(s.backup or "")}
         for s in staged
     ]
-    temporary.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-    with open(temporary, "rb") as stream:
-        os.fsync(stream.fileno())
-    temporary.replace(journal)
+    try:
+        temporary.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        with temporary.open("rb") as stream:
+            os.fsync(stream.fileno())
+        temporary.replace(journal)
+    except OSError as error:
+        msg = f"cannot write the journal: {error.strerror}"
+        raise InputError(msg, source=str(journal)) from None
     return journal
 
 
