@@ -171,6 +171,7 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
 
     `root` holds the journal; every path should lie below it.
     """
+    root = real_target(root)
     staged: list[Staged] = []
     try:
         for path, text in files.items():
