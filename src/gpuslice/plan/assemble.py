@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gpuslice.fleet import Fleet
-from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.common import (
+    NodeFiles,
+    alias_option,
+    aliases,
+    device_type_notes,
+    filters_option,
+)
 from gpuslice.plan.types import (
     CloudObjects,
     ConcreteStrategy,
@@ -56,5 +62,5 @@ def assemble(
         aliases=aliases(fleet),
         scheduler=scheduler,
         cloud=cloud,
-        notes=notes,
+        notes=(*notes, *device_type_notes(fleet)),
     )
