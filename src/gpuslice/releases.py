@@ -111,6 +111,8 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
+    # nova 30 `_create_mdev` defines each mdev through libvirt (persisted by mdevctl).
+    "mdev_persisted_by_libvirt": [(14, False), (30, True)],
     # nova's default enabled filters (the plan adds what it needs to these), read from nova's
     # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
     # 23.2.2, 24.2.1 and 34.0.0. Newton and Ocata (no source on PyPI) as their docs list them.
