@@ -284,6 +284,10 @@ def test_trace_csv(rows: list[list[str]], kind: str) -> None:
         assert error.line is not None, str(error)
 
 
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+
+
 JSON_VALUE = st.recursive(
     st.one_of(
         st.none(),
@@ -293,9 +297,7 @@ JSON_VALUE = st.recursive(
         st.text(max_size=12),
         st.sampled_from(["false", "CUSTOM_GPU\n", "CUSTOM_GPU_VCPU", "g1.gpu"]),
     ),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
+    _containers,
     max_leaves=12,
 )
 TOP_KEYS = st.sampled_from(

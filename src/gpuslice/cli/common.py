@@ -19,6 +19,10 @@ from rich.text import Text
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
 # isolates that can reorder what a terminal shows.
 _CONTROL: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A control character as json.dumps escapes it (\u001b); a false match only costs a second dump.
+_ESCAPED_CONTROL: Final = re.compile(
+    r"\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|202[a-eA-E]|206[6-9])"
+)
 # The user info of a URL (`https://admin:s3cret@keystone/`): everything between :// and @.
 _URL_USERINFO: Final = re.compile(r"://[^/\s@]{1,1024}@")
 # `password=...`, `token: ...`, `"password": "..."` (and passwd, secret, api_key, ...).
@@ -27,6 +31,7 @@ _SECRET_VALUE: Final = re.compile(
     r"(\"?\s{0,8}[=:]\s{0,8}\"?)"
     r"(?!\*\*\*)[^\s\"'&,;}]+"
 )
+_SECRET_WORDS: Final = ("password", "passwd", "token", "secret", "api", "credential")
 REDACTED: Final = "***"
 
 
@@ -39,6 +44,9 @@ def redact(text: str) -> str:
     """
     if "://" in text:
         text = _URL_USERINFO.sub(f"://{REDACTED}@", text)
+    lowered = text.lower()
+    if not any(word in lowered for word in _SECRET_WORDS):
+        return text  # the common case: one pass over the text instead of the pattern's scan
     return _SECRET_VALUE.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
 
 
@@ -87,7 +95,10 @@ console_err = SafeConsole(stderr=True, highlight=False)
 def print_json(data: Any) -> None:
     """Print `data` as indented, key-sorted JSON on standard output: control characters
     stripped from every string in it (keys too), secrets redacted."""
-    click_echo(json.dumps(_stripped(data), indent=2, sort_keys=True))
+    text = json.dumps(data, indent=2, sort_keys=True)
+    if _ESCAPED_CONTROL.search(text):  # JSON escapes control characters: strip them, dump again
+        text = json.dumps(_stripped(data), indent=2, sort_keys=True)
+    click_echo(text)
 
 
 def _stripped(data: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from gpuslice.cpuset import format_cpuset
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.serialize import plan_data
-from gpuslice.plan.types import HostPlan, Plan
+from gpuslice.plan.types import HostPlan, NodePlan, Plan
 
 STRATEGY_CHOICES = click.Choice(["none", "weigher", "dedicated", "split", "placement", "auto"])
 
@@ -54,8 +55,8 @@ def show_plan(plan: Plan) -> None:
             format_cpuset(h.gpu_cpus) or "-",
         )
     console.print(hosts)
-    for node in plan.nodes:
-        table = Table(title=f"{node.name} ({node.role})", show_lines=False)
+    for names, node in _alike(plan.nodes):
+        table = Table(title=f"{_names(names)} ({node.role})", show_lines=False)
         for column in ("file", "option", "value", "why"):
             table.add_column(column, overflow="fold")
         for o in node.options:
@@ -84,6 +85,34 @@ def show_plan(plan: Plan) -> None:
     console.print(cloud)
     for note in plan.notes:
         console.print(f"[bold yellow]{note.topic}:[/] {note.text}")
+
+
+def _alike(nodes: tuple[NodePlan, ...]) -> list[tuple[list[str], NodePlan]]:
+    """Nodes with the same role, options and documents, shown once: (their names, the first).
+
+    A fleet of thousands of like hosts gets one options table, not thousands of equal ones.
+    """
+    groups: dict[tuple[object, ...], tuple[list[str], NodePlan]] = {}
+    for node in nodes:
+        key = (node.role, node.options, _documents_key(node))
+        if key in groups:
+            groups[key][0].append(node.name)
+        else:
+            groups[key] = ([node.name], node)
+    return list(groups.values())
+
+
+def _documents_key(node: NodePlan) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (d.path, json.dumps(d.content, sort_keys=True, default=str), d.rule)
+        for d in node.documents
+    )
+
+
+def _names(names: list[str]) -> str:
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{names[0]}, {names[1]} ... {names[-1]} ({len(names)} nodes alike)"
 
 
 def _carving(h: HostPlan, field: str) -> str:

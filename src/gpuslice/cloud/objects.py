@@ -17,9 +17,17 @@ from gpuslice import inputs
 from gpuslice.bounds import MAX_INT, MAX_NAME, is_resource_class
 from gpuslice.errors import InputError
 from gpuslice.inputs import quote
-from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider
+from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider, RegisteredLimit
 
-_TOP_KEYS = {"resource_classes", "traits", "aggregates", "flavors", "provider_traits"}
+_TOP_KEYS = {
+    "resource_classes",
+    "traits",
+    "aggregates",
+    "flavors",
+    "provider_traits",
+    "registered_limits",
+}
+_LIMIT_KEYS = {"resource_name", "default_limit", "description"}
 _FLAVOR_KEYS = {"name", "vcpus", "ram", "disk", "is_public", "extra_specs", "projects"}
 _AGGREGATE_KEYS = {"name", "metadata", "hosts"}
 _SPEC_KEY = re.compile(r"[a-zA-Z0-9_:. -]{1,255}")
@@ -179,6 +187,23 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
                 hosts=_str_list(item.get("hosts", []), f"{where}.hosts", source),
             )
         )
+    limits = []
+    for i, item in enumerate(_list(data, "registered_limits", "registered_limits", source)):
+        where = f"registered_limits[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("resource_name"), str):
+            raise InputError("must be an object with a resource_name", source=source, field=where)
+        _keys(item, _LIMIT_KEYS, where, source)
+        description = item.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_NAME:
+            msg = "must be a string of at most 255 characters"
+            raise InputError(msg, source=source, field=f"{where}.description")
+        limits.append(
+            RegisteredLimit(
+                _name(item["resource_name"], f"{where}.resource_name", source),
+                _int(item, "default_limit", where, source, 0),
+                description,
+            )
+        )
     provider_traits = data.get("provider_traits", {})
     if not isinstance(provider_traits, dict):
         raise InputError("must be an object", source=source, field="provider_traits")
@@ -200,6 +225,7 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
             )
             for k, v in provider_traits.items()
         },
+        registered_limits=tuple(limits),
     )
 
 
