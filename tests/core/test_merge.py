@@ -245,3 +245,12 @@ def test_continuation_lines_belong_to_their_value() -> None:
         'device_spec = {"vendor_id": "8086", "product_id": "154c"}\n'
         "next = 1\n"
     )
+
+
+def test_a_new_option_goes_before_the_comment_that_heads_the_next_section() -> None:
+    existing = "[DEFAULT]\ndebug = True\n\n# libvirt: ours\n[libvirt]\nvirt_type = kvm\n"
+    option = Option("f", "DEFAULT", "reserved_host_memory_mb", "512", "r")
+    assert merge_ini(existing, [option]) == (
+        "[DEFAULT]\ndebug = True\nreserved_host_memory_mb = 512\n\n"
+        "# libvirt: ours\n[libvirt]\nvirt_type = kvm\n"
+    )
