@@ -120,11 +120,11 @@ def test_a_failure_during_the_swap_puts_the_old_files_back(
         if self.name.endswith(NEW_SUFFIX):
             calls["n"] += 1
             if calls["n"] == 3:
-                raise OSError(28, "No space left on device")
+                raise OSError(28, "No space left on device", str(target))
         return real_replace(self, target)
 
     monkeypatch.setattr(Path, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(InputError, match="No space left on device; every file of this run is"):
         write_merged(files, root)
     monkeypatch.undo()
     assert snapshot(root) == before

@@ -92,6 +92,8 @@ def _chown(path: Path, model: os.stat_result) -> None:
 
 
 def _stage(target: Path, text: str, root: Path) -> Staged:
+    if target.is_dir():
+        raise InputError("is a directory where a file must go; move it away", source=str(target))
     model = _model_stat(target, root)
     _make_dirs(target.parent)
     staged = _aside(target, NEW_SUFFIX)
@@ -193,10 +195,11 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
                 os.link(each.target, each.backup)
             each.staged.replace(each.target)
             swapped.append(each)
-    except OSError:
+    except OSError as error:
         _roll_back(swapped, staged)
         journal.unlink(missing_ok=True)
-        raise
+        msg = f"cannot replace it: {error.strerror}; every file of this run is as it was"
+        raise InputError(msg, source=str(error.filename or root)) from None
     for each in staged:
         if each.backup is not None:
             each.backup.unlink(missing_ok=True)
