@@ -112,3 +112,41 @@ def test_merging_twice_changes_nothing_and_keeps_every_other_line(existing: str)
     for line in operator_lines(existing):
         assert any(candidate == line for candidate in remaining), line
     assert merged.startswith("\ufeff") == existing.startswith("\ufeff")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.integers(0, 127), min_size=2, max_size=64),
+    st.integers(1, 70),
+    st.integers(1, 70),
+)
+def test_the_cpu_set_hold_takes_exactly_the_count_and_gives_it_back(
+    cpus: set[int], count: int, later: int
+) -> None:
+    from gpuslice.cpuset import format_cpuset
+    from gpuslice.errors import InputError
+    from gpuslice.render.merge_cpu import parse_nova_cpus
+
+    existing = f"[compute]\ncpu_shared_set = {format_cpuset(cpus)}\n"
+
+    def merged_with(text: str, n: int) -> str:
+        option = Option("f", "DEFAULT", "reserved_host_cpus", str(n), "r")
+        return merge_ini(text, [option], cpu_sets_exclude_reserved=True)
+
+    def shared(text: str) -> set[int]:
+        (entry,) = parse_ini(text).entries("compute", "cpu_shared_set")
+        return parse_nova_cpus(entry.value or "", source=None, field="f")
+
+    if count >= len(cpus):
+        try:
+            merged_with(existing, count)
+        except InputError:
+            return
+        raise AssertionError("a hold as large as the set must be refused")
+    merged = merged_with(existing, count)
+    assert shared(merged) == set(sorted(cpus)[: len(cpus) - count])
+    assert merged_with(merged, count) == merged
+    assert not [line for line in merged.splitlines() if line.startswith("reserved_host_cpus")]
+    if later < len(cpus):
+        assert len(shared(merged_with(merged, later))) == len(cpus) - later
+    assert shared(merge_ini(merged, [], cpu_sets_exclude_reserved=True)) == cpus
