@@ -14,6 +14,7 @@ import pytest
 
 from gpuslice.cli import main
 from gpuslice.errors import InputError
+from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import NOVA_CONF, PROVIDER_YAML
 from gpuslice.render.apply_tree import merged_files, read_text, write_merged
@@ -136,7 +137,7 @@ from pathlib import Path
 from gpuslice.plan import make_plan
 from gpuslice.render.apply_tree import merged_files, write_merged
 from gpuslice.render.atomic import NEW_SUFFIX
-from tests.core.fleets import lab_fleet
+from gpuslice.fleetfile import load_fleet
 
 root = Path(sys.argv[1])
 real_replace = Path.replace
@@ -150,27 +151,33 @@ def replace_then_die(self, target):
     return real_replace(self, target)
 
 Path.replace = replace_then_die
-write_merged(merged_files(make_plan(lab_fleet(31, "placement")), root), root)
+write_merged(merged_files(make_plan(load_fleet(sys.argv[2])), root), root)
 """
 
 
-def test_a_kill_mid_swap_is_completed_by_the_rerun(tmp_path: Path) -> None:
+def test_a_kill_mid_swap_is_completed_by_the_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """SIGKILL the writer after two of its renames (no handler runs, the journal stays), then
     rerun: the new set is complete and nothing is left beside it."""
-    plan = plan31()
+    plan = make_plan(load_fleet(CURRENT))
     root = tmp_path
     for node in ("hyper18", "hyper16"):
         node_root(root / node)
     files = merged_files(plan, root)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_AFTER_TWO_RENAMES, str(root)], env=env, check=False
+        [sys.executable, "-c", KILL_AFTER_TWO_RENAMES, str(root), CURRENT], env=env, check=False
     )
     assert killed.returncode == -signal.SIGKILL
     assert (root / JOURNAL).exists()
     done = [path for path, text in files.items() if read_text(path) == text]
     assert len(done) == 2
-    write_merged(merged_files(plan, root), root)
+    code = main(["render", CURRENT, "--merge-into", str(root)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("completed an interrupted merge: ") == len(files) - 2
+    assert "nothing to change: the files already hold the plan" in out
     assert not (root / JOURNAL).exists()
     for path, text in files.items():
         assert path.read_text(encoding="utf-8") == text
