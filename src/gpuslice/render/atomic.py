@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from contextlib import suppress
 from dataclasses import dataclass
@@ -191,8 +192,7 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
     try:
         for each in staged:
             if each.backup is not None:
-                each.backup.unlink(missing_ok=True)
-                os.link(each.target, each.backup)
+                _keep_aside(each.target, each.backup)
             each.staged.replace(each.target)
             swapped.append(each)
     except OSError as error:
@@ -204,6 +204,15 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
         if each.backup is not None:
             each.backup.unlink(missing_ok=True)
     journal.unlink()
+
+
+def _keep_aside(target: Path, backup: Path) -> None:
+    """Keep the old file as `backup`: a hard link, or a copy where links are not allowed."""
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
 
 
 def _roll_back(swapped: list[Staged], staged: list[Staged]) -> None:
