@@ -96,13 +96,39 @@ def test_bytes_that_are_not_utf8_and_crlf_survive(tmp_path: Path) -> None:
         assert line in data
 
 
-def test_a_failure_while_staging_leaves_every_file_as_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("blocker", ["etc/nova/provider_config", "etc/modprobe.d"])
+def test_a_failure_while_staging_leaves_every_file_as_it_was(tmp_path: Path, blocker: str) -> None:
     root = node_root(tmp_path)
-    (root / "etc/nova/provider_config").write_text("a file where a directory must go")
+    (root / blocker).write_text("a file where a directory must go")
     before = snapshot(root)
-    with pytest.raises((InputError, OSError)):
+    paths = sorted(root.rglob("*"))
+    with pytest.raises(InputError, match=r"cannot (read|write)"):
         write_merged(merged_files(plan31(), root, node="hyper18"), root)
     assert snapshot(root) == before
+    assert sorted(root.rglob("*")) == paths
+
+
+def test_a_full_disk_while_staging_leaves_no_file_and_no_new_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = node_root(tmp_path)
+    before = snapshot(root)
+    paths = sorted(root.rglob("*"))
+    files = merged_files(plan31(), root, node="hyper18")
+    last = list(files)[-1]
+    real_open = os.open
+
+    def full_disk(path: str, flags: int, mode: int = 0o777) -> int:
+        if Path(path).name == f".{last.name}{NEW_SUFFIX}":
+            raise OSError(28, "No space left on device", path)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", full_disk)
+    with pytest.raises(InputError, match="cannot write: No space left on device"):
+        write_merged(files, root)
+    monkeypatch.undo()
+    assert snapshot(root) == before
+    assert sorted(root.rglob("*")) == paths
 
 
 def test_a_failure_during_the_swap_puts_the_old_files_back(
