@@ -85,20 +85,54 @@ def line_group(draw: st.DrawFn) -> list[str]:
 
 @st.composite
 def operator_file(draw: st.DrawFn) -> str:
-    groups = draw(st.lists(line_group(), max_size=25))
-    lines = [line for group in groups for line in group]
+    sections = draw(
+        st.lists(
+            st.tuples(st.sampled_from(SECTIONS), st.lists(line_group(), max_size=8)), max_size=5
+        )
+    )
+    lines = [
+        line
+        for name, groups in sections
+        for line in [f"[{name}]", *(line for group in groups for line in group)]
+    ]
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     bom = "\ufeff" if draw(st.booleans()) else ""
     return bom + "".join(line + eol for line in lines)
 
 
+def _is_the_plans(section: str | None, key: str | None, value: str) -> bool:
+    """Whether an entry of a multi-valued option names what the plan writes (alias `gpu`, or a
+    spec for 10de:1024 without an address); anything else of the operator's must stay."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return False
+    items = data if isinstance(data, list) else [data]
+    if (section, key) == ("pci", "alias"):
+        return any(isinstance(i, dict) and i.get("name") == "gpu" for i in items)
+    return any(
+        isinstance(i, dict)
+        and "address" not in i
+        and (i.get("vendor_id"), i.get("product_id")) == ("10de", "1024")
+        for i in items
+    )
+
+
+MULTI = {("pci", "alias"), ("pci", "device_spec")}
+
+
 def operator_lines(existing: str) -> list[str]:
-    """The lines (with their ends) of every block not about an option gpuslice sets."""
+    """The lines (with their ends) of every block not about an option gpuslice sets, and of
+    every entry of a multi-valued option that is not the plan's."""
     doc = parse_ini(existing)
     return [
         line
         for block in doc.blocks
         if not (block.kind == "entry" and (block.section, block.key) in ABOUT)
+        or (
+            (block.section, block.key) in MULTI
+            and not _is_the_plans(block.section, block.key, block.value or "")
+        )
         for line in block.lines
     ]
 
