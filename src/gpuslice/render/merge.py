@@ -14,7 +14,11 @@ Rules, per kind of option:
   passthrough spec: its address, else vendor_id:product_id; others: the whole value) is one the
   plan writes or an earlier run recorded as its own; gpuslice's entries are replaced in place or
   dropped, the operator's stay where they stand (from a JSON list holding both, only gpuslice's
-  items are taken out); new entries go after the option's last entry;
+  items are taken out); new entries go after the option's last entry. oslo.config reads such an
+  option under its older names too (`[DEFAULT] pci_alias`, `[pci] passthrough_whitelist`), so
+  entries of the plan's identities there go as well, and the operator's others stay;
+- a list option set only under its older name (`[DEFAULT] scheduler_default_filters`) gives the
+  operator's items for the union;
 - `reserved_host_cpus` beside an operator's CPU set follows `gpuslice.render.merge_cpu`.
 Every line not about an option gpuslice sets or recorded stays byte for byte (line ends, a BOM,
 any encoding), so merging twice changes nothing.
@@ -91,6 +95,28 @@ MULTI_OPTIONS: dict[tuple[str, str], Identity] = {
     ("DEFAULT", "pci_passthrough_whitelist"): _spec_identity,
 }
 """Multi-valued options whose entries are JSON, and how an entry is identified."""
+
+FAMILIES: tuple[frozenset[tuple[str, str]], ...] = (
+    frozenset({("pci", "alias"), ("DEFAULT", "pci_alias")}),
+    frozenset(
+        {
+            ("pci", "device_spec"),
+            ("pci", "passthrough_whitelist"),
+            ("DEFAULT", "pci_passthrough_whitelist"),
+        }
+    ),
+    frozenset({("filter_scheduler", "enabled_filters"), ("DEFAULT", "scheduler_default_filters")}),
+)
+"""Names of one option across releases. oslo.config reads a multi-valued option's entries under
+every name together, and a list option under its older name when the newer one is not set."""
+
+
+def other_names(section: str, key: str) -> list[tuple[str, str]]:
+    """The other names of `[section] key` (its older or newer spellings), in a stable order."""
+    for family in FAMILIES:
+        if (section, key) in family:
+            return sorted(family - {(section, key)})
+    return []
 
 
 def merge_ini(
@@ -198,7 +224,7 @@ def _merge_list(
     separator: str,
 ) -> None:
     entries = doc.entries(section, key)
-    current = _split_list(entries[-1].value) if entries else []
+    current = _split_list(entries[-1].value) if entries else _other_name_items(doc, section, key)
     before = items_of(markers, section, key, "added")
     operator = [item for item in current if item not in before]
     merged, added = union(operator, plan_items, LIST_OPTIONS.get((section, key), "append"))
@@ -216,6 +242,16 @@ def _merge_list(
         block.before = [doc.line(marker_line(key, "added", added, _ADDED_WHY))]
 
 
+def _other_name_items(doc: IniDoc, section: str, key: str) -> list[str]:
+    """The items of a list option set only under another of its names (oslo.config reads that
+    one while this one is unset): they are the operator's list."""
+    for other in other_names(section, key):
+        entries = doc.entries(*other)
+        if entries:
+            return _split_list(entries[-1].value)
+    return []
+
+
 def _merge_multi(
     doc: IniDoc,
     section: str,
@@ -227,6 +263,8 @@ def _merge_multi(
 ) -> None:
     plan_ids = [identity(v) for v in values]
     ours = set(owned).union(*plan_ids)
+    for other in other_names(section, key):
+        _drop_under_other_name(doc, other, set().union(*plan_ids), identity, separator)
     placed: dict[int, Block] = {}
     for entry in doc.entries(section, key):
         ids = identity(entry.value or "")
@@ -267,6 +305,22 @@ def _merge_multi(
         first = min(placed.values(), key=doc.blocks.index)
         owns = list(dict.fromkeys(i for ids in plan_ids for i in ids))
         first.before = [doc.line(marker_line(key, "owns", owns, _OWNS_WHY))]
+
+
+def _drop_under_other_name(
+    doc: IniDoc, where: tuple[str, str], plan_ids: set[str], identity: Identity, separator: str
+) -> None:
+    """Entries of the plan's identities under another name of the option go (oslo.config would
+    read them beside the plan's: two aliases of one name that disagree stop nova); the
+    operator's other entries there stay."""
+    for entry in doc.entries(*where):
+        ids = identity(entry.value or "")
+        if not plan_ids.intersection(ids):
+            continue
+        if set(ids) - plan_ids and _is_json_list(entry.value):
+            _keep_operator_items(doc, entry, plan_ids, identity, separator)
+        else:
+            doc.blocks.remove(entry)
 
 
 def _is_json_list(value: str | None) -> bool:
