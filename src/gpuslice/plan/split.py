@@ -16,14 +16,14 @@ from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
     NodeFiles,
     alias_option,
+    flavor_names,
     gpu_aggregate,
-    gpu_flavor,
+    gpu_flavors,
     passthrough_option,
     ratio_options,
     reserve_options,
     scheduler_filters,
     standard_inventory,
-    used_models,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -132,17 +132,9 @@ def plan_split(fleet: Fleet) -> Plan:
     for section, values in render_ml2_settings(service_hosts).items():
         for name, value in values.items():
             controllers.set(ML2_CONF, section, name, value, ml2_rules[name])
-    models = used_models(fleet)
     cloud = CloudObjects(
-        aggregates=(
-            gpu_aggregate(
-                fleet, service_hosts, {"instance_type": ",".join(m.flavor for m in models)}
-            ),
-        ),
-        flavors=tuple(
-            gpu_flavor(fleet, m, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"})
-            for m in models
-        ),
+        aggregates=(gpu_aggregate(fleet, service_hosts, {"instance_type": flavor_names(fleet)}),),
+        flavors=gpu_flavors(fleet, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"}),
     )
     notes = (
         Note(
