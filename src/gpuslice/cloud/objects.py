@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuslice.errors import InputError
-from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider
+from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, PciAlias, Provider
 
 _TOP_KEYS = {"resource_classes", "traits", "aggregates", "flavors", "provider_traits"}
 _FLAVOR_KEYS = {"name", "vcpus", "ram", "disk", "is_public", "extra_specs", "projects"}
@@ -28,6 +28,7 @@ class Desired:
     cloud: CloudObjects
     providers: tuple[Provider, ...] = ()
     source: str = ""
+    aliases: tuple[PciAlias, ...] = ()
 
 
 def _keys(item: Mapping[str, Any], allowed: set[str], where: str, source: str) -> None:
@@ -155,4 +156,4 @@ def _plan_fleet(path: Path) -> Desired:
     from gpuslice.plan import make_plan
 
     plan = make_plan(load_fleet(path))
-    return Desired(plan.cloud, plan.providers, str(path))
+    return Desired(plan.cloud, plan.providers, str(path), plan.aliases)
