@@ -27,96 +27,24 @@ any encoding), so merging twice changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Literal
+from collections.abc import Iterable
 
 from gpuslice.plan.types import Option
 from gpuslice.render.ini import ordered_sections
 from gpuslice.render.inidoc import Block, IniDoc, parse_ini
 from gpuslice.render.markers import Marker, items_of, marker_line, take_markers
 from gpuslice.render.merge_cpu import hold_with_cpu_sets, restore_taken_cpus
-
-Placement = Literal["append", "prepend"]
-
-LIST_OPTIONS: dict[tuple[str, str], Placement] = {
-    ("filter_scheduler", "enabled_filters"): "append",
-    ("DEFAULT", "scheduler_default_filters"): "append",
-    ("ml2", "mechanism_drivers"): "prepend",
-}
-"""List options gpuslice extends, and where the items it adds go."""
+from gpuslice.render.option_kinds import (
+    LIST_OPTIONS,
+    MULTI_OPTIONS,
+    Identity,
+    Placement,
+    other_names,
+    whole_value,
+)
 
 _ADDED_WHY = "a rerun takes back only these"
 _OWNS_WHY = "a rerun replaces or removes only these entries"
-
-
-def _alias_identity(value: str) -> tuple[str, ...]:
-    names = [item["name"] for item in _json_items(value) if isinstance(item.get("name"), str)]
-    return tuple(str(name) for name in names) or _whole_value(value)
-
-
-def _spec_identity(value: str) -> tuple[str, ...]:
-    ids: list[str] = []
-    for item in _json_items(value):
-        if "address" in item:
-            address = item["address"]
-            ids.append(
-                f"address={address.lower()}"
-                if isinstance(address, str)
-                else f"address={json.dumps(address, sort_keys=True)}"
-            )
-        elif "vendor_id" in item or "product_id" in item:
-            vendor = str(item.get("vendor_id", "*")).lower()
-            product = str(item.get("product_id", "*")).lower()
-            ids.append(f"{vendor}:{product}")
-    return tuple(ids) or _whole_value(value)
-
-
-def _whole_value(value: str) -> tuple[str, ...]:
-    """The identity of a value nothing narrower identifies: the value itself."""
-    return (f"value={value.strip()}",)
-
-
-def _json_items(value: str) -> list[dict[str, object]]:
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    return [item for item in items if isinstance(item, dict)]
-
-
-Identity = Callable[[str], tuple[str, ...]]
-
-MULTI_OPTIONS: dict[tuple[str, str], Identity] = {
-    ("pci", "alias"): _alias_identity,
-    ("DEFAULT", "pci_alias"): _alias_identity,
-    ("pci", "device_spec"): _spec_identity,
-    ("pci", "passthrough_whitelist"): _spec_identity,
-    ("DEFAULT", "pci_passthrough_whitelist"): _spec_identity,
-}
-"""Multi-valued options whose entries are JSON, and how an entry is identified."""
-
-FAMILIES: tuple[frozenset[tuple[str, str]], ...] = (
-    frozenset({("pci", "alias"), ("DEFAULT", "pci_alias")}),
-    frozenset(
-        {
-            ("pci", "device_spec"),
-            ("pci", "passthrough_whitelist"),
-            ("DEFAULT", "pci_passthrough_whitelist"),
-        }
-    ),
-    frozenset({("filter_scheduler", "enabled_filters"), ("DEFAULT", "scheduler_default_filters")}),
-)
-"""Names of one option across releases. oslo.config reads a multi-valued option's entries under
-every name together, and a list option under its older name when the newer one is not set."""
-
-
-def other_names(section: str, key: str) -> list[tuple[str, str]]:
-    """The other names of `[section] key` (its older or newer spellings), in a stable order."""
-    for family in FAMILIES:
-        if (section, key) in family:
-            return sorted(family - {(section, key)})
-    return []
 
 
 def merge_ini(
@@ -160,7 +88,7 @@ def _merge_option(
         plan_items = _split_list(option.value)
         _merge_list(doc, option.section, option.name, plan_items, markers, separator)
     elif isinstance(option.value, tuple) and not systemd:
-        identity = MULTI_OPTIONS.get(where, _whole_value)
+        identity = MULTI_OPTIONS.get(where, whole_value)
         owned = items_of(markers, option.section, option.name, "owns")
         _merge_multi(doc, option.section, option.name, option.value, owned, identity, separator)
     else:
@@ -173,7 +101,7 @@ def _take_back(doc: IniDoc, section: str, key: str, markers: list[Marker], separ
     if (section, key) in LIST_OPTIONS:
         _merge_list(doc, section, key, [], markers, separator)
     elif items_of(markers, section, key, "owns"):
-        identity = MULTI_OPTIONS.get((section, key), _whole_value)
+        identity = MULTI_OPTIONS.get((section, key), whole_value)
         owned = items_of(markers, section, key, "owns")
         _merge_multi(doc, section, key, (), owned, identity, separator)
 
