@@ -33,9 +33,9 @@ MAX_NAME: Final = 255
 RESOURCE_CLASS: Final = re.compile(r"[A-Z0-9_]{1,255}")
 CUSTOM_NAME: Final = re.compile(r"CUSTOM_[A-Z0-9_]{1,248}")
 
-CpuCount = Annotated[int, Field(ge=1, le=MAX_CPUS)]
+CpuCount = Annotated[int, Field(gt=0, le=MAX_CPUS)]
 CpuReserve = Annotated[int, Field(ge=0, le=MAX_CPUS)]
-Amount = Annotated[int, Field(ge=1, le=MAX_INT)]
+Amount = Annotated[int, Field(gt=0, le=MAX_INT)]
 AmountOrZero = Annotated[int, Field(ge=0, le=MAX_INT)]
 NumaNode = Annotated[int, Field(ge=0, le=MAX_NUMA_NODE)]
 Ratio = Annotated[float, Field(gt=0, le=MAX_RATIO, allow_inf_nan=False)]

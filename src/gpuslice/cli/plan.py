@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from gpuslice.cli.common import console, print_json
+from gpuslice.cli.common import click_echo, console, print_json
 from gpuslice.cpuset import format_cpuset
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.serialize import plan_data
 from gpuslice.plan.types import HostPlan, NodePlan, Plan
 
+# Past this many hosts the hosts table is printed as plain aligned text (bench/bench_plan.py).
+PLAIN_ROWS = 200
 STRATEGY_CHOICES = click.Choice(["none", "weigher", "dedicated", "split", "placement", "auto"])
 
 
@@ -37,11 +40,10 @@ def show_plan(plan: Plan) -> None:
     console.print(
         f"[bold]Strategy {plan.strategy}[/] on {plan.release}: the promise [bold]{plan.promise}[/]."
     )
-    hosts = Table(title="Hosts: total = host reserve + general part + GPU slice")
-    for column in ("host", "GPUs", "vCPUs", "RAM MiB", "disk GiB", "general CPUs", "GPU CPUs"):
-        hosts.add_column(column)
-    for h in plan.hosts:
-        hosts.add_row(
+    title = "Hosts: total = host reserve + general part + GPU slice"
+    columns = ("host", "GPUs", "vCPUs", "RAM MiB", "disk GiB", "general CPUs", "GPU CPUs")
+    rows = [
+        (
             h.host.name,
             "\n".join(
                 f"{g.address} {g.vendor_product or '?'} {g.device or ''}".rstrip()
@@ -54,7 +56,17 @@ def show_plan(plan: Plan) -> None:
             format_cpuset(h.general_cpus) or "-",
             format_cpuset(h.gpu_cpus) or "-",
         )
-    console.print(hosts)
+        for h in plan.hosts
+    ]
+    if len(rows) > PLAIN_ROWS:
+        click_echo(plain_table(title, columns, rows))
+    else:
+        hosts = Table(title=title)
+        for column in columns:
+            hosts.add_column(column)
+        for row in rows:
+            hosts.add_row(*row)
+        console.print(hosts)
     for names, node in _alike(plan.nodes):
         table = Table(title=f"{_names(names)} ({node.role})", show_lines=False)
         for column in ("file", "option", "value", "why"):
@@ -71,7 +83,7 @@ def show_plan(plan: Plan) -> None:
     cloud.add_column("details", overflow="fold")
     for a in plan.cloud.aggregates:
         meta = ", ".join(f"{k}={v}" for k, v in a.metadata.items())
-        cloud.add_row("aggregate", a.name, f"{meta}; hosts {', '.join(a.hosts)}")
+        cloud.add_row("aggregate", a.name, f"{meta}; hosts {_names(list(a.hosts))}")
     for f in plan.cloud.flavors:
         specs = ", ".join(f"{k}={v}" for k, v in f.extra_specs.items())
         access = "public" if f.is_public else "private"
@@ -85,6 +97,21 @@ def show_plan(plan: Plan) -> None:
     console.print(cloud)
     for note in plan.notes:
         console.print(f"[bold yellow]{note.topic}:[/] {note.text}")
+
+
+def plain_table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """`rows` as plain aligned text under `title` (a cell's lines joined by `; `): what the
+    hosts table becomes past PLAIN_ROWS rows, where a drawn table takes seconds per thousand."""
+    cells = [tuple(cell.replace("\n", "; ") for cell in row) for row in rows]
+    widths = [
+        max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)
+    ]
+
+    def line(values: tuple[str, ...]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([title, line(columns), rule, *(line(row) for row in cells)])
 
 
 def _alike(nodes: tuple[NodePlan, ...]) -> list[tuple[list[str], NodePlan]]:
@@ -104,15 +131,14 @@ def _alike(nodes: tuple[NodePlan, ...]) -> list[tuple[list[str], NodePlan]]:
 
 def _documents_key(node: NodePlan) -> tuple[tuple[str, str, str], ...]:
     return tuple(
-        (d.path, json.dumps(d.content, sort_keys=True, default=str), d.rule)
-        for d in node.documents
+        (d.path, json.dumps(d.content, sort_keys=True, default=str), d.rule) for d in node.documents
     )
 
 
 def _names(names: list[str]) -> str:
-    if len(names) <= 3:
+    if len(names) <= 5:
         return ", ".join(names)
-    return f"{names[0]}, {names[1]} ... {names[-1]} ({len(names)} nodes alike)"
+    return f"{names[0]}, {names[1]} ... {names[-1]} ({len(names)} in all)"
 
 
 def _carving(h: HostPlan, field: str) -> str:

@@ -17,7 +17,14 @@ from gpuslice import inputs
 from gpuslice.bounds import MAX_INT, MAX_NAME, is_resource_class
 from gpuslice.errors import InputError
 from gpuslice.inputs import quote
-from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider, RegisteredLimit
+from gpuslice.plan.types import (
+    Aggregate,
+    CloudObjects,
+    Flavor,
+    PciAlias,
+    Provider,
+    RegisteredLimit,
+)
 
 _TOP_KEYS = {
     "resource_classes",
@@ -41,6 +48,7 @@ class Desired:
     cloud: CloudObjects
     providers: tuple[Provider, ...] = ()
     source: str = ""
+    aliases: tuple[PciAlias, ...] = ()
 
 
 def _keys(item: Mapping[str, Any], allowed: set[str], where: str, source: str) -> None:
@@ -264,4 +272,4 @@ def _plan_fleet(path: Path) -> Desired:
     from gpuslice.plan import make_plan
 
     plan = make_plan(load_fleet(path))
-    return Desired(plan.cloud, plan.providers, str(path))
+    return Desired(plan.cloud, plan.providers, str(path), plan.aliases)
