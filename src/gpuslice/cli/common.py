@@ -30,9 +30,18 @@ _URL_USERINFO: Final = re.compile(r"://[^/\s@]{1,1024}@")
 _SECRET_VALUE: Final = re.compile(
     r"(?i)(password|passwd|token|secret|api[_-]?key|credential)"
     r"(\"?\s{0,8}[=:]\s{0,8}\"?)"
-    r"(?!\*\*\*)[^\s\"'&,;}]+"
+    r"((?!\*\*\*)[^\s\"'&,;}]+)"
 )
-_SECRET_WORDS: Final = ("password", "passwd", "token", "secret", "api", "credential")
+_SECRET_WORDS: Final = (
+    "password",
+    "passwd",
+    "token",
+    "secret",
+    "api_key",
+    "api-key",
+    "apikey",
+    "credential",
+)
 REDACTED: Final = "***"
 
 
@@ -45,10 +54,27 @@ def redact(text: str) -> str:
     """
     if "://" in text:
         text = _URL_USERINFO.sub(f"://{REDACTED}@", text)
+    # Find each secret word with str.find (C speed) and try the pattern only there: a pattern
+    # that scans every position of a 40 MB plan takes seconds.
     lowered = text.lower()
-    if not any(word in lowered for word in _SECRET_WORDS):
-        return text  # the common case: one pass over the text instead of the pattern's scan
-    return _SECRET_VALUE.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    spans: list[tuple[int, int]] = []
+    for word in _SECRET_WORDS:
+        start = lowered.find(word)
+        while start >= 0:
+            match = _SECRET_VALUE.match(text, start)
+            if match:
+                spans.append(match.span(3))
+            start = lowered.find(word, start + 1)
+    if not spans:
+        return text
+    parts: list[str] = []
+    done = 0
+    for begin, end in sorted(spans):
+        if begin >= done:
+            parts += [text[done:begin], REDACTED]
+            done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def strip_control(text: str) -> str:

@@ -6,6 +6,8 @@ import yaml
 
 from gpuslice.plan.types import VFIO_MODPROBE, Document
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def render_document(document: Document) -> str:
     """The text of `document`, chosen by its path: modprobe options or YAML."""
@@ -13,5 +15,7 @@ def render_document(document: Document) -> str:
     if document.path == VFIO_MODPROBE:
         lines = [f"{key}={value}" for key, value in document.content.items()]
         return header + "\n".join(lines) + "\n"
-    body = yaml.safe_dump(dict(document.content), sort_keys=False, default_flow_style=False)
+    body = yaml.dump(  # libyaml's emitter where present: the same text, many times faster
+        dict(document.content), Dumper=_DUMPER, sort_keys=False, default_flow_style=False
+    )
     return header + body
