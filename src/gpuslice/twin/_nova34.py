@@ -193,8 +193,13 @@ class NovaTwin:
         pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
         for index, gpu in enumerate(host.gpus):
             _domain, bus, slot, function = _split_address(gpu.address)
+            # nova 34 fakelibvirt: a "PF" carries a virt_functions capability (vf_ratio 0: none
+            # enabled, as on an SR-IOV-capable GPU passed through whole), which nova's libvirt
+            # driver reports as type-PF.
+            pf = gpu.device_type == "type-PF"
             pci_info.add_device(
-                dev_type="PCI",
+                dev_type="PF" if pf else "PCI",
+                vf_ratio=0 if pf else None,
                 bus=bus,
                 slot=slot,
                 function=function,
@@ -242,14 +247,14 @@ class NovaTwin:
             return f"{type(error).__name__}: {error}"
         return ""
 
-    def pci_devices(self, service_host: str) -> list[tuple[str, str, str, str]]:
-        """(address, vendor, product, status) of every PCI device nova tracks on a host."""
+    def pci_devices(self, service_host: str) -> list[tuple[str, str, str, str, str]]:
+        """(address, vendor, product, status, device type) of every PCI device nova tracks."""
         ctxt = nova_context.get_admin_context()
         nodes = objects.ComputeNodeList.get_all_by_host(ctxt, service_host)
-        out: list[tuple[str, str, str, str]] = []
+        out: list[tuple[str, str, str, str, str]] = []
         for node in nodes:
             for dev in objects.PciDeviceList.get_by_compute_node(ctxt, node.id):
-                out.append((dev.address, dev.vendor_id, dev.product_id, dev.status))
+                out.append((dev.address, dev.vendor_id, dev.product_id, dev.status, dev.dev_type))
         return out
 
     def logs(self) -> str:

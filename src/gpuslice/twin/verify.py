@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
+from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
 from gpuslice.releases import FACTS, Release
@@ -279,7 +280,26 @@ def _jobs(
 # --- one run per GPU host ---------------------------------------------------------------------
 
 
-def _fake_host(host: Host, **overrides: Any) -> Any:
+def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
+    """The host's GPUs, each with the device type the fake libvirt gives it.
+
+    A GPU's own (discovered or stated) type, else its model's, else type-PCI. type-VF GPUs are
+    refused: the fake host would need their physical function too, which the fleet lacks.
+    """
+    out: list[GpuDevice] = []
+    for gpu in host.gpus:
+        device_type = gpu.device_type or fleet.model_of(gpu).device_type or "type-PCI"
+        if device_type == "type-VF":
+            msg = (
+                f"{host.name}: GPU {gpu.address} is a virtual function (type-VF); verify "
+                "models whole GPUs (type-PCI and type-PF) only"
+            )
+            raise InputError(msg, field="--host")
+        out.append(dataclasses.replace(gpu, device_type=device_type))
+    return tuple(out)
+
+
+def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
     from gpuslice.twin._nova34 import FakeHost
 
     nodes = len(host.cpu_numa) or 1
@@ -289,7 +309,7 @@ def _fake_host(host: Host, **overrides: Any) -> Any:
         numa_nodes=nodes,
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
-        gpus=host.gpus,
+        gpus=gpus_as_nova_sees_them(fleet, host),
         **overrides,
     )
 
@@ -378,8 +398,8 @@ def _run_host(
 
         def body(twin: NovaTwin) -> None:
             twin.apply(entries)
-            rp_uuid = twin.start_host(_fake_host(job.host))
-            _check_host_seen(twin, steps, job, rp_uuid)
+            rp_uuid = twin.start_host(_fake_host(fleet, job.host))
+            _check_host_seen(twin, steps, fleet, job, rp_uuid)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
             run_scenario(twin, steps, fleet, job, rp_uuid)
             if compare[0] > 0 and job.plan is not None:
@@ -391,7 +411,9 @@ def _run_host(
     return steps.rows
 
 
-def _check_host_seen(twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str) -> None:
+def _check_host_seen(
+    twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str
+) -> None:
     host = job.host
     inv = twin.inventories(rp_uuid)
     devices = twin.pci_devices(host.name)
@@ -400,8 +422,11 @@ def _check_host_seen(twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str) -
         return int(inv.get(rc, {}).get("total", 0))
 
     cpus = total("VCPU") + total("PCPU")  # shared plus dedicated CPUs
-    want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in host.gpus)
-    seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]}" for d in devices)
+    want_gpus = sorted(
+        f"{g.address} {g.vendor_id}:{g.product_id} {g.device_type}"
+        for g in gpus_as_nova_sees_them(fleet, host)
+    )
+    seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]} {d[4]}" for d in devices)
     expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"
     seen = f"{cpus} CPUs, {total('MEMORY_MB')} MB, {total('DISK_GB')} GB; GPUs {seen_gpus}"
     steps.add("nova sees the fleet's host", expected, seen, expected == seen)
@@ -502,7 +527,7 @@ def _run_split(
 
         def body(twin: NovaTwin) -> None:
             twin.apply(first)
-            rp_uuid = twin.start_host(_fake_host(job.host))
+            rp_uuid = twin.start_host(_fake_host(fleet, job.host))
             steps.add(
                 f"first service {job.host.name} starts",
                 f"provider {job.host.name}",
@@ -511,7 +536,7 @@ def _run_split(
             )
             twin.apply(second)
             fake = _fake_host(
-                job.host, service_host=service_host, hypervisor_hostname=job.host.name
+                fleet, job.host, service_host=service_host, hypervisor_hostname=job.host.name
             )
             # As the recipe is often run: both services share state_path, so the compute_id
             # file hands the GPU service the first service's node.
