@@ -123,6 +123,8 @@ class Fleet:
     aggregate: str = "gpu"
     flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
     pci_in_placement: bool = False
+    # The cloud's [quota] driver is nova.quota.UnifiedLimitsDriver (Keystone registered limits).
+    unified_limits: bool = False
     source: str = "<fleet>"
 
     @property

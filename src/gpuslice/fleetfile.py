@@ -117,6 +117,7 @@ class FleetIn(_Strict):
     aggregate: Annotated[str, Field(pattern=_NAME)] = "gpu"
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
+    unified_limits: bool = False
     gpu_models: list[GpuModelIn] = []
     controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
@@ -223,6 +224,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         aggregate=raw.aggregate,
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
         pci_in_placement=raw.pci_in_placement,
+        unified_limits=raw.unified_limits,
         source=source,
     )
 
@@ -357,23 +359,34 @@ def _gpus_from_lspci(
 def _check_names(
     hosts: tuple[Host, ...], controllers: tuple[str, ...], located: LocatedYaml
 ) -> None:
+    """Every node and GPU service has a name of its own, compared as DNS does (case-insensitive).
+
+    Rules: a host is listed once and is not also a controller (nova would count one service
+    for two machines); a `gpu_service_host` is no other node's name nor another GPU service's.
+    """
     names: dict[str, str] = {}
     for name in controllers:
-        names[name] = "controller"
+        names[name.casefold()] = "controller"
     for index, host in enumerate(hosts):
-        if host.name in names and names[host.name] == "host":
+        seen = names.get(host.name.casefold())
+        if seen is not None:
+            what = "listed twice" if seen == "host" else f"also the name of a {seen}"
             raise InputError(
-                f"host {host.name!r} is listed twice",
+                f"host {host.name!r} is {what}; every node needs a name of its own "
+                "(a host named like a controller would share its nova service records)",
                 source=located.source,
                 line=located.line_of(("hosts", index, "name")),
                 field=f"hosts.{index}.name",
             )
-        names[host.name] = "host"
+        names[host.name.casefold()] = "host"
     for index, host in enumerate(hosts):
         alias = host.gpu_service_host
-        if alias is not None and alias in names:
+        if alias is None:
+            continue
+        seen = names.get(alias.casefold())
+        if seen is not None:
             msg = (
-                f"gpu_service_host {alias!r} is already the name of a {names[alias]}; "
+                f"gpu_service_host {alias!r} is already the name of a {seen}; "
                 "the GPU service needs a name of its own"
             )
             raise InputError(
@@ -382,8 +395,7 @@ def _check_names(
                 line=located.line_of(("hosts", index, "gpu_service_host")),
                 field=f"hosts.{index}.gpu_service_host",
             )
-        if alias is not None:
-            names[alias] = "GPU service"
+        names[alias.casefold()] = "GPU service"
 
 
 def _models(

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuModel, Host
 from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
@@ -155,7 +156,7 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
         f"these GPUs ({', '.join(m.vendor_product for m in models_on(fleet, host))}) may be "
         f"passed through; {name} is the name in {fleet.release}",
     )
-    if fleet.pci_in_placement:
+    if fleet.pci_in_placement and fleet.release.has("pci_report_in_placement"):
         files.set(
             path,
             "pci",
@@ -163,6 +164,26 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
             "True",
             "PCI devices are tracked in Placement (cannot be turned off once on)",
         )
+
+
+def check_pci_in_placement(fleet: Fleet) -> None:
+    """Refuse `pci_in_placement` on a release without `[pci] report_in_placement` (before Zed).
+
+    nova registers `[pci] report_in_placement` from Zed (26) only; an older nova-compute
+    ignores the unknown option and the plan would promise what nova does not do.
+    """
+    if fleet.pci_in_placement and not fleet.release.has("pci_report_in_placement"):
+        msg = (
+            f"pci_in_placement needs [pci] report_in_placement, which nova has from Zed (26); "
+            f"{fleet.release} does not. Remove pci_in_placement or plan for a later release"
+        )
+        raise InputError(msg, source=fleet.source, field="pci_in_placement")
+
+
+def pci_in_placement_scheduling(fleet: Fleet) -> bool:
+    """Whether the scheduler asks Placement for PCI devices: the fleet wants it and the release
+    has `[filter_scheduler] pci_in_placement` (2023.1, 27+). Every strategy uses this answer."""
+    return fleet.pci_in_placement and fleet.release.has("pci_in_placement_scheduling")
 
 
 def scheduler_filters(fleet: Fleet, extra: Iterable[str]) -> tuple[str, ...]:
@@ -178,7 +199,11 @@ def scheduler_filters(fleet: Fleet, extra: Iterable[str]) -> tuple[str, ...]:
 
 
 def filters_option(fleet: Fleet, filters: tuple[str, ...], files: NodeFiles) -> None:
-    """Render the scheduler's filter list under the release's option name."""
+    """Render the scheduler's filter list under the release's option name.
+
+    Newton reads `[DEFAULT] scheduler_default_filters`; from Ocata (15) it is
+    `[filter_scheduler] enabled_filters` (the old name only a deprecated alias).
+    """
     section, name = fleet.release.fact("scheduler_filters")
     files.set(
         NOVA_CONF,
