@@ -23,7 +23,7 @@ from gpuslice.fleet import STRATEGIES, CpuMode, Fleet, GpuModel, Host, HostReser
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan
 from gpuslice.releasecheck.extra_specs import Validate
-from gpuslice.releasecheck.options import OptSpec, Registry
+from gpuslice.releasecheck.options import OptSpec, Registry, parse_quietly
 from gpuslice.releasecheck.schema import ProviderSchema, schema_errors
 from gpuslice.releases import Release
 from gpuslice.render.tree import CLOUD_OBJECTS, render_files
@@ -63,7 +63,7 @@ def filter_classes(sources: Mapping[str, str]) -> frozenset[str]:
     names: set[str] = set()
     for path, text in sources.items():
         if path.startswith("nova/scheduler/filters/"):
-            tree = ast.parse(text, filename=path)
+            tree = parse_quietly(text, path)
             names.update(n.name for n in tree.body if isinstance(n, ast.ClassDef))
     return frozenset(names)
 

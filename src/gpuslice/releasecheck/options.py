@@ -10,6 +10,7 @@ bounds, default (for lists of literals) and deprecated names.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +58,15 @@ def registered_options(sources: Mapping[str, str]) -> Registry:
     registry = Registry()
     for path, text in sorted(sources.items()):
         if path.startswith("nova/conf/") and path.count("/") == 2:
-            _read_module(ast.parse(text, filename=path), registry)
+            _read_module(parse_quietly(text, path), registry)
     return registry
+
+
+def parse_quietly(text: str, path: str) -> ast.Module:
+    """`ast.parse` without the escape-sequence warnings old nova source raises on Python 3.12."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        return ast.parse(text, filename=path)
 
 
 def _read_module(tree: ast.Module, registry: Registry) -> None:
