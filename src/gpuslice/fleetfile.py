@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -26,6 +27,7 @@ from gpuslice.fleet import (
     HostReserve,
     SliceSpec,
     StrategyName,
+    model_device_type,
 )
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import parse_release
@@ -37,6 +39,7 @@ _PCI_ADDRESS = re.compile(
     r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NovaDeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -76,6 +79,7 @@ class GpuModelIn(_Strict):
     flavor: Annotated[str, Field(pattern=_NAME)] | None = None
     name: str | None = None
     slice: SliceIn | None = None
+    device_type: NovaDeviceType | None = None
 
 
 class GpuIn(_Strict):
@@ -84,6 +88,7 @@ class GpuIn(_Strict):
     product_id: Annotated[str, Field(pattern=_HEX4)]
     numa_node: NonNegative | None = None
     name: str | None = None
+    device_type: NovaDeviceType | None = None
 
     @field_validator("address")
     @classmethod
@@ -202,6 +207,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
     hosts = tuple(_host(index, host, located, base_dir) for index, host in enumerate(raw.hosts))
     _check_names(hosts, tuple(raw.controllers), located)
     models = _models(raw, default_slice, hosts, located)
+    models = _with_device_types(models, hosts, located, listed=len(raw.gpu_models))
     return Fleet(
         release=release,
         strategy=strategy,
@@ -266,6 +272,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
             product_id=g.product_id.lower(),
             device=g.name,
             numa_node=g.numa_node,
+            device_type=g.device_type,
         )
         for g in raw.gpus
     ]
@@ -404,6 +411,7 @@ def _models(
             slice=SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb),
             flavor=m.flavor or (raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"),
             name=m.name,
+            device_type=m.device_type,
         )
         for earlier in models:
             clash = (
@@ -449,3 +457,35 @@ def _models(
             )
             known.add(key)
     return tuple(models)
+
+
+def _with_device_types(
+    models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml, listed: int
+) -> tuple[GpuModel, ...]:
+    """Each model with the device type nova gives its GPUs (`model_device_type`'s rule).
+
+    The first `listed` models are the file's gpu_models (errors point at them); the rest were
+    made from the hosts' GPUs (errors point at hosts:).
+    """
+    out: list[GpuModel] = []
+    for index, model in enumerate(models):
+        gpus = [
+            (host.name, gpu)
+            for host in hosts
+            for gpu in host.gpus
+            if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+        ]
+        try:
+            device_type = model_device_type(model.device_type, gpus)
+        except ValueError as error:
+            where: tuple[str | int, ...] = (
+                ("gpu_models", index, "device_type") if index < listed else ("hosts",)
+            )
+            raise InputError(
+                f"GPU model {model.alias} ({model.vendor_product}): {error}",
+                source=located.source,
+                line=located.line_of(where),
+                field=".".join(map(str, where)),
+            ) from None
+        out.append(replace(model, device_type=device_type))
+    return tuple(out)

@@ -118,6 +118,8 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     # from 31 only the classes [quota] unified_limits_resource_list names (default: servers).
     "unified_limits_driver": [(14, False), (25, True)],
     "unified_limits_resource_list": [(14, False), (31, True)],
+    # nova 30 `_create_mdev` defines each mdev through libvirt (persisted by mdevctl).
+    "mdev_persisted_by_libvirt": [(14, False), (30, True)],
     # nova's default enabled filters (the plan adds what it needs to these), read from nova's
     # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
     # 23.2.2, 24.2.1 and 34.0.0 (scripts/test-releases checks every release 15..34 against its

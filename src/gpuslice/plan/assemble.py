@@ -6,7 +6,13 @@ import dataclasses
 from collections.abc import Mapping
 
 from gpuslice.fleet import Fleet
-from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.common import (
+    NodeFiles,
+    alias_option,
+    aliases,
+    device_type_notes,
+    filters_option,
+)
 from gpuslice.plan.quota import registered_limits, unified_limits_note
 from gpuslice.plan.types import (
     NOVA_CONF,
@@ -78,5 +84,5 @@ def assemble(
         aliases=aliases(fleet),
         scheduler=scheduler,
         cloud=cloud,
-        notes=notes,
+        notes=(*notes, *device_type_notes(fleet)),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuModel, Host
+from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
     NOVA_CONF,
     VFIO_MODPROBE,
@@ -19,6 +20,7 @@ from gpuslice.plan.types import (
     Document,
     Flavor,
     Inventory,
+    Note,
     Option,
     PciAlias,
     Resources,
@@ -56,8 +58,47 @@ def used_models(fleet: Fleet) -> tuple[GpuModel, ...]:
 
 
 def aliases(fleet: Fleet) -> tuple[PciAlias, ...]:
-    """One alias per GPU model in use."""
-    return tuple(PciAlias(m.alias, m.vendor_id, m.product_id) for m in used_models(fleet))
+    """One alias per GPU model in use, asking for the device type nova gives that model.
+
+    nova 34 drops pools of type-PF devices unless the alias asks for type-PF
+    (`nova/pci/stats.py`, `_filter_pools_for_unrequested_pfs`), and matches an alias's
+    `device_type` against the device's exactly: an SR-IOV-capable GPU needs `type-PF`. A model
+    whose type is unknown keeps `type-PCI` (and the plan says so: `device_type_notes`).
+    """
+    return tuple(
+        PciAlias(m.alias, m.vendor_id, m.product_id, m.device_type or "type-PCI")
+        for m in used_models(fleet)
+    )
+
+
+def device_type_notes(fleet: Fleet) -> tuple[Note, ...]:
+    """A warning per GPU model in use whose device type nobody could tell.
+
+    It names one of its GPUs and the commands that settle the type on that host.
+    """
+    notes: list[Note] = []
+    for model in used_models(fleet):
+        if model.device_type is not None:
+            continue
+        host, gpu = next(
+            (h.name, g)
+            for h in fleet.hosts
+            for g in h.gpus
+            if (g.vendor_id, g.product_id) == (model.vendor_id, model.product_id)
+        )
+        notes.append(
+            Note(
+                "device_type",
+                f"GPU model {model.alias} ({model.vendor_product}): neither the fleet file nor "
+                "the capture says whether nova sees these GPUs as type-PCI or, SR-IOV capable "
+                "(A100, A30, A16, H100, L40S, MI210, MI300X, Intel Flex/Max), as type-PF; the "
+                "alias says type-PCI, and on an SR-IOV-capable GPU every GPU flavor would get "
+                f"No valid host. Settle it on {host}: {settle_commands(gpu.address)}; then set "
+                "device_type on the model under gpu_models (or on each GPU under gpus:), or "
+                "capture with `lspci -nn -vvv` as root.",
+            )
+        )
+    return tuple(notes)
 
 
 def _json(data: Mapping[str, object]) -> str:
@@ -93,15 +134,37 @@ def alias_option(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
     )
 
 
-def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
-    """Whitelist the host's GPU models for passthrough, one spec per line."""
-    section, name = fleet.release.fact("passthrough_spec")
-    specs = []
+def passthrough_specs(fleet: Fleet, host: Host) -> tuple[dict[str, object], ...]:
+    """The passthrough specs of the host's GPUs: one per model, or per GPU for type-PF models.
+
+    A type-PCI or type-VF model is matched by vendor and product id. A type-PF model is matched
+    by each GPU's address as well: its virtual functions, once enabled, carry the same ids on
+    some GPUs (A100, Intel Flex), and a spec that matched them too would hand nova the PF and
+    its VFs (with PCI in Placement nova refuses that). An address spec matches that one
+    function only (nova 34 `pci/devspec.py`, a glob address without a devname).
+    """
+    specs: list[dict[str, object]] = []
     for model in models_on(fleet, host):
-        spec: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
-        if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
-            spec["traits"] = GPU_TRAIT
-        specs.append(_json(spec))
+        ids: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
+        if model.device_type == "type-PF":
+            matches = [
+                {**ids, "address": gpu.address}
+                for gpu in host.gpus
+                if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+            ]
+        else:
+            matches = [ids]
+        for spec in matches:
+            if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
+                spec["traits"] = GPU_TRAIT
+            specs.append(spec)
+    return tuple(specs)
+
+
+def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
+    """Whitelist the host's GPUs for passthrough, one spec per line (`passthrough_specs`)."""
+    section, name = fleet.release.fact("passthrough_spec")
+    specs = [_json(spec) for spec in passthrough_specs(fleet, host)]
     files.set(
         path,
         section,
