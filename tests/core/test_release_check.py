@@ -15,6 +15,7 @@ from gpuslice.releasecheck.matrix import (
     parse_ini,
 )
 from gpuslice.releasecheck.options import registered_options
+from gpuslice.releasecheck.pci import alias_problem, alias_schema
 from gpuslice.releasecheck.source import NOVA_VERSIONS, cache_dir, wheel_path
 from gpuslice.releases import RELEASE_NAMES, Release
 
@@ -173,3 +174,46 @@ def test_ocata_reads_filter_scheduler_enabled_filters_in_its_own_code() -> None:
         "enabled_filters",
     )
     assert Release(15).fact("scheduler_filters") == ("filter_scheduler", "enabled_filters")
+
+
+REQUEST = """
+from nova.objects import fields as obj_fields
+
+_ALIAS_DEV_TYPE = [obj_fields.PciDeviceType.STANDARD, obj_fields.PciDeviceType.SRIOV_PF]
+_ALIAS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "vendor_id": {"type": "string"},
+        "device_type": {"type": "string", "enum": _ALIAS_DEV_TYPE},
+    },
+    "required": ["name"],
+}
+"""
+FIELDS = """
+class PciDeviceType(BaseNovaEnum):
+    STANDARD = "type-PCI"
+    SRIOV_PF = "type-PF"
+    SRIOV_VF = "type-VF"
+    ALL = (STANDARD, SRIOV_PF, SRIOV_VF)
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('{"name": "gpu", "vendor_id": "10de", "device_type": "type-PF"}', None),
+        ('{"name": "gpu", "numa_policy": "legacy"}', "forbids: numa_policy"),
+        ('{"vendor_id": "10de"}', "missing name"),
+        ('{"name": "gpu", "device_type": "type-VF"}', "device_type 'type-VF' is not one of"),
+        ('[{"name": "gpu"}]', "not one JSON object"),
+        ("{name: gpu}", "not JSON"),
+    ],
+)
+def test_alias_lines_must_pass_the_releases_alias_schema(value: str, problem: str | None) -> None:
+    schema = alias_schema({"nova/pci/request.py": REQUEST, "nova/objects/fields.py": FIELDS})
+    assert schema is not None
+    assert schema.device_types == {"type-PCI", "type-PF"}
+    found = alias_problem(value, schema)
+    assert found is None if problem is None else (found is not None and problem in found)

@@ -14,18 +14,13 @@ from gpuslice.plan.types import PROVIDER_YAML
 from gpuslice.releasecheck.extra_specs import load_validator
 from gpuslice.releasecheck.matrix import filter_classes
 from gpuslice.releasecheck.options import registered_options
+from gpuslice.releasecheck.pci import alias_problem, alias_schema
 from gpuslice.releasecheck.schema import provider_schema, schema_errors
+from gpuslice.releasecheck.source import SOURCE_PARTS
 from tests.core.fleets import lab_fleet
 from tests.twin.nova import needs_nova
 
 pytestmark = [needs_nova]
-
-_WANTED = (
-    "nova/conf/",
-    "nova/compute/provider_config.py",
-    "nova/api/validation/extra_specs/",
-    "nova/scheduler/filters/",
-)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +31,7 @@ def sources() -> dict[str, str]:
     return {
         str(path.relative_to(root)): path.read_text(encoding="utf-8")
         for path in sorted((root / "nova").rglob("*.py"))
-        if str(path.relative_to(root)).startswith(_WANTED)
+        if str(path.relative_to(root)).startswith(SOURCE_PARTS)
     }
 
 
@@ -132,3 +127,17 @@ def test_filter_classes_include_novas_filters(sources: dict[str, str]) -> None:
 
     real = {cls.__name__ for cls in filters.all_filters()}
     assert real <= filter_classes(sources)
+
+
+def test_alias_schema_is_novas(sources: dict[str, str]) -> None:
+    from nova.pci import request
+
+    schema = alias_schema(sources)
+    assert schema is not None
+    real = request._ALIAS_SCHEMA
+    assert schema.keys == set(real["properties"])
+    assert schema.required == set(real["required"])
+    assert schema.device_types == set(real["properties"]["device_type"]["enum"])
+    assert alias_problem('{"name": "gpu", "device_type": "type-PF"}', schema) is None
+    assert alias_problem('{"name": "gpu", "device_type": "vdpa"}', schema) is not None
+    assert alias_problem('[{"name": "gpu"}]', schema) == "not one JSON object"
