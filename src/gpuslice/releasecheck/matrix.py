@@ -29,6 +29,7 @@ from gpuslice.releasecheck.schema import ProviderSchema, schema_errors
 from gpuslice.releases import Release
 from gpuslice.render.tree import CLOUD_OBJECTS, render_files
 
+UNIFIED_LIMITS = "nova.quota.UnifiedLimitsDriver"
 CPU_MODES: tuple[CpuMode, ...] = ("accounted", "dedicated")
 _BOOLS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 
@@ -269,7 +270,7 @@ def check_facts(source: ReleaseSource) -> list[Check]:
         found = where in registry.options
         checks.append(Check(case, f"{fact} at {where}", None if found else "not registered there"))
     driver = registry.options.get(("quota", "driver"))
-    has_unified = bool(driver and "nova.quota.UnifiedLimitsDriver" in (driver.choices or ()))
+    has_unified = bool(driver and UNIFIED_LIMITS in (driver.choices or ()))
     checks.append(
         Check(
             case,
@@ -278,6 +279,15 @@ def check_facts(source: ReleaseSource) -> list[Check]:
         )
     )
     section, name = release.fact("scheduler_filters")
+    unified_help = dict(driver.choice_help).get(UNIFIED_LIMITS, "") if driver else ""
+    experimental = "Do not use" in unified_help
+    checks.append(
+        Check(
+            case,
+            f"unified_limits_experimental = {experimental}",
+            None if experimental == release.has("unified_limits_experimental") else "table differs",
+        )
+    )
     filters = registry.options.get((section, name))
     default = tuple(filters.default) if filters and isinstance(filters.default, list) else None
     wanted = tuple(release.fact("default_filters"))
