@@ -37,12 +37,37 @@ class SliceSpec:
 
 
 @dataclass(frozen=True)
-class GpuModel:
-    """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavor.
+class GpuFlavor:
+    """One flavor of a GPU model's menu: `gpus` whole GPUs of that model.
 
-    The alias name is what `pci_passthrough:alias=<alias>:1` asks for. `device_type` is the
-    type nova gives these GPUs (type-PF for SR-IOV-capable ones), None when neither the fleet
-    nor discovery could tell (see `model_device_type`).
+    Its vCPUs, RAM and disk are `gpus` slices unless `vcpus`, `memory_mb` or `disk_gb` override
+    them; the fleet loader refuses an override above `gpus` slices (the pooled slice would then
+    run short for another GPU of the host).
+    """
+
+    name: str
+    gpus: int = 1
+    vcpus: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+
+    def size(self, per_gpu: SliceSpec) -> SliceSpec:
+        """What a VM of this flavor takes: `gpus` slices of `per_gpu`, or the overrides."""
+        return SliceSpec(
+            self.vcpus if self.vcpus is not None else self.gpus * per_gpu.vcpus,
+            self.memory_mb if self.memory_mb is not None else self.gpus * per_gpu.memory_mb,
+            self.disk_gb if self.disk_gb is not None else self.gpus * per_gpu.disk_gb,
+        )
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavors.
+
+    A k-GPU flavor asks for `pci_passthrough:alias=<alias>:k`. `flavor` is the 1-GPU default's
+    name; `flavors` is the model's menu when the fleet lists one (see `menu`).
+    `device_type` is the type nova gives these GPUs (type-PF for SR-IOV-capable ones), None
+    when neither the fleet nor discovery could tell (see `model_device_type`).
     """
 
     alias: str
@@ -52,11 +77,18 @@ class GpuModel:
     flavor: str
     name: str | None = None
     device_type: DeviceType | None = None
+    flavors: tuple[GpuFlavor, ...] = ()
 
     @property
     def vendor_product(self) -> str:
         """`vendor:product`, as lspci -nn prints it."""
         return f"{self.vendor_id}:{self.product_id}"
+
+    @property
+    def menu(self) -> tuple[GpuFlavor, ...]:
+        """The model's flavors, fewest GPUs first: the listed ones, else one 1-GPU `flavor`."""
+        listed = self.flavors or (GpuFlavor(self.flavor, 1),)
+        return tuple(sorted(listed, key=lambda f: f.gpus))
 
 
 @dataclass(frozen=True)

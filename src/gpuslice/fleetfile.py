@@ -22,6 +22,7 @@ from gpuslice.fleet import (
     CpuMode,
     FlavorPolicy,
     Fleet,
+    GpuFlavor,
     GpuModel,
     Host,
     HostReserve,
@@ -72,11 +73,20 @@ class FlavorIn(_Strict):
     projects: list[str] = []
 
 
+class GpuFlavorIn(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    gpus: Positive = 1
+    vcpus: Positive | None = None
+    memory_mb: Positive | None = None
+    disk_gb: NonNegative | None = None
+
+
 class GpuModelIn(_Strict):
     vendor_id: Annotated[str, Field(pattern=_HEX4)]
     product_id: Annotated[str, Field(pattern=_HEX4)]
     alias: Annotated[str, Field(pattern=_NAME)]
     flavor: Annotated[str, Field(pattern=_NAME)] | None = None
+    flavors: list[GpuFlavorIn] | None = None
     name: str | None = None
     slice: SliceIn | None = None
     device_type: NovaDeviceType | None = None
@@ -404,24 +414,41 @@ def _models(
     models: list[GpuModel] = []
     for index, m in enumerate(raw.gpu_models):
         spec = m.slice or raw.slice
+        per_gpu = SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb)
+        menu = _menu(index, m, per_gpu, located)
+        default = raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"
         model = GpuModel(
             alias=m.alias,
             vendor_id=m.vendor_id.lower(),
             product_id=m.product_id.lower(),
-            slice=SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb),
-            flavor=m.flavor or (raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"),
+            slice=per_gpu,
+            flavor=menu[0].name if menu else (m.flavor or default),
             name=m.name,
             device_type=m.device_type,
+            flavors=menu,
         )
         for earlier in models:
-            clash = (
-                (earlier.vendor_product == model.vendor_product and "vendor:product")
-                or (earlier.alias == model.alias and "alias")
-                or (earlier.flavor == model.flavor and "flavor")
+            clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
+                earlier.alias == model.alias and "alias"
             )
             if clash:
+                advice = (
+                    "; list several flavors under one model's flavors: instead "
+                    "(for example {name: g2.a100, gpus: 2})"
+                    if clash == "vendor:product"
+                    else ""
+                )
                 raise InputError(
-                    f"two GPU models share a {clash}",
+                    f"two GPU models share a {clash}{advice}",
+                    source=located.source,
+                    line=located.line_of(("gpu_models", index)),
+                    field=f"gpu_models.{index}",
+                )
+            shared = {f.name for f in earlier.menu} & {f.name for f in model.menu}
+            if shared:
+                raise InputError(
+                    f"flavor {sorted(shared)[0]!r} is on the menu of two GPU models; "
+                    "give each flavor its own name",
                     source=located.source,
                     line=located.line_of(("gpu_models", index)),
                     field=f"gpu_models.{index}",
@@ -456,6 +483,7 @@ def _models(
                 )
             )
             known.add(key)
+    _check_menus_fit(models, hosts, located)
     return tuple(models)
 
 
@@ -489,3 +517,93 @@ def _with_device_types(
             ) from None
         out.append(replace(model, device_type=device_type))
     return tuple(out)
+
+
+def _menu(
+    index: int, raw: GpuModelIn, per_gpu: SliceSpec, located: LocatedYaml
+) -> tuple[GpuFlavor, ...]:
+    """The model's listed flavors, fewest GPUs first; each amount at most `gpus` slices.
+
+    `flavor:` and `flavors:` on one model are refused (say the menu once); flavor names and
+    GPU counts are each listed once.
+    """
+    where = ("gpu_models", index)
+    if raw.flavors is None:
+        return ()
+    if raw.flavor is not None:
+        raise InputError(
+            "give either flavor: (one 1-GPU flavor) or flavors: (the menu), not both",
+            source=located.source,
+            line=located.line_of((*where, "flavor")),
+            field=f"gpu_models.{index}.flavor",
+        )
+    if not raw.flavors:
+        raise InputError(
+            "flavors: is empty; list at least one, such as {name: g1.gpu, gpus: 1}",
+            source=located.source,
+            line=located.line_of((*where, "flavors")),
+            field=f"gpu_models.{index}.flavors",
+        )
+    menu: list[GpuFlavor] = []
+    for position, f in enumerate(raw.flavors):
+        at = (*where, "flavors", position)
+        field = f"gpu_models.{index}.flavors.{position}"
+        flavor = GpuFlavor(f.name, f.gpus, f.vcpus, f.memory_mb, f.disk_gb)
+        most = SliceSpec(
+            f.gpus * per_gpu.vcpus, f.gpus * per_gpu.memory_mb, f.gpus * per_gpu.disk_gb
+        )
+        for key, asked, limit in (
+            ("vcpus", f.vcpus, most.vcpus),
+            ("memory_mb", f.memory_mb, most.memory_mb),
+            ("disk_gb", f.disk_gb, most.disk_gb),
+        ):
+            if asked is not None and asked > limit:
+                msg = (
+                    f"flavor {f.name} asks {key} {asked}, more than its {f.gpus} slice(s) hold "
+                    f"({limit}); a GPU VM takes at most its GPUs' slices, or another GPU of the "
+                    "host would find its slice short. Lower it or raise the model's slice"
+                )
+                raise InputError(
+                    msg, source=located.source, line=located.line_of((*at, key)), field=field
+                )
+        for earlier in menu:
+            clash = (earlier.name == flavor.name and "name") or (
+                earlier.gpus == flavor.gpus and "GPU count"
+            )
+            if clash:
+                raise InputError(
+                    f"two flavors of this model share a {clash}; list each once",
+                    source=located.source,
+                    line=located.line_of(at),
+                    field=field,
+                )
+        menu.append(flavor)
+    return tuple(sorted(menu, key=lambda f: f.gpus))
+
+
+def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: LocatedYaml) -> None:
+    """Every flavor of a model present in the fleet fits on some host: no flavor that never boots.
+
+    A k-GPU flavor needs one host with at least k GPUs of its model.
+    """
+    for index, model in enumerate(models):
+        ids = (model.vendor_id, model.product_id)
+        most = max(
+            (sum(1 for g in h.gpus if (g.vendor_id, g.product_id) == ids) for h in hosts),
+            default=0,
+        )
+        if most == 0:
+            continue
+        for flavor in model.menu:
+            if flavor.gpus > most:
+                msg = (
+                    f"flavor {flavor.name} asks {flavor.gpus} {model.alias} GPUs, but no host has "
+                    f"more than {most}: it could never boot. Drop it or add a host with "
+                    f"{flavor.gpus}"
+                )
+                raise InputError(
+                    msg,
+                    source=located.source,
+                    line=located.line_of(("gpu_models", index, "flavors")),
+                    field=f"gpu_models.{index}.flavors",
+                )

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from gpuslice.errors import InputError
-from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider, RegisteredLimit
+from gpuslice.plan.types import (
+    Aggregate,
+    CloudObjects,
+    Flavor,
+    PciAlias,
+    Provider,
+    RegisteredLimit,
+)
 
 _TOP_KEYS = {
     "resource_classes",
@@ -36,6 +43,7 @@ class Desired:
     cloud: CloudObjects
     providers: tuple[Provider, ...] = ()
     source: str = ""
+    aliases: tuple[PciAlias, ...] = ()
 
 
 def _keys(item: Mapping[str, Any], allowed: set[str], where: str, source: str) -> None:
@@ -177,4 +185,4 @@ def _plan_fleet(path: Path) -> Desired:
     from gpuslice.plan import make_plan
 
     plan = make_plan(load_fleet(path))
-    return Desired(plan.cloud, plan.providers, str(path))
+    return Desired(plan.cloud, plan.providers, str(path), plan.aliases)

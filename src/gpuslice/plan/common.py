@@ -7,11 +7,11 @@ sections always come from the release table (`gpuslice.releases`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, GpuModel, Host
+from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host, SliceSpec
 from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
     NOVA_CONF,
@@ -286,18 +286,43 @@ def standard_inventory(
     }
 
 
-def gpu_flavor(fleet: Fleet, model: GpuModel, extra_specs: Mapping[str, str]) -> Flavor:
-    """The GPU flavor of `model`: its slice's size, the alias, and the strategy's extra specs."""
-    specs = {"pci_passthrough:alias": f"{model.alias}:1", **extra_specs}
+SpecsOf = Callable[[SliceSpec], Mapping[str, str]]
+
+
+def gpu_flavor(
+    fleet: Fleet, model: GpuModel, item: GpuFlavor, extra_specs: Mapping[str, str]
+) -> Flavor:
+    """One flavor of `model`'s menu: `alias:k` for its k GPUs, its size (k slices unless the
+    fleet lowers them), and the strategy's extra specs."""
+    size = item.size(model.slice)
+    specs = {"pci_passthrough:alias": f"{model.alias}:{item.gpus}", **extra_specs}
     return Flavor(
-        name=model.flavor,
-        vcpus=model.slice.vcpus,
-        ram=model.slice.memory_mb,
-        disk=model.slice.disk_gb,
+        name=item.name,
+        vcpus=size.vcpus,
+        ram=size.memory_mb,
+        disk=size.disk_gb,
         is_public=fleet.flavors.is_public,
         extra_specs=dict(sorted(specs.items())),
         projects=fleet.flavors.projects,
     )
+
+
+def gpu_flavors(fleet: Fleet, specs: Mapping[str, str] | SpecsOf) -> tuple[Flavor, ...]:
+    """Every flavor of every GPU model in use, model by model, fewest GPUs first.
+
+    `specs` are the strategy's extra specs, or a function of the flavor's size giving them
+    (placement asks for the size in custom classes).
+    """
+    return tuple(
+        gpu_flavor(fleet, model, item, specs(item.size(model.slice)) if callable(specs) else specs)
+        for model in used_models(fleet)
+        for item in model.menu
+    )
+
+
+def flavor_names(fleet: Fleet) -> str:
+    """The names of every GPU flavor in use, comma-separated (aggregate `instance_type`)."""
+    return ",".join(item.name for model in used_models(fleet) for item in model.menu)
 
 
 def gpu_aggregate(fleet: Fleet, hosts: Iterable[str], metadata: Mapping[str, str]) -> Aggregate:

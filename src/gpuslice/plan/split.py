@@ -16,15 +16,15 @@ from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
     NodeFiles,
     alias_option,
+    flavor_names,
     gpu_aggregate,
-    gpu_flavor,
+    gpu_flavors,
     passthrough_option,
     pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
     standard_inventory,
-    used_models,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -158,17 +158,9 @@ def plan_split(fleet: Fleet) -> Plan:
     for section, values in render_ml2_settings(service_hosts).items():
         for name, value in values.items():
             controllers.set(ML2_CONF, section, name, value, ml2_rules[name])
-    models = used_models(fleet)
     cloud = CloudObjects(
-        aggregates=(
-            gpu_aggregate(
-                fleet, service_hosts, {"instance_type": ",".join(m.flavor for m in models)}
-            ),
-        ),
-        flavors=tuple(
-            gpu_flavor(fleet, m, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"})
-            for m in models
-        ),
+        aggregates=(gpu_aggregate(fleet, service_hosts, {"instance_type": flavor_names(fleet)}),),
+        flavors=gpu_flavors(fleet, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"}),
     )
     notes = (
         Note(
