@@ -111,6 +111,11 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
+    # placement's own options, read from openstack-placement 12.0.0 to 15.0.0 (nova N ships with
+    # placement N - 18): max_allocation_candidates and allocation_candidates_generation_strategy
+    # from 13 (2025.1), [workarounds] optimize_for_wide_provider_trees from 15 (2026.1).
+    "placement_max_candidates": [(14, False), (31, True)],
+    "placement_wide_trees": [(14, False), (33, True)],
     # nova's default enabled filters (the plan adds what it needs to these), read from nova's
     # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
     # 23.2.2, 24.2.1 and 34.0.0. Newton and Ocata (no source on PyPI) as their docs list them.

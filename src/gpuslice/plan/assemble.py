@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from gpuslice.fleet import Fleet
 from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.menu import numa_flavors, placement_scale, unknown_numa_notes
 from gpuslice.plan.types import (
     CloudObjects,
     ConcreteStrategy,
@@ -37,7 +39,16 @@ def assemble(
     cloud: CloudObjects,
     notes: tuple[Note, ...],
 ) -> Plan:
-    """A plan with one node per controller (all alike) and one per host that has files."""
+    """A plan with one node per controller (all alike) and one per host that has files.
+
+    The menu's NUMA and Placement-scale rules (`gpuslice.plan.menu`) apply to every strategy.
+    """
+    menu_notes = placement_scale(fleet, controllers) + unknown_numa_notes(fleet)
+    if strategy == "placement":
+        flavors, numa_notes = numa_flavors(fleet, cloud.flavors)
+        cloud = replace(cloud, flavors=flavors)
+        menu_notes += numa_notes
+    notes = notes + menu_notes
     nodes = [
         NodePlan(name, "controller", tuple(controllers.options), tuple(controllers.documents))
         for name in fleet.controllers
