@@ -6,11 +6,13 @@ YAML and validates them; here are only the records and the rules that hold for a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from gpuslice.inventory.device import GpuDevice
+from gpuslice.inventory.sriov import DeviceType
 from gpuslice.releases import Release
 
 StrategyName = Literal["none", "weigher", "dedicated", "split", "placement", "auto"]
@@ -63,7 +65,9 @@ class GpuModel:
     """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavors.
 
     A k-GPU flavor asks for `pci_passthrough:alias=<alias>:k`. `flavor` is the 1-GPU default's
-    name; `flavors` is the model's menu when the fleet lists one (see `menu`).
+    name; `flavors` is the model's menu when the fleet lists one (see `menu`). `device_type`
+    is the type nova gives these GPUs (type-PF for SR-IOV-capable ones), None when neither the
+    fleet nor discovery could tell (see `model_device_type`).
     """
 
     alias: str
@@ -73,6 +77,7 @@ class GpuModel:
     flavor: str
     name: str | None = None
     flavors: tuple[GpuFlavor, ...] = ()
+    device_type: DeviceType | None = None
 
     @property
     def vendor_product(self) -> str:
@@ -150,6 +155,8 @@ class Fleet:
     aggregate: str = "gpu"
     flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
     pci_in_placement: bool = False
+    # The cloud's [quota] driver is nova.quota.UnifiedLimitsDriver (Keystone registered limits).
+    unified_limits: bool = False
     source: str = "<fleet>"
 
     @property
@@ -176,3 +183,28 @@ class Fleet:
         if model is None:
             raise KeyError(gpu.address)
         return model
+
+
+def model_device_type(
+    stated: DeviceType | None, gpus: Sequence[tuple[str, GpuDevice]]
+) -> DeviceType | None:
+    """The device type of one GPU model: `stated` by the fleet, else what its GPUs agree on.
+
+    `gpus` are (host name, GPU) pairs of that model; GPUs whose type is unknown (None) take no
+    part. Raises ValueError naming the GPUs when known types disagree with each other or with
+    `stated`: nova gives each GPU one type and an alias asks for one. None when nothing tells.
+    """
+    known = [(host, gpu) for host, gpu in gpus if gpu.device_type is not None]
+    types = {gpu.device_type for _, gpu in known}
+    if stated is not None:
+        types.add(stated)
+    if len(types) > 1:
+        listed = ", ".join(f"{host} {gpu.address} {gpu.device_type}" for host, gpu in known)
+        said = f"device_type {stated} in the fleet file but " if stated is not None else ""
+        msg = (
+            f"{said}its GPUs are of different types to nova ({listed}); one alias asks for "
+            "one type. Pass through whole GPUs (type-PF) or their virtual functions (type-VF), "
+            "not both, or fix device_type"
+        )
+        raise ValueError(msg)
+    return stated if stated is not None else next(iter(types), None)

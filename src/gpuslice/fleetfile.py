@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -27,6 +28,7 @@ from gpuslice.fleet import (
     HostReserve,
     SliceSpec,
     StrategyName,
+    model_device_type,
 )
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import parse_release
@@ -38,6 +40,7 @@ _PCI_ADDRESS = re.compile(
     r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NovaDeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -86,6 +89,7 @@ class GpuModelIn(_Strict):
     flavors: list[GpuFlavorIn] | None = None
     name: str | None = None
     slice: SliceIn | None = None
+    device_type: NovaDeviceType | None = None
 
 
 class GpuIn(_Strict):
@@ -94,6 +98,7 @@ class GpuIn(_Strict):
     product_id: Annotated[str, Field(pattern=_HEX4)]
     numa_node: NonNegative | None = None
     name: str | None = None
+    device_type: NovaDeviceType | None = None
 
     @field_validator("address")
     @classmethod
@@ -122,6 +127,7 @@ class FleetIn(_Strict):
     aggregate: Annotated[str, Field(pattern=_NAME)] = "gpu"
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
+    unified_limits: bool = False
     gpu_models: list[GpuModelIn] = []
     controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
@@ -211,6 +217,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
     hosts = tuple(_host(index, host, located, base_dir) for index, host in enumerate(raw.hosts))
     _check_names(hosts, tuple(raw.controllers), located)
     models = _models(raw, default_slice, hosts, located)
+    models = _with_device_types(models, hosts, located, listed=len(raw.gpu_models))
     return Fleet(
         release=release,
         strategy=strategy,
@@ -227,6 +234,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         aggregate=raw.aggregate,
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
         pci_in_placement=raw.pci_in_placement,
+        unified_limits=raw.unified_limits,
         source=source,
     )
 
@@ -274,6 +282,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
             product_id=g.product_id.lower(),
             device=g.name,
             numa_node=g.numa_node,
+            device_type=g.device_type,
         )
         for g in raw.gpus
     ]
@@ -360,23 +369,34 @@ def _gpus_from_lspci(
 def _check_names(
     hosts: tuple[Host, ...], controllers: tuple[str, ...], located: LocatedYaml
 ) -> None:
+    """Every node and GPU service has a name of its own, compared as DNS does (case-insensitive).
+
+    Rules: a host is listed once and is not also a controller (nova would count one service
+    for two machines); a `gpu_service_host` is no other node's name nor another GPU service's.
+    """
     names: dict[str, str] = {}
     for name in controllers:
-        names[name] = "controller"
+        names[name.casefold()] = "controller"
     for index, host in enumerate(hosts):
-        if host.name in names and names[host.name] == "host":
+        seen = names.get(host.name.casefold())
+        if seen is not None:
+            what = "listed twice" if seen == "host" else f"also the name of a {seen}"
             raise InputError(
-                f"host {host.name!r} is listed twice",
+                f"host {host.name!r} is {what}; every node needs a name of its own "
+                "(a host named like a controller would share its nova service records)",
                 source=located.source,
                 line=located.line_of(("hosts", index, "name")),
                 field=f"hosts.{index}.name",
             )
-        names[host.name] = "host"
+        names[host.name.casefold()] = "host"
     for index, host in enumerate(hosts):
         alias = host.gpu_service_host
-        if alias is not None and alias in names:
+        if alias is None:
+            continue
+        seen = names.get(alias.casefold())
+        if seen is not None:
             msg = (
-                f"gpu_service_host {alias!r} is already the name of a {names[alias]}; "
+                f"gpu_service_host {alias!r} is already the name of a {seen}; "
                 "the GPU service needs a name of its own"
             )
             raise InputError(
@@ -385,8 +405,7 @@ def _check_names(
                 line=located.line_of(("hosts", index, "gpu_service_host")),
                 field=f"hosts.{index}.gpu_service_host",
             )
-        if alias is not None:
-            names[alias] = "GPU service"
+        names[alias.casefold()] = "GPU service"
 
 
 def _models(
@@ -406,6 +425,7 @@ def _models(
             flavor=menu[0].name if menu else (m.flavor or default),
             name=m.name,
             flavors=menu,
+            device_type=m.device_type,
         )
         for earlier in models:
             clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
@@ -555,3 +575,35 @@ def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: L
                     line=located.line_of(("gpu_models", index, "flavors")),
                     field=f"gpu_models.{index}.flavors",
                 )
+
+
+def _with_device_types(
+    models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml, listed: int
+) -> tuple[GpuModel, ...]:
+    """Each model with the device type nova gives its GPUs (`model_device_type`'s rule).
+
+    The first `listed` models are the file's gpu_models (errors point at them); the rest were
+    made from the hosts' GPUs (errors point at hosts:).
+    """
+    out: list[GpuModel] = []
+    for index, model in enumerate(models):
+        gpus = [
+            (host.name, gpu)
+            for host in hosts
+            for gpu in host.gpus
+            if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+        ]
+        try:
+            device_type = model_device_type(model.device_type, gpus)
+        except ValueError as error:
+            where: tuple[str | int, ...] = (
+                ("gpu_models", index, "device_type") if index < listed else ("hosts",)
+            )
+            raise InputError(
+                f"GPU model {model.alias} ({model.vendor_product}): {error}",
+                source=located.source,
+                line=located.line_of(where),
+                field=".".join(map(str, where)),
+            ) from None
+        out.append(replace(model, device_type=device_type))
+    return tuple(out)

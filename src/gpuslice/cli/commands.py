@@ -8,6 +8,7 @@ from gpuslice.cli.apply import apply_command
 from gpuslice.cli.audit import audit_command
 from gpuslice.cli.demo import demo_command
 from gpuslice.cli.discover import discover
+from gpuslice.cli.doctor import doctor_command
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
 from gpuslice.cli.simulate import simulate_command
@@ -22,4 +23,5 @@ ALL: list[click.Command] = [
     apply_command,
     audit_command,
     verify_command,
+    doctor_command,
 ]

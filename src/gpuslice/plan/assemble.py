@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import replace
 
 from gpuslice.fleet import Fleet
-from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.common import (
+    NodeFiles,
+    alias_option,
+    aliases,
+    device_type_notes,
+    filters_option,
+)
 from gpuslice.plan.menu import numa_flavors, placement_scale, unknown_numa_notes
+from gpuslice.plan.quota import registered_limits, unified_limits_note
 from gpuslice.plan.types import (
+    NOVA_CONF,
     CloudObjects,
     ConcreteStrategy,
     HostPlan,
@@ -21,10 +29,19 @@ from gpuslice.plan.types import (
 
 
 def controller_files(fleet: Fleet, scheduler: SchedulerSettings) -> NodeFiles:
-    """What every controller gets: the alias (nova-api) and the scheduler's filters."""
+    """What every controller gets: the alias (nova-api), the scheduler's filters and, when the
+    plan schedules PCI devices through Placement, `[filter_scheduler] pci_in_placement`."""
     files = NodeFiles()
     alias_option(fleet, files)
     filters_option(fleet, scheduler.filters, files)
+    if scheduler.pci_in_placement:
+        files.set(
+            NOVA_CONF,
+            "filter_scheduler",
+            "pci_in_placement",
+            "True",
+            "the scheduler asks Placement for the PCI devices, as computes report them",
+        )
     return files
 
 
@@ -42,13 +59,21 @@ def assemble(
     """A plan with one node per controller (all alike) and one per host that has files.
 
     The menu's NUMA and Placement-scale rules (`gpuslice.plan.menu`) apply to every strategy.
+    Under unified limits the cloud objects gain the registered limits the GPU flavors need,
+    and the notes say what to do with them (`gpuslice.plan.quota`).
     """
     menu_notes = placement_scale(fleet, controllers) + unknown_numa_notes(fleet)
     if strategy == "placement":
         flavors, numa_notes = numa_flavors(fleet, cloud.flavors)
-        cloud = replace(cloud, flavors=flavors)
+        cloud = dataclasses.replace(cloud, flavors=flavors)
         menu_notes += numa_notes
     notes = notes + menu_notes
+    limits = registered_limits(fleet, hosts, cloud.flavors)
+    if limits:
+        cloud = dataclasses.replace(cloud, registered_limits=limits)
+    quota_note = unified_limits_note(fleet, limits)
+    if quota_note is not None:
+        notes = (*notes, quota_note)
     nodes = [
         NodePlan(name, "controller", tuple(controllers.options), tuple(controllers.documents))
         for name in fleet.controllers
@@ -67,5 +92,5 @@ def assemble(
         aliases=aliases(fleet),
         scheduler=scheduler,
         cloud=cloud,
-        notes=notes,
+        notes=(*notes, *device_type_notes(fleet)),
     )

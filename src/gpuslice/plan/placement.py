@@ -22,6 +22,7 @@ from gpuslice.plan.common import (
     gpu_aggregate,
     gpu_flavors,
     passthrough_option,
+    pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
@@ -80,7 +81,7 @@ def plan_placement(fleet: Fleet) -> Plan:
     scheduler = SchedulerSettings(
         filters=scheduler_filters(fleet, extra),
         pci_weight_multiplier=1.0,
-        pci_in_placement=fleet.pci_in_placement and release.has("pci_in_placement_scheduling"),
+        pci_in_placement=pci_in_placement_scheduling(fleet),
     )
     controllers = controller_files(fleet, scheduler)
     if dedicated:
@@ -90,14 +91,6 @@ def plan_placement(fleet: Fleet) -> Plan:
             "disable_fallback_pcpu_query",
             "True",
             "when PCPU runs out nova would retry with VCPU and take the general part's CPUs",
-        )
-    if scheduler.pci_in_placement:
-        controllers.set(
-            NOVA_CONF,
-            "filter_scheduler",
-            "pci_in_placement",
-            "True",
-            "the scheduler asks Placement for the PCI devices, as computes report",
         )
 
     classes = (GPU_MEMORY, GPU_DISK) if dedicated else (GPU_VCPU, GPU_MEMORY, GPU_DISK)

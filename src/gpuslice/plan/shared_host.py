@@ -18,6 +18,7 @@ from gpuslice.plan.common import (
     gpu_aggregate,
     gpu_flavors,
     passthrough_option,
+    pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
@@ -100,6 +101,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
         filters=scheduler_filters(fleet, extra_filters),
         pci_weight_multiplier=_pci_multiplier(fleet, strategy),
         isolated_aggregates=isolated,
+        pci_in_placement=pci_in_placement_scheduling(fleet),
     )
     controllers = controller_files(fleet, scheduler)
     if strategy == "weigher":

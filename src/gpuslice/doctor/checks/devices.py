@@ -1,0 +1,129 @@
+"""What the checks share about a host's PCI functions: its GPUs, their companions, drivers.
+
+Rules:
+- a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate;
+- a *companion* of a GPU is another function in its slot (its HDMI audio, USB-C controller,
+  serial bus), or in its IOMMU group and slot; bridges (class 06xx) are neither;
+- an *unrelated* member is a function in the GPU's IOMMU group outside its slot that is neither
+  a bridge nor a GPU (a NIC, a disk controller);
+- a VFIO driver is `vfio-pci` or a vendor variant of it (a name ending in `vfio-pci`, such as
+  `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names.
+"""
+
+from __future__ import annotations
+
+from gpuslice.doctor.config import module_name
+from gpuslice.doctor.snapshot import HostSnapshot
+from gpuslice.inventory.classify import effective_vendor_id, exclusion_reason
+from gpuslice.inventory.function import PciFunction
+
+#: Host drivers of each GPU vendor that take a GPU before vfio-pci can.
+GPU_HOST_DRIVERS: dict[str, tuple[str, ...]] = {
+    "10de": ("nouveau", "nvidia", "nvidiafb"),
+    "1002": ("amdgpu", "radeon"),
+    "8086": ("i915", "xe"),
+    "1da3": ("habanalabs",),
+}
+REBUILD = "rebuild the initramfs (dracut -f, or update-initramfs -u) and reboot"
+#: Drivers whose module has another name (the driver name is what sysfs shows).
+DRIVER_MODULES: dict[str, str] = {
+    "xhci_hcd": "xhci_pci",
+    "nvidia_gpu": "i2c_nvidia_gpu",
+    "pcieport": "",
+}
+
+
+def is_vfio(driver: str | None) -> bool:
+    """Whether `driver` is vfio-pci or a vendor's variant of it."""
+    if driver is None:
+        return False
+    name = module_name(driver)
+    return name == "vfio_pci" or name.endswith("_vfio_pci")
+
+
+def driver_module(driver: str) -> str:
+    """The module to order or block for `driver` ('' for a built-in such as pcieport)."""
+    name = module_name(driver)
+    return DRIVER_MODULES.get(name, name)
+
+
+def is_bridge(function: PciFunction) -> bool:
+    """A PCI bridge or other bridge (class 06xx), which never goes to a VM."""
+    class_id = function.effective_class
+    return class_id is not None and class_id.startswith("06")
+
+
+def gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
+    """The host's GPUs (passthrough candidates), in address order."""
+    return tuple(f for f in host.functions if exclusion_reason(f) is None)
+
+
+def physical_gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
+    """The GPUs that are not SR-IOV virtual functions (the cards themselves)."""
+    return tuple(f for f in gpus(host) if f.function == "physical")
+
+
+def companions(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
+    """The other functions of `gpu`'s card (same slot), bridges and GPUs left out."""
+    mine = {g.address for g in gpus(host)}
+    return tuple(
+        f
+        for f in host.functions
+        if f.address.slot == gpu.address.slot
+        and f.address != gpu.address
+        and f.address not in mine
+        and not is_bridge(f)
+    )
+
+
+def group_of(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
+    """The other members of `gpu`'s IOMMU group (empty when it has none)."""
+    if gpu.iommu_group is None:
+        return ()
+    return tuple(f for f in host.group_members(gpu.iommu_group) if f.address != gpu.address)
+
+
+def unrelated(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
+    """Members of `gpu`'s IOMMU group outside its slot that are neither bridges nor GPUs."""
+    mine = {g.address for g in gpus(host)}
+    return tuple(
+        f
+        for f in group_of(host, gpu)
+        if f.address.slot != gpu.address.slot and not is_bridge(f) and f.address not in mine
+    )
+
+
+def other_gpus_in_group(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
+    """Other GPUs in `gpu`'s IOMMU group (they can only go to one VM together)."""
+    mine = {g.address for g in gpus(host)}
+    return tuple(f for f in group_of(host, gpu) if f.address in mine)
+
+
+def vendor_of(function: PciFunction) -> str | None:
+    """The function's vendor id (from its name when the source had no ids)."""
+    return effective_vendor_id(function)
+
+
+def label(function: PciFunction) -> str:
+    """`0000:86:00.1 (NVIDIA Corporation Audio device, class 0403, driver snd_hda_intel)`."""
+    names = " ".join(n for n in (function.vendor, function.device) if n)
+    parts = [p for p in (names, f"class {function.effective_class or '?'}") if p]
+    parts.append(f"driver {function.driver}" if function.driver else "no driver")
+    return f"{function.address} ({', '.join(parts)})"
+
+
+def ids(function: PciFunction) -> str | None:
+    """`vendor:product` of `function`, or None when either id is unknown."""
+    if function.vendor_id is None or function.product_id is None:
+        return None
+    return f"{function.vendor_id}:{function.product_id}"
+
+
+def passed_through(host: HostSnapshot) -> tuple[PciFunction, ...]:
+    """Every GPU and companion function, without repeats, in address order."""
+    found: dict[object, PciFunction] = {}
+    for gpu in gpus(host):
+        found[gpu.address] = gpu
+        for mate in companions(host, gpu):
+            found[mate.address] = mate
+    return tuple(sorted(found.values(), key=lambda f: f.address))
