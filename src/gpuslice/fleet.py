@@ -65,9 +65,9 @@ class GpuModel:
     """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavors.
 
     A k-GPU flavor asks for `pci_passthrough:alias=<alias>:k`. `flavor` is the 1-GPU default's
-    name; `flavors` is the model's menu when the fleet lists one (see `menu`). `device_type`
-    is the type nova gives these GPUs (type-PF for SR-IOV-capable ones), None when neither the
-    fleet nor discovery could tell (see `model_device_type`).
+    name; `flavors` is the model's menu when the fleet lists one (see `menu`).
+    `device_type` is the type nova gives these GPUs (type-PF for SR-IOV-capable ones), None
+    when neither the fleet nor discovery could tell (see `model_device_type`).
     """
 
     alias: str
@@ -76,8 +76,8 @@ class GpuModel:
     slice: SliceSpec
     flavor: str
     name: str | None = None
-    flavors: tuple[GpuFlavor, ...] = ()
     device_type: DeviceType | None = None
+    flavors: tuple[GpuFlavor, ...] = ()
 
     @property
     def vendor_product(self) -> str:

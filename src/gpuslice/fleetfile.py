@@ -424,8 +424,8 @@ def _models(
             slice=per_gpu,
             flavor=menu[0].name if menu else (m.flavor or default),
             name=m.name,
-            flavors=menu,
             device_type=m.device_type,
+            flavors=menu,
         )
         for earlier in models:
             clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
@@ -485,6 +485,38 @@ def _models(
             known.add(key)
     _check_menus_fit(models, hosts, located)
     return tuple(models)
+
+
+def _with_device_types(
+    models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml, listed: int
+) -> tuple[GpuModel, ...]:
+    """Each model with the device type nova gives its GPUs (`model_device_type`'s rule).
+
+    The first `listed` models are the file's gpu_models (errors point at them); the rest were
+    made from the hosts' GPUs (errors point at hosts:).
+    """
+    out: list[GpuModel] = []
+    for index, model in enumerate(models):
+        gpus = [
+            (host.name, gpu)
+            for host in hosts
+            for gpu in host.gpus
+            if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+        ]
+        try:
+            device_type = model_device_type(model.device_type, gpus)
+        except ValueError as error:
+            where: tuple[str | int, ...] = (
+                ("gpu_models", index, "device_type") if index < listed else ("hosts",)
+            )
+            raise InputError(
+                f"GPU model {model.alias} ({model.vendor_product}): {error}",
+                source=located.source,
+                line=located.line_of(where),
+                field=".".join(map(str, where)),
+            ) from None
+        out.append(replace(model, device_type=device_type))
+    return tuple(out)
 
 
 def _menu(
@@ -575,35 +607,3 @@ def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: L
                     line=located.line_of(("gpu_models", index, "flavors")),
                     field=f"gpu_models.{index}.flavors",
                 )
-
-
-def _with_device_types(
-    models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml, listed: int
-) -> tuple[GpuModel, ...]:
-    """Each model with the device type nova gives its GPUs (`model_device_type`'s rule).
-
-    The first `listed` models are the file's gpu_models (errors point at them); the rest were
-    made from the hosts' GPUs (errors point at hosts:).
-    """
-    out: list[GpuModel] = []
-    for index, model in enumerate(models):
-        gpus = [
-            (host.name, gpu)
-            for host in hosts
-            for gpu in host.gpus
-            if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
-        ]
-        try:
-            device_type = model_device_type(model.device_type, gpus)
-        except ValueError as error:
-            where: tuple[str | int, ...] = (
-                ("gpu_models", index, "device_type") if index < listed else ("hosts",)
-            )
-            raise InputError(
-                f"GPU model {model.alias} ({model.vendor_product}): {error}",
-                source=located.source,
-                line=located.line_of(where),
-                field=".".join(map(str, where)),
-            ) from None
-        out.append(replace(model, device_type=device_type))
-    return tuple(out)
