@@ -85,6 +85,9 @@ def gather(root: Path) -> list[Entry]:
     for relative in _MARKERS:
         if (root / relative).exists():
             found.append(Entry(relative, text=""))
+    for directory in DRACUT_DIRS:
+        if (root / directory).is_dir():
+            found.append(Entry(directory))
     for directory in (*MODPROBE_DIRS, *DRACUT_DIRS):
         for path in entries(root / directory):
             if path.name.endswith(".conf"):

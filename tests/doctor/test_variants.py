@@ -1,0 +1,109 @@
+"""Variants of the fixture hosts, one file changed each: every rule says what changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from gpuslice.doctor import CheckContext, doctor_fleet, doctor_root, merge_fixes
+from gpuslice.fleetfile import load_fleet
+from gpuslice.plan import make_plan
+from gpuslice.releases import parse_release
+from tests.conftest import BRIGHT_LAB
+from tests.doctor.helpers import LAB_SNAPSHOTS, copy_snapshot, examine, failing, statuses
+
+
+def _cmdline(root: Path, text: str) -> None:
+    (root / "proc/cmdline").write_text(text + "\n", encoding="utf-8")
+
+
+def test_a_blacklist_on_the_command_line_orders_vfio_first(tmp_path: Path) -> None:
+    root = copy_snapshot("audio-on-snd-hda-intel", tmp_path)
+    _cmdline(root, "ro intel_iommu=on iommu=pt modprobe.blacklist=snd_hda_intel")
+    found = statuses(examine(root))
+    assert found[("vfio-order", "snd_hda_intel")] == "ok"
+
+
+def test_a_driverctl_override_binds_by_address(tmp_path: Path) -> None:
+    root = copy_snapshot("audio-on-snd-hda-intel", tmp_path)
+    (root / "etc/driverctl.d").mkdir()
+    (root / "etc/driverctl.d/pci-0000:86:00.1").write_text("vfio-pci\n", encoding="utf-8")
+    assert statuses(examine(root))[("vfio-ids", None)] == "ok"
+
+
+def test_intremap_off_fails_and_is_removed_by_the_fix(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    _cmdline(root, "ro intel_iommu=on iommu=pt intremap=off")
+    report = examine(root)
+    assert failing(report) == {"interrupt-remapping"}
+    assert merge_fixes(report).remove_kernel_args == ("intremap=off",)
+
+
+def test_unsafe_interrupts_without_remapping_is_a_warning(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    interrupts = root / "proc/interrupts"
+    interrupts.write_text(interrupts.read_text().replace("IR-", ""), encoding="utf-8")
+    assert statuses(examine(root))[("interrupt-remapping", None)] == "fail"
+    flag = root / "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+    flag.write_text("Y\n", encoding="utf-8")
+    assert statuses(examine(root))[("interrupt-remapping", None)] == "warn"
+
+
+def test_an_amd_host_gets_the_amd_argument(tmp_path: Path) -> None:
+    root = copy_snapshot("iommu-off", tmp_path)
+    (root / "sys/bus/pci/devices/0000:00:00.0/vendor").write_text("0x1022\n", encoding="utf-8")
+    assert merge_fixes(examine(root)).kernel_args == ("amd_iommu=on", "iommu=pt")
+
+
+def test_no_dev_kvm_fails(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    (root / "dev/kvm").unlink()
+    assert failing(examine(root)) == {"kvm"}
+
+
+def test_unknown_numa_node_warns_on_a_two_node_host_only(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    (root / "sys/bus/pci/devices/0000:86:00.0/numa_node").write_text("-1\n", encoding="utf-8")
+    assert statuses(examine(root))[("numa", "0000:86:00.0")] == "warn"
+    (root / "sys/devices/system/node/online").write_text("0\n", encoding="utf-8")
+    assert statuses(examine(root))[("numa", "0000:86:00.0")] == "ok"
+
+
+def test_missing_items_are_verdicts_not_crashes(tmp_path: Path) -> None:
+    root = tmp_path / "bare"
+    (root / "proc").mkdir(parents=True)
+    report = doctor_root(root, host="bare")
+    assert failing(report) == {"gpus", "iommu", "kvm"}
+    found = statuses(report)
+    assert found[("iommu-pt", None)] == "warn"
+    assert found[("interrupt-remapping", None)] == "warn"
+
+
+def test_a_gpu_bound_now_without_boot_config_is_a_warning(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    (root / "etc/modprobe.d/vfio.conf").unlink()
+    report = examine(root)
+    assert report.ready
+    found = statuses(report)
+    assert found[("vfio-ids", None)] == "warn"
+    assert found[("vfio-order", "nouveau")] == "warn"  # loaded, holds nothing now
+
+
+def test_mdevctl_follows_the_release(tmp_path: Path) -> None:
+    root = copy_snapshot("vgpu-ready", tmp_path)
+    (root / "usr/sbin/mdevctl").unlink()
+    for release, expected in (("2024.1", "ok"), ("2024.2", "fail")):
+        context = CheckContext(mode="vgpu", release=parse_release(release))
+        assert statuses(doctor_root(root, context=context))[("mdevctl", None)] == expected
+
+
+def test_fleet_device_spec_mismatch(tmp_path: Path) -> None:
+    fleet = load_fleet(BRIGHT_LAB / "fleet-2025.1.yaml")
+    snapshots = tmp_path / "snapshots"
+    shutil.copytree(LAB_SNAPSHOTS, snapshots, symlinks=True)
+    device = snapshots / "hyper18/sys/bus/pci/devices/0000:86:00.0/device"
+    device.write_text("0x1023\n", encoding="utf-8")  # a K40m where the fleet says K40c
+    reports = {r.host: r for r in doctor_fleet(make_plan(fleet), snapshots)}
+    spec = [f for f in reports["hyper18"].findings if f.check == "device-spec"]
+    assert {f.status for f in spec} == {"fail", "warn"}
+    assert any("10de:1024" in f.message and "10de:1023" in f.message for f in spec)
