@@ -107,3 +107,36 @@ def test_fleet_device_spec_mismatch(tmp_path: Path) -> None:
     spec = [f for f in reports["hyper18"].findings if f.check == "device-spec"]
     assert {f.status for f in spec} == {"fail", "warn"}
     assert any("10de:1024" in f.message and "10de:1023" in f.message for f in spec)
+
+
+def test_vfio_pci_built_in_with_ids_on_the_command_line(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    modules = root / "proc/modules"
+    kept = [line for line in modules.read_text().splitlines() if not line.startswith("vfio_pci ")]
+    modules.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    (root / "sys/bus/pci/drivers/vfio-pci").mkdir(parents=True)
+    (root / "etc/modprobe.d/vfio.conf").unlink()
+    (root / "etc/dracut.conf.d/vfio.conf").unlink()
+    _cmdline(root, "ro intel_iommu=on iommu=pt vfio-pci.ids=10de:2230,10de:1aef")
+    report = examine(root)
+    found = statuses(report)
+    assert found[("vfio-initramfs", None)] == "ok"
+    assert found[("vfio-ids", None)] == "ok"
+    order = next(f for f in report.findings if f.check == "vfio-order")
+    assert order.status == "ok"
+    assert "built in" in order.evidence[0]
+
+
+def test_a_host_without_gpus_says_so_once(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    for function in ("0000:86:00.0", "0000:86:00.1"):
+        shutil.rmtree(root / "sys/bus/pci/devices" / function)
+    report = examine(root)
+    assert failing(report) == {"gpus"}
+    assert {f.check for f in report.findings} == {
+        "gpus",
+        "iommu",
+        "iommu-pt",
+        "interrupt-remapping",
+        "kvm",
+    }

@@ -35,7 +35,13 @@ class GpuDriver(Check):
     modes = frozenset({"passthrough"})
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
-        """Fail per GPU held by a host driver; warn per GPU with no driver (libvirt binds it)."""
+        """Fail per GPU held by a host driver; warn per GPU with no driver.
+
+        nova asks libvirt for `managed='yes'` host devices unless the device_spec says
+        `managed: no` (nova 34 `virt/libvirt/driver.py` `_get_guest_pci_device`): libvirt then
+        unbinds the GPU from its driver at each VM start, which fails or hangs while the host
+        uses it (a console on nouveau, nvidia-persistenced), and binds an unbound one itself.
+        """
         findings = []
         for gpu in gpus(host):
             subject = str(gpu.address)
@@ -43,10 +49,13 @@ class GpuDriver(Check):
             if is_vfio(gpu.driver):
                 findings.append(self.finding("ok", f"bound to {gpu.driver}", subject=subject))
             elif gpu.driver is None:
-                msg = "no driver: libvirt binds it at boot, but a host driver may take it first"
+                msg = "no driver: libvirt binds it at VM start, but a host driver may take it first"
                 findings.append(self.finding("warn", msg, subject=subject, evidence=evidence))
             else:
-                msg = f"held by the host driver {gpu.driver}, not vfio-pci"
+                msg = (
+                    f"held by the host driver {gpu.driver}, not vfio-pci: libvirt must unbind it "
+                    "at each VM start, which fails while the host uses it"
+                )
                 fix = rebind_fix(host, [gpu])
                 findings.append(
                     self.finding("fail", msg, subject=subject, evidence=evidence, fix=fix)

@@ -102,6 +102,8 @@ class VfioFirst(Check):
         drivers that proc/modules shows loaded. Warn for the latter when they hold nothing.
         """
         devices = passed_through(host)
+        if not devices:
+            return []
         holding = {
             driver_module(d.driver)
             for d in devices
