@@ -164,6 +164,8 @@ def _print_report(report: HostReport) -> None:
         )
     for module in fix.softdeps:
         console.print(f"  modprobe.d: softdep {module} pre: vfio-pci", soft_wrap=True)
+    for module in fix.blacklist:
+        console.print(f"  modprobe.d: blacklist {module}", soft_wrap=True)
     if fix.early_modules:
         console.print(f"  initramfs: load {' '.join(fix.early_modules)} first", soft_wrap=True)
     for step in fix.steps:

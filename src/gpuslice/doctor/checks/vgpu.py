@@ -50,13 +50,16 @@ class VgpuHostDriver(Check):
                 f"proc/modules: {', '.join(loaded) or 'no ' + '/'.join(wanted) or 'none'}",
             ]
             steps: list[str] = [_INSTALL.get(vendor, "install the vendor's vGPU host driver")]
-            if gpu.driver == "nouveau":
-                steps.insert(0, "blacklist nouveau (it takes the GPU first)")
+            blacklist = ("nouveau",) if host.module_loaded("nouveau") else ()
             if is_vfio(gpu.driver):
                 steps.insert(0, "remove the GPU's ids from vfio-pci's options")
             findings.append(
                 self.finding(
-                    "fail", why, subject=subject, evidence=evidence, fix=Fix(steps=tuple(steps))
+                    "fail",
+                    why,
+                    subject=subject,
+                    evidence=evidence,
+                    fix=Fix(blacklist=blacklist, steps=tuple(steps)),
                 )
             )
         return findings
