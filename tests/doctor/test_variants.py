@@ -140,3 +140,23 @@ def test_a_host_without_gpus_says_so_once(tmp_path: Path) -> None:
         "interrupt-remapping",
         "kvm",
     }
+
+
+def test_a_card_function_behind_its_own_switch_is_a_companion_not_a_stranger(
+    tmp_path: Path,
+) -> None:
+    """An NVIDIA function on another bus in the GPU's group is the card's: vfio-pci takes it."""
+    root = copy_snapshot("ready", tmp_path)
+    devices = root / "sys/bus/pci/devices"
+    (devices / "0000:86:00.1").rename(devices / "0000:87:00.0")
+    member = root / "sys/kernel/iommu_groups/40/devices"
+    (member / "0000:86:00.1").unlink()
+    (member / "0000:87:00.0").symlink_to("../../../../bus/pci/devices/0000:87:00.0")
+    (devices / "0000:87:00.0/driver").unlink()
+    (devices / "0000:87:00.0/driver").symlink_to("../../../../bus/pci/drivers/snd_hda_intel")
+    report = examine(root)
+    found = statuses(report)
+    assert found[("iommu-group", "0000:86:00.0")] == "ok"
+    assert found[("companion-driver", "0000:86:00.0")] == "fail"
+    companion = next(f for f in report.findings if f.check == "companion-driver")
+    assert "0000:87:00.0 on snd_hda_intel" in companion.message

@@ -2,10 +2,11 @@
 
 Rules:
 - a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate;
-- a *companion* of a GPU is another function in its slot (its HDMI audio, USB-C controller,
-  serial bus), or in its IOMMU group and slot; bridges (class 06xx) are neither;
-- an *unrelated* member is a function in the GPU's IOMMU group outside its slot that is neither
-  a bridge nor a GPU (a NIC, a disk controller);
+- a *companion* of a GPU is another function of its card: in its slot (its HDMI audio, USB-C
+  controller, serial bus), or in its IOMMU group from the GPU's vendor (a card whose functions
+  sit behind its own PCIe switch); bridges (class 06xx) and GPUs are never companions;
+- an *unrelated* member is a function in the GPU's IOMMU group outside its slot, of another
+  vendor, that is neither a bridge nor a GPU (a NIC, a disk controller);
 - a VFIO driver is `vfio-pci` or a vendor variant of it (a name ending in `vfio-pci`, such as
   `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names.
 """
@@ -64,16 +65,22 @@ def physical_gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
 
 
 def companions(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
-    """The other functions of `gpu`'s card (same slot), bridges and GPUs left out."""
+    """The other functions of `gpu`'s card (see the rules), bridges and GPUs left out."""
     mine = {g.address for g in gpus(host)}
+    in_group = {f.address for f in group_of(host, gpu) if _same_vendor(f, gpu)}
     return tuple(
         f
         for f in host.functions
-        if f.address.slot == gpu.address.slot
+        if (f.address.slot == gpu.address.slot or f.address in in_group)
         and f.address != gpu.address
         and f.address not in mine
         and not is_bridge(f)
     )
+
+
+def _same_vendor(function: PciFunction, gpu: PciFunction) -> bool:
+    vendor = effective_vendor_id(function)
+    return vendor is not None and vendor == effective_vendor_id(gpu)
 
 
 def group_of(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
@@ -84,12 +91,15 @@ def group_of(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
 
 
 def unrelated(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
-    """Members of `gpu`'s IOMMU group outside its slot that are neither bridges nor GPUs."""
+    """Members of `gpu`'s IOMMU group outside its card that are neither bridges nor GPUs."""
     mine = {g.address for g in gpus(host)}
     return tuple(
         f
         for f in group_of(host, gpu)
-        if f.address.slot != gpu.address.slot and not is_bridge(f) and f.address not in mine
+        if f.address.slot != gpu.address.slot
+        and not _same_vendor(f, gpu)
+        and not is_bridge(f)
+        and f.address not in mine
     )
 
 
