@@ -6,11 +6,13 @@ YAML and validates them; here are only the records and the rules that hold for a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from gpuslice.inventory.device import GpuDevice
+from gpuslice.inventory.sriov import DeviceType
 from gpuslice.releases import Release
 
 StrategyName = Literal["none", "weigher", "dedicated", "split", "placement", "auto"]
@@ -35,10 +37,37 @@ class SliceSpec:
 
 
 @dataclass(frozen=True)
-class GpuModel:
-    """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavor.
+class GpuFlavor:
+    """One flavor of a GPU model's menu: `gpus` whole GPUs of that model.
 
-    The alias name is what `pci_passthrough:alias=<alias>:1` asks for.
+    Its vCPUs, RAM and disk are `gpus` slices unless `vcpus`, `memory_mb` or `disk_gb` override
+    them; the fleet loader refuses an override above `gpus` slices (the pooled slice would then
+    run short for another GPU of the host).
+    """
+
+    name: str
+    gpus: int = 1
+    vcpus: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+
+    def size(self, per_gpu: SliceSpec) -> SliceSpec:
+        """What a VM of this flavor takes: `gpus` slices of `per_gpu`, or the overrides."""
+        return SliceSpec(
+            self.vcpus if self.vcpus is not None else self.gpus * per_gpu.vcpus,
+            self.memory_mb if self.memory_mb is not None else self.gpus * per_gpu.memory_mb,
+            self.disk_gb if self.disk_gb is not None else self.gpus * per_gpu.disk_gb,
+        )
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavors.
+
+    A k-GPU flavor asks for `pci_passthrough:alias=<alias>:k`. `flavor` is the 1-GPU default's
+    name; `flavors` is the model's menu when the fleet lists one (see `menu`).
+    `device_type` is the type nova gives these GPUs (type-PF for SR-IOV-capable ones), None
+    when neither the fleet nor discovery could tell (see `model_device_type`).
     """
 
     alias: str
@@ -47,11 +76,19 @@ class GpuModel:
     slice: SliceSpec
     flavor: str
     name: str | None = None
+    device_type: DeviceType | None = None
+    flavors: tuple[GpuFlavor, ...] = ()
 
     @property
     def vendor_product(self) -> str:
         """`vendor:product`, as lspci -nn prints it."""
         return f"{self.vendor_id}:{self.product_id}"
+
+    @property
+    def menu(self) -> tuple[GpuFlavor, ...]:
+        """The model's flavors, fewest GPUs first: the listed ones, else one 1-GPU `flavor`."""
+        listed = self.flavors or (GpuFlavor(self.flavor, 1),)
+        return tuple(sorted(listed, key=lambda f: f.gpus))
 
 
 @dataclass(frozen=True)
@@ -118,6 +155,8 @@ class Fleet:
     aggregate: str = "gpu"
     flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
     pci_in_placement: bool = False
+    # The cloud's [quota] driver is nova.quota.UnifiedLimitsDriver (Keystone registered limits).
+    unified_limits: bool = False
     source: str = "<fleet>"
 
     @property
@@ -144,3 +183,28 @@ class Fleet:
         if model is None:
             raise KeyError(gpu.address)
         return model
+
+
+def model_device_type(
+    stated: DeviceType | None, gpus: Sequence[tuple[str, GpuDevice]]
+) -> DeviceType | None:
+    """The device type of one GPU model: `stated` by the fleet, else what its GPUs agree on.
+
+    `gpus` are (host name, GPU) pairs of that model; GPUs whose type is unknown (None) take no
+    part. Raises ValueError naming the GPUs when known types disagree with each other or with
+    `stated`: nova gives each GPU one type and an alias asks for one. None when nothing tells.
+    """
+    known = [(host, gpu) for host, gpu in gpus if gpu.device_type is not None]
+    types = {gpu.device_type for _, gpu in known}
+    if stated is not None:
+        types.add(stated)
+    if len(types) > 1:
+        listed = ", ".join(f"{host} {gpu.address} {gpu.device_type}" for host, gpu in known)
+        said = f"device_type {stated} in the fleet file but " if stated is not None else ""
+        msg = (
+            f"{said}its GPUs are of different types to nova ({listed}); one alias asks for "
+            "one type. Pass through whole GPUs (type-PF) or their virtual functions (type-VF), "
+            "not both, or fix device_type"
+        )
+        raise ValueError(msg)
+    return stated if stated is not None else next(iter(types), None)

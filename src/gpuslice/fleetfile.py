@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,11 +22,13 @@ from gpuslice.fleet import (
     CpuMode,
     FlavorPolicy,
     Fleet,
+    GpuFlavor,
     GpuModel,
     Host,
     HostReserve,
     SliceSpec,
     StrategyName,
+    model_device_type,
 )
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import parse_release
@@ -37,6 +40,7 @@ _PCI_ADDRESS = re.compile(
     r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NovaDeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -69,13 +73,23 @@ class FlavorIn(_Strict):
     projects: list[str] = []
 
 
+class GpuFlavorIn(_Strict):
+    name: Annotated[str, Field(pattern=_NAME)]
+    gpus: Positive = 1
+    vcpus: Positive | None = None
+    memory_mb: Positive | None = None
+    disk_gb: NonNegative | None = None
+
+
 class GpuModelIn(_Strict):
     vendor_id: Annotated[str, Field(pattern=_HEX4)]
     product_id: Annotated[str, Field(pattern=_HEX4)]
     alias: Annotated[str, Field(pattern=_NAME)]
     flavor: Annotated[str, Field(pattern=_NAME)] | None = None
+    flavors: list[GpuFlavorIn] | None = None
     name: str | None = None
     slice: SliceIn | None = None
+    device_type: NovaDeviceType | None = None
 
 
 class GpuIn(_Strict):
@@ -84,6 +98,7 @@ class GpuIn(_Strict):
     product_id: Annotated[str, Field(pattern=_HEX4)]
     numa_node: NonNegative | None = None
     name: str | None = None
+    device_type: NovaDeviceType | None = None
 
     @field_validator("address")
     @classmethod
@@ -112,6 +127,7 @@ class FleetIn(_Strict):
     aggregate: Annotated[str, Field(pattern=_NAME)] = "gpu"
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
+    unified_limits: bool = False
     gpu_models: list[GpuModelIn] = []
     controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
@@ -201,6 +217,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
     hosts = tuple(_host(index, host, located, base_dir) for index, host in enumerate(raw.hosts))
     _check_names(hosts, tuple(raw.controllers), located)
     models = _models(raw, default_slice, hosts, located)
+    models = _with_device_types(models, hosts, located, listed=len(raw.gpu_models))
     return Fleet(
         release=release,
         strategy=strategy,
@@ -217,6 +234,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         aggregate=raw.aggregate,
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
         pci_in_placement=raw.pci_in_placement,
+        unified_limits=raw.unified_limits,
         source=source,
     )
 
@@ -264,6 +282,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
             product_id=g.product_id.lower(),
             device=g.name,
             numa_node=g.numa_node,
+            device_type=g.device_type,
         )
         for g in raw.gpus
     ]
@@ -350,23 +369,34 @@ def _gpus_from_lspci(
 def _check_names(
     hosts: tuple[Host, ...], controllers: tuple[str, ...], located: LocatedYaml
 ) -> None:
+    """Every node and GPU service has a name of its own, compared as DNS does (case-insensitive).
+
+    Rules: a host is listed once and is not also a controller (nova would count one service
+    for two machines); a `gpu_service_host` is no other node's name nor another GPU service's.
+    """
     names: dict[str, str] = {}
     for name in controllers:
-        names[name] = "controller"
+        names[name.casefold()] = "controller"
     for index, host in enumerate(hosts):
-        if host.name in names and names[host.name] == "host":
+        seen = names.get(host.name.casefold())
+        if seen is not None:
+            what = "listed twice" if seen == "host" else f"also the name of a {seen}"
             raise InputError(
-                f"host {host.name!r} is listed twice",
+                f"host {host.name!r} is {what}; every node needs a name of its own "
+                "(a host named like a controller would share its nova service records)",
                 source=located.source,
                 line=located.line_of(("hosts", index, "name")),
                 field=f"hosts.{index}.name",
             )
-        names[host.name] = "host"
+        names[host.name.casefold()] = "host"
     for index, host in enumerate(hosts):
         alias = host.gpu_service_host
-        if alias is not None and alias in names:
+        if alias is None:
+            continue
+        seen = names.get(alias.casefold())
+        if seen is not None:
             msg = (
-                f"gpu_service_host {alias!r} is already the name of a {names[alias]}; "
+                f"gpu_service_host {alias!r} is already the name of a {seen}; "
                 "the GPU service needs a name of its own"
             )
             raise InputError(
@@ -375,8 +405,7 @@ def _check_names(
                 line=located.line_of(("hosts", index, "gpu_service_host")),
                 field=f"hosts.{index}.gpu_service_host",
             )
-        if alias is not None:
-            names[alias] = "GPU service"
+        names[alias.casefold()] = "GPU service"
 
 
 def _models(
@@ -385,23 +414,41 @@ def _models(
     models: list[GpuModel] = []
     for index, m in enumerate(raw.gpu_models):
         spec = m.slice or raw.slice
+        per_gpu = SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb)
+        menu = _menu(index, m, per_gpu, located)
+        default = raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"
         model = GpuModel(
             alias=m.alias,
             vendor_id=m.vendor_id.lower(),
             product_id=m.product_id.lower(),
-            slice=SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb),
-            flavor=m.flavor or (raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"),
+            slice=per_gpu,
+            flavor=menu[0].name if menu else (m.flavor or default),
             name=m.name,
+            device_type=m.device_type,
+            flavors=menu,
         )
         for earlier in models:
-            clash = (
-                (earlier.vendor_product == model.vendor_product and "vendor:product")
-                or (earlier.alias == model.alias and "alias")
-                or (earlier.flavor == model.flavor and "flavor")
+            clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
+                earlier.alias == model.alias and "alias"
             )
             if clash:
+                advice = (
+                    "; list several flavors under one model's flavors: instead "
+                    "(for example {name: g2.a100, gpus: 2})"
+                    if clash == "vendor:product"
+                    else ""
+                )
                 raise InputError(
-                    f"two GPU models share a {clash}",
+                    f"two GPU models share a {clash}{advice}",
+                    source=located.source,
+                    line=located.line_of(("gpu_models", index)),
+                    field=f"gpu_models.{index}",
+                )
+            shared = {f.name for f in earlier.menu} & {f.name for f in model.menu}
+            if shared:
+                raise InputError(
+                    f"flavor {sorted(shared)[0]!r} is on the menu of two GPU models; "
+                    "give each flavor its own name",
                     source=located.source,
                     line=located.line_of(("gpu_models", index)),
                     field=f"gpu_models.{index}",
@@ -436,4 +483,127 @@ def _models(
                 )
             )
             known.add(key)
+    _check_menus_fit(models, hosts, located)
     return tuple(models)
+
+
+def _with_device_types(
+    models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml, listed: int
+) -> tuple[GpuModel, ...]:
+    """Each model with the device type nova gives its GPUs (`model_device_type`'s rule).
+
+    The first `listed` models are the file's gpu_models (errors point at them); the rest were
+    made from the hosts' GPUs (errors point at hosts:).
+    """
+    out: list[GpuModel] = []
+    for index, model in enumerate(models):
+        gpus = [
+            (host.name, gpu)
+            for host in hosts
+            for gpu in host.gpus
+            if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+        ]
+        try:
+            device_type = model_device_type(model.device_type, gpus)
+        except ValueError as error:
+            where: tuple[str | int, ...] = (
+                ("gpu_models", index, "device_type") if index < listed else ("hosts",)
+            )
+            raise InputError(
+                f"GPU model {model.alias} ({model.vendor_product}): {error}",
+                source=located.source,
+                line=located.line_of(where),
+                field=".".join(map(str, where)),
+            ) from None
+        out.append(replace(model, device_type=device_type))
+    return tuple(out)
+
+
+def _menu(
+    index: int, raw: GpuModelIn, per_gpu: SliceSpec, located: LocatedYaml
+) -> tuple[GpuFlavor, ...]:
+    """The model's listed flavors, fewest GPUs first; each amount at most `gpus` slices.
+
+    `flavor:` and `flavors:` on one model are refused (say the menu once); flavor names and
+    GPU counts are each listed once.
+    """
+    where = ("gpu_models", index)
+    if raw.flavors is None:
+        return ()
+    if raw.flavor is not None:
+        raise InputError(
+            "give either flavor: (one 1-GPU flavor) or flavors: (the menu), not both",
+            source=located.source,
+            line=located.line_of((*where, "flavor")),
+            field=f"gpu_models.{index}.flavor",
+        )
+    if not raw.flavors:
+        raise InputError(
+            "flavors: is empty; list at least one, such as {name: g1.gpu, gpus: 1}",
+            source=located.source,
+            line=located.line_of((*where, "flavors")),
+            field=f"gpu_models.{index}.flavors",
+        )
+    menu: list[GpuFlavor] = []
+    for position, f in enumerate(raw.flavors):
+        at = (*where, "flavors", position)
+        field = f"gpu_models.{index}.flavors.{position}"
+        flavor = GpuFlavor(f.name, f.gpus, f.vcpus, f.memory_mb, f.disk_gb)
+        most = SliceSpec(
+            f.gpus * per_gpu.vcpus, f.gpus * per_gpu.memory_mb, f.gpus * per_gpu.disk_gb
+        )
+        for key, asked, limit in (
+            ("vcpus", f.vcpus, most.vcpus),
+            ("memory_mb", f.memory_mb, most.memory_mb),
+            ("disk_gb", f.disk_gb, most.disk_gb),
+        ):
+            if asked is not None and asked > limit:
+                msg = (
+                    f"flavor {f.name} asks {key} {asked}, more than its {f.gpus} slice(s) hold "
+                    f"({limit}); a GPU VM takes at most its GPUs' slices, or another GPU of the "
+                    "host would find its slice short. Lower it or raise the model's slice"
+                )
+                raise InputError(
+                    msg, source=located.source, line=located.line_of((*at, key)), field=field
+                )
+        for earlier in menu:
+            clash = (earlier.name == flavor.name and "name") or (
+                earlier.gpus == flavor.gpus and "GPU count"
+            )
+            if clash:
+                raise InputError(
+                    f"two flavors of this model share a {clash}; list each once",
+                    source=located.source,
+                    line=located.line_of(at),
+                    field=field,
+                )
+        menu.append(flavor)
+    return tuple(sorted(menu, key=lambda f: f.gpus))
+
+
+def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: LocatedYaml) -> None:
+    """Every flavor of a model present in the fleet fits on some host: no flavor that never boots.
+
+    A k-GPU flavor needs one host with at least k GPUs of its model.
+    """
+    for index, model in enumerate(models):
+        ids = (model.vendor_id, model.product_id)
+        most = max(
+            (sum(1 for g in h.gpus if (g.vendor_id, g.product_id) == ids) for h in hosts),
+            default=0,
+        )
+        if most == 0:
+            continue
+        for flavor in model.menu:
+            if flavor.gpus > most:
+                msg = (
+                    f"flavor {flavor.name} asks {flavor.gpus} {model.alias} GPUs, but no host has "
+                    f"more than {most}: it could never boot. Drop it or add a host with "
+                    f"{flavor.gpus}"
+                )
+                raise InputError(
+                    msg,
+                    source=located.source,
+                    line=located.line_of(("gpu_models", index, "flavors")),
+                    field=f"gpu_models.{index}.flavors",
+                )

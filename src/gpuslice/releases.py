@@ -94,9 +94,11 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
         (26, ("pci", "device_spec")),
     ],
     "pci_alias": [(14, ("DEFAULT", "pci_alias")), (15, ("pci", "alias"))],
+    # nova 15's conf/scheduler.py already registers [filter_scheduler] enabled_filters (with
+    # [DEFAULT] scheduler_default_filters as its deprecated name): only Newton reads the old one.
     "scheduler_filters": [
         (14, ("DEFAULT", "scheduler_default_filters")),
-        (16, ("filter_scheduler", "enabled_filters")),
+        (15, ("filter_scheduler", "enabled_filters")),
     ],
     "shared_cpus": [(14, ("DEFAULT", "vcpu_pin_set")), (20, ("compute", "cpu_shared_set"))],
     "dedicated_cpus": [(14, None), (20, ("compute", "cpu_dedicated_set"))],
@@ -111,11 +113,17 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
+    # [quota] driver = nova.quota.UnifiedLimitsDriver (nova 25 conf/quota.py). Up to 30 every
+    # resource class a flavor asks for is enforced and one without a registered limit gets 0;
+    # from 31 only the classes [quota] unified_limits_resource_list names (default: servers).
+    "unified_limits_driver": [(14, False), (25, True)],
+    "unified_limits_resource_list": [(14, False), (31, True)],
     # nova 30 `_create_mdev` defines each mdev through libvirt (persisted by mdevctl).
     "mdev_persisted_by_libvirt": [(14, False), (30, True)],
     # nova's default enabled filters (the plan adds what it needs to these), read from nova's
     # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
-    # 23.2.2, 24.2.1 and 34.0.0. Newton and Ocata (no source on PyPI) as their docs list them.
+    # 23.2.2, 24.2.1 and 34.0.0 (scripts/test-releases checks every release 15..34 against its
+    # nova). Newton (not on PyPI) as its docs list it.
     "default_filters": [
         (
             14,

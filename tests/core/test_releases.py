@@ -49,11 +49,13 @@ def test_every_release_has_every_fact() -> None:
             ("DEFAULT", "pci_alias"),
             ("DEFAULT", "scheduler_default_filters"),
         ),
+        # Ocata: nova 15.1.5 conf/scheduler.py registers [filter_scheduler] enabled_filters,
+        # with [DEFAULT] scheduler_default_filters only as its deprecated name.
         (
             15,
             ("pci", "passthrough_whitelist"),
             ("pci", "alias"),
-            ("DEFAULT", "scheduler_default_filters"),
+            ("filter_scheduler", "enabled_filters"),
         ),
         (
             16,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import Option, Plan
 from gpuslice.render import render_files, write_tree
+from gpuslice.render.tree import RENDER_MARKER
 from tests.conftest import BRIGHT_LAB, TEST_DATA
 from tests.core.fleets import lab_fleet
 
@@ -30,11 +32,12 @@ def test_bright_lab_renders_as_the_golden_files(name: str, tmp_path: Path) -> No
     files = render_files(make_plan(load_fleet(EXAMPLES[name])))
     golden = GOLDEN / name
     if os.environ.get("GPUSLICE_UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
         write_tree(make_plan(load_fleet(EXAMPLES[name])), golden)
     expected = {
         str(path.relative_to(golden)): path.read_text(encoding="utf-8")
         for path in sorted(golden.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.name != RENDER_MARKER
     }
     assert sorted(files) == sorted(expected)
     for relative, text in files.items():

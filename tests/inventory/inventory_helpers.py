@@ -24,7 +24,8 @@ class FakeFunction:
 
     `numa_node` is written as sysfs writes it (-1: none); `iommu_group` becomes the device's
     `iommu_group` link unless `group_link` is False (then only sys/kernel/iommu_groups has it);
-    `physfn` is the address of the physical function of a virtual function.
+    `physfn` is the address of the physical function of a virtual function; `sriov_totalvfs`,
+    when set, is written to the file of that name (functions with the SR-IOV capability).
     """
 
     address: str
@@ -36,6 +37,7 @@ class FakeFunction:
     numa_node: int = -1
     physfn: str | None = None
     group_link: bool = True
+    sriov_totalvfs: int | None = None
 
 
 def build_sysfs(root: Path, functions: Iterable[FakeFunction]) -> Path:
@@ -56,6 +58,8 @@ def build_sysfs(root: Path, functions: Iterable[FakeFunction]) -> Path:
         (real / "device").write_text(f"0x{item.device}\n")
         (real / "class").write_text(f"0x{item.pci_class}\n")
         (real / "numa_node").write_text(f"{item.numa_node}\n")
+        if item.sriov_totalvfs is not None:
+            (real / "sriov_totalvfs").write_text(f"{item.sriov_totalvfs}\n")
         in_sys = Path("devices", f"pci{domain_bus}", item.address)
         (bus_devices / item.address).symlink_to(Path("..", "..", "..", in_sys))
         if item.driver is not None:

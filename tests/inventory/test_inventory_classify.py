@@ -136,6 +136,8 @@ def test_json_document_has_the_contract_keys() -> None:
         "iommu_group",
         "numa_node",
         "function",
+        "sriov_totalvfs",
+        "device_type",
     }
     assert {frozenset(gpu) for gpu in document["gpus"]} == {frozenset(device_keys)}
     assert {frozenset(c) for c in document["companions"]} == {

@@ -36,10 +36,15 @@ def test_json_from_a_capture_file(capsys: pytest.CaptureFixture[str]) -> None:
             "iommu_group": None,
             "numa_node": None,
             "function": "physical",
+            "sriov_totalvfs": None,
+            "device_type": None,
         }
     ]
     assert document["companions"] == []
-    assert document["warnings"] == []
+    # lspci -nnk shows no capabilities: whether nova sees a type-PF is left open, and said so.
+    (warning,) = document["warnings"]
+    assert "`lspci -vvv -s 0000:86:00.0`" in warning
+    assert "`cat /sys/bus/pci/devices/0000:86:00.0/sriov_totalvfs`" in warning
     assert document["excluded"] == [
         {
             "address": "0000:0a:00.0",

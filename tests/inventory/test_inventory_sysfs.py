@@ -47,6 +47,7 @@ def test_reads_ids_driver_group_and_numa(make_sysfs: MakeSysfs) -> None:
             iommu_group=42,
             numa_node=1,
             function="physical",
+            device_type="type-PCI",
         ),
     )
     assert [item.address for item in result.excluded] == ["0000:0a:00.0"]

@@ -42,7 +42,7 @@ def audit_command(
     expected = Expected()
     if fleet is not None:
         desired = load_desired(fleet)
-        expected = Expected(desired.providers, desired.cloud)
+        expected = Expected(desired.providers, desired.cloud, desired.aliases)
     report = audit(read_snapshot(connect(cloud), for_audit=True), expected)
     if prometheus is not None:
         tmp = prometheus.with_name(f".{prometheus.name}.tmp")
@@ -63,7 +63,15 @@ def _print_report(report: AuditReport) -> None:
     from rich.table import Table
 
     table = Table(title="GPU hosts")
-    for column in ("host", "service", "GPUs", "free", "slice held / used", "bootable"):
+    for column in (
+        "host",
+        "service",
+        "GPUs",
+        "free",
+        "free per model",
+        "slice held / used",
+        "bootable",
+    ):
         table.add_column(column)
     for h in report.hosts:
         held = ", ".join(
@@ -76,12 +84,16 @@ def _print_report(report: AuditReport) -> None:
             h.service_host,
             "?" if h.gpus_total is None else str(h.gpus_total),
             "?" if h.gpus_free is None else str(h.gpus_free),
+            ", ".join(f"{m} {c.free}/{c.total}" for m, c in h.models.items()) or "-",
             held or "-",
             bootable or "-",
         )
     console.print(table)
     if not report.gpu_flavors:
         console.print("no GPU flavor (none asks for a pci_passthrough:alias)")
+    for state in report.flavors:
+        if not state.can_boot:
+            console.print(f"  {state.message}", markup=False, soft_wrap=True)
     if report.violations:
         console.print(f"{len(report.violations)} violation(s):")
         for v in report.violations:

@@ -85,7 +85,7 @@ def _gpu_table(gpus: Sequence[GpuDevice]) -> Table:
     table.add_column("driver")
     table.add_column("IOMMU", justify="right")
     table.add_column("NUMA", justify="right")
-    table.add_column("fn", no_wrap=True)
+    table.add_column("type", no_wrap=True)
     for gpu in gpus:
         table.add_row(
             _cell(gpu.address),
@@ -94,9 +94,16 @@ def _gpu_table(gpus: Sequence[GpuDevice]) -> Table:
             _cell(gpu.driver),
             _cell(gpu.iommu_group),
             _cell(gpu.numa_node),
-            Text("VF" if gpu.function == "virtual" else "PF"),
+            _nova_type(gpu),
         )
     return table
+
+
+def _nova_type(gpu: GpuDevice) -> Text:
+    """nova's device type without its `type-` prefix; `PCI/PF?` when the source cannot tell."""
+    if gpu.device_type is not None:
+        return Text(gpu.device_type.removeprefix("type-"))
+    return Text("VF" if gpu.function == "virtual" else "PCI/PF?")
 
 
 def _companion_table(companions: Sequence[Companion]) -> Table:

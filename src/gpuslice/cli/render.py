@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from gpuslice.cli.common import click_echo, console
+from gpuslice.cli.common import click_echo, console, console_err
 from gpuslice.cli.plan import STRATEGY_CHOICES
 from gpuslice.errors import InputError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.render import write_tree
-from gpuslice.render.apply_tree import merged_files, write_merged
+from gpuslice.render.apply_tree import bom_warnings, diff_merged, merged_files, write_merged
 from gpuslice.render.cmsh import render_cmsh
 
 
@@ -21,15 +21,22 @@ from gpuslice.render.cmsh import render_cmsh
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write a fresh tree here: DIR/<host>/etc/... and DIR/cloud-objects.json.",
+    help="Write a fresh tree here: DIR/<host>/etc/... and DIR/cloud-objects.json. DIR must be "
+    "new, empty or an earlier render.",
 )
 @click.option(
     "--merge-into",
     type=click.Path(file_okay=False, path_type=Path),
     help="Merge the options into existing files below this directory, keeping every "
-    "other line and comment.",
+    "other line and comment (see docs/brownfield.md).",
 )
 @click.option("--node", help="With --merge-into: the directory is this node's root (e.g. /).")
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="With --merge-into: print a unified diff of what would change and write nothing.",
+)
 @click.option(
     "--target",
     type=click.Choice(["tree", "cmsh"]),
@@ -43,6 +50,7 @@ def render_command(
     out: Path | None,
     merge_into: Path | None,
     node: str | None,
+    show_diff: bool,
     target: str,
     strategy: str | None,
 ) -> None:
@@ -55,6 +63,8 @@ def render_command(
         raise InputError("give exactly one of --out DIR or --merge-into DIR", field="render")
     if node is not None and merge_into is None:
         raise InputError("--node only goes with --merge-into", field="--node")
+    if show_diff and merge_into is None:
+        raise InputError("--diff only goes with --merge-into", field="--diff")
     if out is not None:
         written = write_tree(plan, out)
         console.print(
@@ -65,7 +75,13 @@ def render_command(
     if node is not None and node not in {n.name for n in plan.nodes}:
         names = ", ".join(n.name for n in plan.nodes)
         raise InputError(f"no node {node!r} in the plan; nodes with files: {names}", field="--node")
-    changed = write_merged(merged_files(plan, merge_into, node))
+    files = merged_files(plan, merge_into, node)
+    for warning in bom_warnings(files):
+        console_err.print(f"warning: {warning}")
+    if show_diff:
+        click_echo(diff_merged(files).rstrip("\n"))
+        return
+    changed = write_merged(files, merge_into)
     if changed:
         for path in changed:
             console.print(f"updated {path}")

@@ -134,6 +134,41 @@ def render_table(sim: Simulation) -> Table:
     return table
 
 
+def menu_table(sim: Simulation) -> Table | None:
+    """Per GPU model and size: booted/asked per strategy, the promise's breaks and fragmentation.
+
+    None when every GPU VM asked one GPU of one model (the main table says it all).
+    """
+    sizes = sorted({(f.alias, f.gpus, f.flavor) for r in sim.results for f in r.by_flavor})
+    if len(sizes) <= 1:
+        return None
+    table = Table(title="GPU VMs per model and size", title_justify="left")
+    table.add_column("flavor")
+    for r in sim.results:
+        table.add_column(r.name, justify="right")
+    for alias, gpus, flavor in sizes:
+        cells = []
+        for r in sim.results:
+            f = next((x for x in r.by_flavor if (x.alias, x.gpus) == (alias, gpus)), None)
+            if f is None:
+                cells.append("-")
+                continue
+            cell = f"{f.accepted:,}/{f.requests:,}"
+            if f.refused_while_free:
+                cell += f" [bold red]{f.refused_while_free:,} broken[/]"
+            if f.refused_fragmented:
+                cell += f" [yellow]{f.refused_fragmented:,} frag.[/]"
+            cells.append(cell)
+        table.add_row(f"{flavor} ({gpus}x {alias})", *cells)
+    table.caption = (
+        "booted/asked; broken: refused while one host had the GPUs free (the promise); "
+        "frag.: refused with enough GPUs free in the cloud but on no single host (no strategy "
+        "can help)."
+    )
+    table.caption_justify = "left"
+    return table
+
+
 def verdict_lines(sim: Simulation) -> list[str]:
     """One line per strategy: promise kept or broken, at what cost."""
     lines: list[str] = []
@@ -157,6 +192,9 @@ def print_human(sim: Simulation, *, explain: bool = True) -> None:
     for note in sim.workload_notes:
         console.print(f"[dim]{note}[/]")
     console.print(render_table(sim))
+    per_size = menu_table(sim)
+    if per_size is not None:
+        console.print(per_size)
     for s in sim.skipped:
         console.print(f"[yellow]skipped {s.name}[/]: {s.reason}")
     for line in verdict_lines(sim):

@@ -11,6 +11,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from gpuslice.cloud.gpus import (
+    GPU_HOST_TRAIT,
+    UNKNOWN_MODEL,
+    FlavorState,
+    GpuMenu,
+    ModelCount,
+    flavor_states,
+    free_of,
+    gpu_menu,
+)
 from gpuslice.cloud.state import (
     ALIAS_SPEC,
     SLICE_CLASSES,
@@ -18,9 +28,8 @@ from gpuslice.cloud.state import (
     LiveFlavor,
     LiveProvider,
 )
-from gpuslice.plan.types import CloudObjects, Provider
+from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
-GPU_HOST_TRAIT = "CUSTOM_GPU_HOST"
 _RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
 _PCI_CLASS = re.compile(r"^(CUSTOM_PCI_|PGPU$)")
 
@@ -31,6 +40,7 @@ class Expected:
 
     providers: tuple[Provider, ...] = ()
     cloud: CloudObjects = field(default_factory=CloudObjects)
+    aliases: tuple[PciAlias, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,8 @@ class Violation:
 
 @dataclass(frozen=True)
 class HostReport:
-    """One GPU host: its GPUs, its slice, and which GPU flavors can boot there now."""
+    """One GPU host: its GPUs (in all and per model), its slice, and which GPU flavors can boot
+    there now."""
 
     name: str
     service_host: str
@@ -55,15 +66,21 @@ class HostReport:
     slice_held: Mapping[str, int]
     slice_used: Mapping[str, int]
     bootable: Mapping[str, bool]
+    models: Mapping[str, ModelCount] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Every GPU host's state, the GPU flavors, and every violation found."""
+    """Every GPU host's state, the GPU flavors (per model and size), and every violation found.
+
+    A fragmented flavor (GPUs free in the cloud, but not enough on one host) is reported, not a
+    violation: the promise is per host.
+    """
 
     hosts: tuple[HostReport, ...]
     gpu_flavors: tuple[str, ...]
     violations: tuple[Violation, ...]
+    flavors: tuple[FlavorState, ...] = ()
 
     @property
     def promise_broken(self) -> bool:
@@ -85,8 +102,25 @@ class AuditReport:
                     "slice_held": dict(h.slice_held),
                     "slice_used": dict(h.slice_used),
                     "bootable": dict(h.bootable),
+                    "gpus_by_model": {
+                        m: {"total": c.total, "free": c.free} for m, c in h.models.items()
+                    },
                 }
                 for h in self.hosts
+            ],
+            "flavors": [
+                {
+                    "name": f.name,
+                    "alias": f.alias,
+                    "gpus": f.gpus,
+                    "gpus_free": f.free,
+                    "most_free_on_one_host": f.most_free,
+                    "bootable_hosts": list(f.bootable_hosts),
+                    "can_boot": f.can_boot,
+                    "fragmented": f.fragmented,
+                    "message": f.message,
+                }
+                for f in self.flavors
             ],
             "violations": [
                 {"rule": v.rule, "host": v.host, "subject": v.subject, "message": v.message}
@@ -179,14 +213,17 @@ def _children(snapshot: CloudSnapshot, root: LiveProvider) -> list[LiveProvider]
     return [p for p in snapshot.providers if p.root_uuid == root.uuid and p.uuid != root.uuid]
 
 
-def _pci_gpus(snapshot: CloudSnapshot, root: LiveProvider) -> tuple[int, int] | None:
-    total = used = 0
+def _pci_gpus(snapshot: CloudSnapshot, root: LiveProvider, menu: GpuMenu) -> dict[str, ModelCount]:
+    """GPUs per model from the PCI device providers below `root` (PCI in Placement)."""
+    total: dict[str, int] = {}
+    used: dict[str, int] = {}
     for child in _children(snapshot, root):
         for rc, inventory in child.inventories.items():
             if _PCI_CLASS.match(rc):
-                total += inventory.total - inventory.reserved
-                used += child.usages.get(rc, 0)
-    return (total, used) if total else None
+                model = menu.model_of_class(rc)
+                total[model] = total.get(model, 0) + inventory.total - inventory.reserved
+                used[model] = used.get(model, 0) + child.usages.get(rc, 0)
+    return {m: ModelCount(n, n - used.get(m, 0)) for m, n in sorted(total.items())}
 
 
 def _slice_per_gpu(gpu_flavors: Iterable[LiveFlavor]) -> dict[str, int]:
@@ -201,73 +238,110 @@ def _slice_per_gpu(gpu_flavors: Iterable[LiveFlavor]) -> dict[str, int]:
     return per_gpu
 
 
-def _gpus_held_by_servers(snapshot: CloudSnapshot, root: LiveProvider) -> int:
-    """GPUs that GPU VMs (servers whose flavor has an alias) hold on `root`'s tree."""
+def _gpus_held_by_servers(
+    snapshot: CloudSnapshot, root: LiveProvider, menu: GpuMenu
+) -> dict[str, int]:
+    """GPUs per alias that GPU VMs hold on `root`'s tree (other PCI aliases are not GPUs)."""
     tree = {p.uuid for p in snapshot.providers if p.root_uuid == root.uuid}
     consumers = {c for p in snapshot.providers if p.uuid in tree for c in p.allocations}
-    return sum(
-        alias_count(snapshot.servers[c].extra_specs) for c in consumers if c in snapshot.servers
-    )
+    held: dict[str, int] = {}
+    for consumer in consumers:
+        server = snapshot.servers.get(consumer)
+        if server is None:
+            continue
+        for alias, count in menu.gpus_asked(server.extra_specs).items():
+            held[alias] = held.get(alias, 0) + count
+    return held
 
 
-def _is_gpu_host(snapshot: CloudSnapshot, root: LiveProvider, planned: set[str]) -> bool:
+def _is_gpu_host(
+    snapshot: CloudSnapshot, root: LiveProvider, planned: set[str], menu: GpuMenu
+) -> bool:
     return (
         root.name in planned
         or GPU_HOST_TRAIT in root.traits
         or any(_is_slice_class(rc) for rc in root.inventories)
-        or _pci_gpus(snapshot, root) is not None
+        or bool(_pci_gpus(snapshot, root, menu))
     )
 
 
+def _models_on(
+    snapshot: CloudSnapshot,
+    root: LiveProvider,
+    planned: Provider | None,
+    menu: GpuMenu,
+    slice_total: list[int],
+) -> tuple[str, dict[str, ModelCount]]:
+    """(where the count comes from, GPUs per model) on one GPU host.
+
+    Placement's PCI providers where it tracks devices; else the plan's devices less what GPU
+    VMs hold; else the slice divided by the smallest per-GPU slice (model unknown unless the
+    cloud has one GPU alias).
+    """
+    pci = _pci_gpus(snapshot, root, menu)
+    if pci:
+        return "placement-pci", pci
+    held = _gpus_held_by_servers(snapshot, root, menu)
+    if planned is not None:
+        planned_models: dict[str, int] = {}
+        for device in planned.pci_devices:
+            model = menu.model_of_device(device.vendor_id, device.product_id)
+            planned_models[model] = planned_models.get(model, 0) + 1
+        return "fleet", {
+            m: ModelCount(n, max(0, n - held.get(m, 0))) for m, n in sorted(planned_models.items())
+        }
+    if slice_total:
+        total = min(slice_total)
+        model = next(iter(menu.aliases)) if len(menu.aliases) == 1 else UNKNOWN_MODEL
+        return "slice", {model: ModelCount(total, max(0, total - sum(held.values())))}
+    return "unknown", {}
+
+
 def host_reports(snapshot: CloudSnapshot, expected: Expected) -> tuple[HostReport, ...]:
-    """What each GPU host has and can take now."""
-    gpu_flavors = [f for f in snapshot.flavors if is_gpu_flavor(f)]
-    per_gpu = _slice_per_gpu(gpu_flavors)
+    """What each GPU host has, per GPU model, and which GPU flavors can boot there now.
+
+    A flavor is bootable on a host when Placement offers a candidate there and, where the host's
+    GPUs of the flavor's model are known, at least as many are free as it asks.
+    """
+    menu = gpu_menu_of(snapshot, expected)
+    per_gpu = _slice_per_gpu(menu.flavors)
     planned = {p.name: p for p in expected.providers if p.pci_devices}
     service_hosts = {h.name: h.service_host for h in snapshot.hypervisors}
     reports = []
     for root in snapshot.providers:
-        if root.parent_uuid is not None or not _is_gpu_host(snapshot, root, set(planned)):
+        if root.parent_uuid is not None or not _is_gpu_host(snapshot, root, set(planned), menu):
             continue
         held = {
             rc: inv.capacity for rc, inv in sorted(root.inventories.items()) if _is_slice_class(rc)
         }
         used = {rc: root.usages.get(rc, 0) for rc in held}
         slice_total = [held[rc] // per_gpu[rc] for rc in held if per_gpu.get(rc)]
-        gpu_vms = _gpus_held_by_servers(snapshot, root)
-        total: int | None
-        free: int | None
-        pci = _pci_gpus(snapshot, root)
-        if pci is not None:
-            source = "placement-pci"
-            total, free = pci[0], pci[0] - pci[1]
-        elif root.name in planned:
-            source = "fleet"
-            total = len(planned[root.name].pci_devices)
-            free = max(0, total - gpu_vms)
-        elif slice_total:
-            source = "slice"
-            total = min(slice_total)
-            free = max(0, total - gpu_vms)
-        else:
-            source = "unknown"
-            total = free = None
-        bootable = {
-            f.name: root.name in snapshot.candidates.get(f.name, frozenset()) for f in gpu_flavors
-        }
+        source, models = _models_on(snapshot, root, planned.get(root.name), menu, slice_total)
+        bootable = {}
+        for flavor in menu.flavors:
+            offered = root.name in snapshot.candidates.get(flavor.name, frozenset())
+            need = menu.alias_of(flavor)
+            free = free_of(models, need[0]) if need is not None else None
+            bootable[flavor.name] = offered and (need is None or free is None or free >= need[1])
         reports.append(
             HostReport(
                 name=root.name,
                 service_host=service_hosts.get(root.name, root.name),
-                gpus_total=total,
-                gpus_free=free,
+                gpus_total=sum(m.total for m in models.values()) if models else None,
+                gpus_free=sum(m.free for m in models.values()) if models else None,
                 gpu_source=source,
                 slice_held=held,
                 slice_used=used,
                 bootable=bootable,
+                models=models,
             )
         )
     return tuple(sorted(reports, key=lambda r: r.name))
+
+
+def gpu_menu_of(snapshot: CloudSnapshot, expected: Expected) -> GpuMenu:
+    """The GPU flavors and aliases audit judges: the plan's where known (see `gpu_menu`)."""
+    return gpu_menu(snapshot, (f.name for f in expected.cloud.flavors), expected.aliases)
 
 
 # ---------------------------------------------------------------------------- rules
@@ -278,7 +352,9 @@ Rule = Callable[[CloudSnapshot, Expected, tuple[HostReport, ...]], list[Violatio
 def slice_consumer_without_gpu(
     snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
 ) -> list[Violation]:
-    """A consumer that holds slice resources must be a GPU VM (its flavor asks for a GPU alias)."""
+    """A consumer that holds slice resources must be a GPU VM (its flavor asks for a GPU alias;
+    an SR-IOV NIC's alias is not one)."""
+    menu = gpu_menu_of(snapshot, expected)
     found = []
     for provider in snapshot.providers:
         for consumer, resources in sorted(provider.allocations.items()):
@@ -297,7 +373,7 @@ def slice_consumer_without_gpu(
                         provider.name,
                     )
                 )
-            elif alias_count(server.extra_specs) == 0:
+            elif not menu.gpus_asked(server.extra_specs):
                 found.append(
                     Violation(
                         "slice_consumer_without_gpu",
@@ -313,16 +389,17 @@ def slice_consumer_without_gpu(
 def flavor_slice_without_alias(
     snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
 ) -> list[Violation]:
-    """A flavor that asks for slice resources must also ask for a GPU (PCI alias)."""
+    """A flavor that asks for slice resources must also ask for a GPU (a GPU's PCI alias)."""
+    menu = gpu_menu_of(snapshot, expected)
     return [
         Violation(
             "flavor_slice_without_alias",
             f.name,
-            f"flavor {f.name} asks for GPU slice resources but has no {ALIAS_SPEC}: its VMs "
-            "use up the slice of a GPU they do not get",
+            f"flavor {f.name} asks for GPU slice resources but no GPU alias in {ALIAS_SPEC}: its "
+            "VMs use up the slice of a GPU they do not get",
         )
         for f in snapshot.flavors
-        if asks_slice(f.extra_specs) and not is_gpu_flavor(f)
+        if asks_slice(f.extra_specs) and not menu.gpus_asked(f.extra_specs)
     ]
 
 
@@ -453,24 +530,31 @@ def quota_from_placement(
 def gpu_free_not_bootable(
     snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
 ) -> list[Violation]:
-    """Where a GPU is free, every GPU flavor that fits in the free GPUs can boot (the promise)."""
-    flavors = {f.name: f for f in snapshot.flavors if is_gpu_flavor(f)}
+    """Where k GPUs of a model are free on a host, its k-GPU flavor can boot there (the promise).
+
+    Judged per model: free L40S never count for an A100 flavor. Where a host's model is unknown
+    (slice counts with several GPU aliases in the cloud) nothing is judged rather than guessed.
+    """
+    menu = gpu_menu_of(snapshot, expected)
     found = []
     for report in hosts:
-        if not report.gpus_free:
-            continue
-        for name, ok in sorted(report.bootable.items()):
-            need = alias_count(flavors[name].extra_specs)
-            if not ok and need <= report.gpus_free:
-                found.append(
-                    Violation(
-                        "gpu_free_not_bootable",
-                        f"{report.name}/{name}",
-                        f"{report.name} has {report.gpus_free} GPU(s) free but Placement offers "
-                        f"no candidate there for flavor {name}",
-                        report.name,
-                    )
+        for flavor in menu.flavors:
+            need = menu.alias_of(flavor)
+            if need is None or report.bootable.get(flavor.name, True):
+                continue
+            alias, count = need
+            free = free_of(report.models, alias)
+            if free is None or free < count:
+                continue
+            found.append(
+                Violation(
+                    "gpu_free_not_bootable",
+                    f"{report.name}/{flavor.name}",
+                    f"{report.name} has {free} {alias} GPU(s) free but Placement offers no "
+                    f"candidate there for flavor {flavor.name} ({count} GPU(s))",
+                    report.name,
                 )
+            )
     return found
 
 
@@ -489,10 +573,12 @@ def audit(snapshot: CloudSnapshot, expected: Expected | None = None) -> AuditRep
     expected = expected or Expected()
     hosts = host_reports(snapshot, expected)
     violations = [v for rule in RULES.values() for v in rule(snapshot, expected, hosts)]
+    menu = gpu_menu_of(snapshot, expected)
     return AuditReport(
         hosts=hosts,
-        gpu_flavors=tuple(sorted(f.name for f in snapshot.flavors if is_gpu_flavor(f))),
+        gpu_flavors=tuple(f.name for f in menu.flavors),
         violations=tuple(violations),
+        flavors=flavor_states(menu, ((h.name, h.models, h.bootable) for h in hosts)),
     )
 
 
@@ -516,6 +602,22 @@ def prometheus_text(report: AuditReport) -> str:
         "gpus_free",
         "GPUs free on a GPU host.",
         [(f'host="{_label(h.name)}"', h.gpus_free) for h in report.hosts],
+    )
+    _gauge(
+        lines,
+        "model_gpus_free",
+        "GPUs of one model free on a GPU host.",
+        [
+            (f'host="{_label(h.name)}",model="{_label(m)}"', c.free)
+            for h in report.hosts
+            for m, c in h.models.items()
+        ],
+    )
+    _gauge(
+        lines,
+        "flavor_fragmented",
+        "1 when a GPU flavor's GPUs are free in the cloud but not on one host.",
+        [(f'flavor="{_label(f.name)}"', int(f.fragmented)) for f in report.flavors],
     )
     _gauge(
         lines,

@@ -14,9 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from gpuslice.errors import InputError
-from gpuslice.plan.types import Aggregate, CloudObjects, Flavor, Provider
+from gpuslice.plan.types import (
+    Aggregate,
+    CloudObjects,
+    Flavor,
+    PciAlias,
+    Provider,
+    RegisteredLimit,
+)
 
-_TOP_KEYS = {"resource_classes", "traits", "aggregates", "flavors", "provider_traits"}
+_TOP_KEYS = {
+    "resource_classes",
+    "traits",
+    "aggregates",
+    "flavors",
+    "provider_traits",
+    "registered_limits",
+}
+_LIMIT_KEYS = {"resource_name", "default_limit", "description"}
 _FLAVOR_KEYS = {"name", "vcpus", "ram", "disk", "is_public", "extra_specs", "projects"}
 _AGGREGATE_KEYS = {"name", "metadata", "hosts"}
 
@@ -28,6 +43,7 @@ class Desired:
     cloud: CloudObjects
     providers: tuple[Provider, ...] = ()
     source: str = ""
+    aliases: tuple[PciAlias, ...] = ()
 
 
 def _keys(item: Mapping[str, Any], allowed: set[str], where: str, source: str) -> None:
@@ -117,6 +133,19 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
                 hosts=_str_list(item.get("hosts", []), f"{where}.hosts", source),
             )
         )
+    limits = []
+    for i, item in enumerate(data.get("registered_limits", [])):
+        where = f"registered_limits[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("resource_name"), str):
+            raise InputError("must be an object with a resource_name", source=source, field=where)
+        _keys(item, _LIMIT_KEYS, where, source)
+        limits.append(
+            RegisteredLimit(
+                item["resource_name"],
+                _int(item, "default_limit", where, source),
+                str(item.get("description", "")),
+            )
+        )
     provider_traits = data.get("provider_traits", {})
     if not isinstance(provider_traits, dict):
         raise InputError("must be an object", source=source, field="provider_traits")
@@ -131,6 +160,7 @@ def parse_cloud_objects(data: Any, source: str) -> CloudObjects:
             str(k): _names(v, f"provider_traits.{k}", source, _ANY_NAME)
             for k, v in provider_traits.items()
         },
+        registered_limits=tuple(limits),
     )
 
 
@@ -155,4 +185,4 @@ def _plan_fleet(path: Path) -> Desired:
     from gpuslice.plan import make_plan
 
     plan = make_plan(load_fleet(path))
-    return Desired(plan.cloud, plan.providers, str(path))
+    return Desired(plan.cloud, plan.providers, str(path), plan.aliases)

@@ -10,10 +10,13 @@ from gpuslice.inventory.device import GpuDevice
 from gpuslice.inventory.discover import discover_from_lspci, discover_from_sysfs
 from gpuslice.inventory.function import PciFunction
 from gpuslice.inventory.lspci import LspciCapture, parse_lspci
+from gpuslice.inventory.sriov import DEVICE_TYPES, DeviceType, settle_commands
 from gpuslice.inventory.sysfs import read_sysfs
 
 __all__ = [
+    "DEVICE_TYPES",
     "Companion",
+    "DeviceType",
     "Discovery",
     "Exclusion",
     "GpuDevice",
@@ -26,4 +29,5 @@ __all__ = [
     "normalize_address",
     "parse_lspci",
     "read_sysfs",
+    "settle_commands",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from gpuslice.inventory.sriov import DeviceType
+
 Function = Literal["physical", "virtual"]
 
 
@@ -13,7 +15,9 @@ class GpuDevice:
     """One PCI function as discovered (or as listed in a fleet file).
 
     `address` always carries the PCI domain (`0000:86:00.0`); ids are four lower-case hex digits.
-    Values that the source does not show are None, never guessed.
+    Values that the source does not show are None, never guessed. `device_type` is the type
+    nova will give the function (type-PCI, type-PF for an SR-IOV-capable one, type-VF; see
+    `gpuslice.inventory.sriov`), `sriov_totalvfs` how many virtual functions it can offer.
     """
 
     address: str
@@ -26,6 +30,8 @@ class GpuDevice:
     iommu_group: int | None = None
     numa_node: int | None = None
     function: Function = "physical"
+    sriov_totalvfs: int | None = None
+    device_type: DeviceType | None = None
 
     @property
     def vendor_product(self) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.device import Function, GpuDevice
 from gpuslice.inventory.pci_names import class_id_for_name
+from gpuslice.inventory.sriov import DeviceType
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class PciFunction:
     iommu_group: int | None = None
     numa_node: int | None = None
     function: Function = "physical"
+    sriov_totalvfs: int | None = None
+    device_type: DeviceType | None = None
     line: int | None = field(default=None, compare=False)
 
     @property
@@ -49,6 +52,8 @@ class PciFunction:
             iommu_group=self.iommu_group,
             numa_node=self.numa_node,
             function=self.function,
+            sriov_totalvfs=self.sriov_totalvfs,
+            device_type=self.device_type,
         )
 
     def merged(self, other: PciFunction) -> tuple[PciFunction, list[str]]:

@@ -8,7 +8,9 @@ print come from gpuslice's table.
 - one line per function: plain `lspci`, `-n`, `-nn`, with or without `-D`;
 - the same with detail lines below each function, indented by a tab or by spaces (`-k`, `-nnk`,
   `-v`, `-vnn`, `-vv`): `Kernel driver in use:`, the NUMA node and the IOMMU group (in `Flags:`
-  or on lines of their own) are read, every other detail line is skipped;
+  or on lines of their own) are read, and so is the SR-IOV capability (`-v` and more, as root:
+  `Capabilities: [bcc v1] Single Root I/O Virtualization (SR-IOV)`, with `Total VFs: N` from
+  `-vvv`), which makes the function type-PF to nova; every other detail line is skipped;
 - `-vmm`, `-vmmnn`, `-vmmn`, `-vmmk`, `-vmmD`: `Key:<tab>value` records separated by blank lines;
 - `-mm`, `-mmnn`, `-mmn`: one line per function with quoted fields;
 - detail lines whose indentation was lost in a paste (`Subsystem:`, `Flags:`, `Kernel driver in
@@ -43,6 +45,7 @@ from gpuslice.inventory.pci_names import (
     split_vendor_and_device,
     vendor_name,
 )
+from gpuslice.inventory.sriov import read_capability_line, type_from_lspci
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class _Draft:
         vendor_id = _opt_str(values.get("vendor_id"))
         product_id = _opt_str(values.get("product_id"))
         class_id = _opt_str(values.get("class_id"))
+        totalvfs = _opt_int(values.get("sriov_totalvfs"))
         return PciFunction(
             address=self.address,
             vendor_id=vendor_id,
@@ -159,6 +163,13 @@ class _Draft:
             driver=_opt_str(values.get("driver")),
             iommu_group=_opt_int(values.get("iommu_group")),
             numa_node=_opt_int(values.get("numa_node")),
+            sriov_totalvfs=totalvfs,
+            device_type=type_from_lspci(
+                virtual=False,
+                capabilities_shown=values.get("capabilities_shown") is True,
+                sriov=values.get("sriov") is True,
+                sriov_totalvfs=totalvfs,
+            ),
             line=self.line,
         )
 
@@ -180,6 +191,7 @@ def _completed(function: PciFunction) -> PciFunction:
         vendor=function.vendor or vendor_name(vendor_id),
         device=device,
         function=kind,
+        device_type="type-VF" if kind == "virtual" else function.device_type,
     )
 
 
@@ -370,6 +382,8 @@ class _Parser:
             self.current.set("numa_node", node if node >= 0 else None)
         if group := (_IOMMU_FLAG.match(text) or _IOMMU_DETAIL.match(text)):
             self.current.set("iommu_group", int(group["group"]))
+        for name, value in read_capability_line(text).items():
+            self.current.set(name, value)
 
     def read_vmm_field(self, key: str, value: str, number: int) -> None:
         if key == "Slot":
@@ -448,7 +462,8 @@ def _mark_virtual_functions(functions: list[PciFunction]) -> list[PciFunction]:
     lspci does not say which functions are virtual. A GPU's virtual functions sit on the bus of
     their physical function, which is device 0 function 0 of that bus, and carry its
     vendor:product (NVIDIA A100/H100 vGPU, Intel Flex): so a display or accelerator function
-    other than `BB:00.0` with the same ids as a GPU at `BB:00.0` of its bus is marked virtual.
+    other than `BB:00.0` with the same ids as a GPU at `BB:00.0` of its bus is marked virtual
+    (type-VF), and that GPU, whose type the capture did not show, is type-PF.
     Physical GPUs never share a bus that way: each sits on its own bus below a bridge.
     """
     heads = {
@@ -457,6 +472,7 @@ def _mark_virtual_functions(functions: list[PciFunction]) -> list[PciFunction]:
         if f.address.device == 0 and f.address.function == 0 and _is_gpu_class(f)
     }
     result = []
+    parents: set[PciAddress] = set()
     for function in functions:
         head = heads.get(function.address.bus_id)
         if (
@@ -467,9 +483,14 @@ def _mark_virtual_functions(functions: list[PciFunction]) -> list[PciFunction]:
             and (function.vendor_id, function.product_id) == (head.vendor_id, head.product_id)
             and _is_gpu_class(function)
         ):
-            function = replace(function, function="virtual")
+            function = replace(function, function="virtual", device_type="type-VF")
+            parents.add(head.address)
         result.append(function)
-    return result
+    # A function with virtual functions beside it has SR-IOV: nova calls it type-PF.
+    return [
+        replace(f, device_type="type-PF") if f.address in parents and not f.device_type else f
+        for f in result
+    ]
 
 
 def _is_gpu_class(function: PciFunction) -> bool:

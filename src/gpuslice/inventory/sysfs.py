@@ -8,7 +8,9 @@ Under `root` (`/` on the host itself, or a copy of its `sys/` tree) it reads, fo
   last part is the group number); groups missing there are taken from
   `sys/kernel/iommu_groups/<N>/devices/<address>`;
 - `numa_node`, where -1 means unknown;
-- `physfn`, present only on SR-IOV virtual functions.
+- `physfn`, present only on SR-IOV virtual functions (nova: type-VF);
+- `sriov_totalvfs`, present only on functions with the SR-IOV capability (above 0, nova:
+  type-PF; see `gpuslice.inventory.sriov`).
 
 Names come from gpuslice's own small table; sysfs has none.
 """
@@ -23,6 +25,7 @@ from gpuslice.errors import InputError
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.function import PciFunction
 from gpuslice.inventory.pci_names import class_name, product_name, vendor_name
+from gpuslice.inventory.sriov import type_from_sysfs
 
 _ID: Final = re.compile(r"^0x(?P<id>[0-9a-fA-F]{4})$")
 _CLASS: Final = re.compile(r"^0x(?P<id>[0-9a-fA-F]{4})[0-9a-fA-F]{2}$")
@@ -69,6 +72,8 @@ def _read_function(entry: Path, groups: dict[PciAddress, int]) -> PciFunction:
     class_id = _read_id(entry / "class", _CLASS)
     group = _link_name(entry / "iommu_group")
     physfn = entry / "physfn"
+    virtual = physfn.is_symlink() or physfn.exists()
+    totalvfs = _read_count(entry / "sriov_totalvfs")
     return PciFunction(
         address=address,
         vendor_id=vendor_id,
@@ -80,7 +85,9 @@ def _read_function(entry: Path, groups: dict[PciAddress, int]) -> PciFunction:
         driver=_link_name(entry / "driver"),
         iommu_group=int(group) if group and group.isdigit() else groups.get(address),
         numa_node=_read_numa(entry / "numa_node"),
-        function="virtual" if physfn.is_symlink() or physfn.exists() else "physical",
+        function="virtual" if virtual else "physical",
+        sriov_totalvfs=totalvfs,
+        device_type=type_from_sysfs(virtual=virtual, sriov_totalvfs=totalvfs),
     )
 
 
@@ -116,6 +123,16 @@ def _read_numa(path: Path) -> int | None:
         msg = f"expected a NUMA node number (-1 for none), found {text!r}"
         raise InputError(msg, source=str(path)) from None
     return node if node >= 0 else None
+
+
+def _read_count(path: Path) -> int | None:
+    text = _read_text(path)
+    if text is None:
+        return None
+    if not text.isdigit():
+        msg = f"expected a count of virtual functions such as 16, found {text!r}"
+        raise InputError(msg, source=str(path))
+    return int(text)
 
 
 def _link_name(path: Path) -> str | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, StrategyName
+from gpuslice.plan.common import check_pci_in_placement
 from gpuslice.plan.placement import plan_placement
+from gpuslice.plan.quota import check_unified_limits
 from gpuslice.plan.shared_host import plan_shared_host
 from gpuslice.plan.split import plan_split, split_refusal
 from gpuslice.plan.types import ConcreteStrategy, Plan
@@ -32,6 +34,8 @@ def make_plan(fleet: Fleet, strategy: StrategyName | str | None = None) -> Plan:
     A strategy that cannot work on the release is an InputError saying why and what works.
     """
     name = strategy or fleet.strategy
+    check_pci_in_placement(fleet)
+    check_unified_limits(fleet)
     if name == "auto":
         name = choose_strategy(fleet)
     if name == "split":

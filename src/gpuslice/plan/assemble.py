@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from gpuslice.fleet import Fleet
-from gpuslice.plan.common import NodeFiles, alias_option, aliases, filters_option
+from gpuslice.plan.common import (
+    NodeFiles,
+    alias_option,
+    aliases,
+    device_type_notes,
+    filters_option,
+)
+from gpuslice.plan.quota import registered_limits, unified_limits_note
 from gpuslice.plan.types import (
+    NOVA_CONF,
     CloudObjects,
     ConcreteStrategy,
     HostPlan,
@@ -19,10 +28,19 @@ from gpuslice.plan.types import (
 
 
 def controller_files(fleet: Fleet, scheduler: SchedulerSettings) -> NodeFiles:
-    """What every controller gets: the alias (nova-api) and the scheduler's filters."""
+    """What every controller gets: the alias (nova-api), the scheduler's filters and, when the
+    plan schedules PCI devices through Placement, `[filter_scheduler] pci_in_placement`."""
     files = NodeFiles()
     alias_option(fleet, files)
     filters_option(fleet, scheduler.filters, files)
+    if scheduler.pci_in_placement:
+        files.set(
+            NOVA_CONF,
+            "filter_scheduler",
+            "pci_in_placement",
+            "True",
+            "the scheduler asks Placement for the PCI devices, as computes report them",
+        )
     return files
 
 
@@ -37,7 +55,17 @@ def assemble(
     cloud: CloudObjects,
     notes: tuple[Note, ...],
 ) -> Plan:
-    """A plan with one node per controller (all alike) and one per host that has files."""
+    """A plan with one node per controller (all alike) and one per host that has files.
+
+    Under unified limits the cloud objects gain the registered limits the GPU flavors need,
+    and the notes say what to do with them (`gpuslice.plan.quota`).
+    """
+    limits = registered_limits(fleet, hosts, cloud.flavors)
+    if limits:
+        cloud = dataclasses.replace(cloud, registered_limits=limits)
+    quota_note = unified_limits_note(fleet, limits)
+    if quota_note is not None:
+        notes = (*notes, quota_note)
     nodes = [
         NodePlan(name, "controller", tuple(controllers.options), tuple(controllers.documents))
         for name in fleet.controllers
@@ -56,5 +84,5 @@ def assemble(
         aliases=aliases(fleet),
         scheduler=scheduler,
         cloud=cloud,
-        notes=notes,
+        notes=(*notes, *device_type_notes(fleet)),
     )

@@ -7,10 +7,12 @@ sections always come from the release table (`gpuslice.releases`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gpuslice.fleet import Fleet, GpuModel, Host
+from gpuslice.errors import InputError
+from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host, SliceSpec
+from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
     NOVA_CONF,
     VFIO_MODPROBE,
@@ -18,6 +20,7 @@ from gpuslice.plan.types import (
     Document,
     Flavor,
     Inventory,
+    Note,
     Option,
     PciAlias,
     Resources,
@@ -55,8 +58,47 @@ def used_models(fleet: Fleet) -> tuple[GpuModel, ...]:
 
 
 def aliases(fleet: Fleet) -> tuple[PciAlias, ...]:
-    """One alias per GPU model in use."""
-    return tuple(PciAlias(m.alias, m.vendor_id, m.product_id) for m in used_models(fleet))
+    """One alias per GPU model in use, asking for the device type nova gives that model.
+
+    nova 34 drops pools of type-PF devices unless the alias asks for type-PF
+    (`nova/pci/stats.py`, `_filter_pools_for_unrequested_pfs`), and matches an alias's
+    `device_type` against the device's exactly: an SR-IOV-capable GPU needs `type-PF`. A model
+    whose type is unknown keeps `type-PCI` (and the plan says so: `device_type_notes`).
+    """
+    return tuple(
+        PciAlias(m.alias, m.vendor_id, m.product_id, m.device_type or "type-PCI")
+        for m in used_models(fleet)
+    )
+
+
+def device_type_notes(fleet: Fleet) -> tuple[Note, ...]:
+    """A warning per GPU model in use whose device type nobody could tell.
+
+    It names one of its GPUs and the commands that settle the type on that host.
+    """
+    notes: list[Note] = []
+    for model in used_models(fleet):
+        if model.device_type is not None:
+            continue
+        host, gpu = next(
+            (h.name, g)
+            for h in fleet.hosts
+            for g in h.gpus
+            if (g.vendor_id, g.product_id) == (model.vendor_id, model.product_id)
+        )
+        notes.append(
+            Note(
+                "device_type",
+                f"GPU model {model.alias} ({model.vendor_product}): neither the fleet file nor "
+                "the capture says whether nova sees these GPUs as type-PCI or, SR-IOV capable "
+                "(A100, A30, A16, H100, L40S, MI210, MI300X, Intel Flex/Max), as type-PF; the "
+                "alias says type-PCI, and on an SR-IOV-capable GPU every GPU flavor would get "
+                f"No valid host. Settle it on {host}: {settle_commands(gpu.address)}; then set "
+                "device_type on the model under gpu_models (or on each GPU under gpus:), or "
+                "capture with `lspci -nn -vvv` as root.",
+            )
+        )
+    return tuple(notes)
 
 
 def _json(data: Mapping[str, object]) -> str:
@@ -92,15 +134,37 @@ def alias_option(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
     )
 
 
-def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
-    """Whitelist the host's GPU models for passthrough, one spec per line."""
-    section, name = fleet.release.fact("passthrough_spec")
-    specs = []
+def passthrough_specs(fleet: Fleet, host: Host) -> tuple[dict[str, object], ...]:
+    """The passthrough specs of the host's GPUs: one per model, or per GPU for type-PF models.
+
+    A type-PCI or type-VF model is matched by vendor and product id. A type-PF model is matched
+    by each GPU's address as well: its virtual functions, once enabled, carry the same ids on
+    some GPUs (A100, Intel Flex), and a spec that matched them too would hand nova the PF and
+    its VFs (with PCI in Placement nova refuses that). An address spec matches that one
+    function only (nova 34 `pci/devspec.py`, a glob address without a devname).
+    """
+    specs: list[dict[str, object]] = []
     for model in models_on(fleet, host):
-        spec: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
-        if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
-            spec["traits"] = GPU_TRAIT
-        specs.append(_json(spec))
+        ids: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
+        if model.device_type == "type-PF":
+            matches = [
+                {**ids, "address": gpu.address}
+                for gpu in host.gpus
+                if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
+            ]
+        else:
+            matches = [ids]
+        for spec in matches:
+            if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
+                spec["traits"] = GPU_TRAIT
+            specs.append(spec)
+    return tuple(specs)
+
+
+def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
+    """Whitelist the host's GPUs for passthrough, one spec per line (`passthrough_specs`)."""
+    section, name = fleet.release.fact("passthrough_spec")
+    specs = [_json(spec) for spec in passthrough_specs(fleet, host)]
     files.set(
         path,
         section,
@@ -109,7 +173,7 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
         f"these GPUs ({', '.join(m.vendor_product for m in models_on(fleet, host))}) may be "
         f"passed through; {name} is the name in {fleet.release}",
     )
-    if fleet.pci_in_placement:
+    if fleet.pci_in_placement and fleet.release.has("pci_report_in_placement"):
         files.set(
             path,
             "pci",
@@ -117,6 +181,26 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
             "True",
             "PCI devices are tracked in Placement (cannot be turned off once on)",
         )
+
+
+def check_pci_in_placement(fleet: Fleet) -> None:
+    """Refuse `pci_in_placement` on a release without `[pci] report_in_placement` (before Zed).
+
+    nova registers `[pci] report_in_placement` from Zed (26) only; an older nova-compute
+    ignores the unknown option and the plan would promise what nova does not do.
+    """
+    if fleet.pci_in_placement and not fleet.release.has("pci_report_in_placement"):
+        msg = (
+            f"pci_in_placement needs [pci] report_in_placement, which nova has from Zed (26); "
+            f"{fleet.release} does not. Remove pci_in_placement or plan for a later release"
+        )
+        raise InputError(msg, source=fleet.source, field="pci_in_placement")
+
+
+def pci_in_placement_scheduling(fleet: Fleet) -> bool:
+    """Whether the scheduler asks Placement for PCI devices: the fleet wants it and the release
+    has `[filter_scheduler] pci_in_placement` (2023.1, 27+). Every strategy uses this answer."""
+    return fleet.pci_in_placement and fleet.release.has("pci_in_placement_scheduling")
 
 
 def scheduler_filters(fleet: Fleet, extra: Iterable[str]) -> tuple[str, ...]:
@@ -132,7 +216,11 @@ def scheduler_filters(fleet: Fleet, extra: Iterable[str]) -> tuple[str, ...]:
 
 
 def filters_option(fleet: Fleet, filters: tuple[str, ...], files: NodeFiles) -> None:
-    """Render the scheduler's filter list under the release's option name."""
+    """Render the scheduler's filter list under the release's option name.
+
+    Newton reads `[DEFAULT] scheduler_default_filters`; from Ocata (15) it is
+    `[filter_scheduler] enabled_filters` (the old name only a deprecated alias).
+    """
     section, name = fleet.release.fact("scheduler_filters")
     files.set(
         NOVA_CONF,
@@ -198,18 +286,43 @@ def standard_inventory(
     }
 
 
-def gpu_flavor(fleet: Fleet, model: GpuModel, extra_specs: Mapping[str, str]) -> Flavor:
-    """The GPU flavor of `model`: its slice's size, the alias, and the strategy's extra specs."""
-    specs = {"pci_passthrough:alias": f"{model.alias}:1", **extra_specs}
+SpecsOf = Callable[[SliceSpec], Mapping[str, str]]
+
+
+def gpu_flavor(
+    fleet: Fleet, model: GpuModel, item: GpuFlavor, extra_specs: Mapping[str, str]
+) -> Flavor:
+    """One flavor of `model`'s menu: `alias:k` for its k GPUs, its size (k slices unless the
+    fleet lowers them), and the strategy's extra specs."""
+    size = item.size(model.slice)
+    specs = {"pci_passthrough:alias": f"{model.alias}:{item.gpus}", **extra_specs}
     return Flavor(
-        name=model.flavor,
-        vcpus=model.slice.vcpus,
-        ram=model.slice.memory_mb,
-        disk=model.slice.disk_gb,
+        name=item.name,
+        vcpus=size.vcpus,
+        ram=size.memory_mb,
+        disk=size.disk_gb,
         is_public=fleet.flavors.is_public,
         extra_specs=dict(sorted(specs.items())),
         projects=fleet.flavors.projects,
     )
+
+
+def gpu_flavors(fleet: Fleet, specs: Mapping[str, str] | SpecsOf) -> tuple[Flavor, ...]:
+    """Every flavor of every GPU model in use, model by model, fewest GPUs first.
+
+    `specs` are the strategy's extra specs, or a function of the flavor's size giving them
+    (placement asks for the size in custom classes).
+    """
+    return tuple(
+        gpu_flavor(fleet, model, item, specs(item.size(model.slice)) if callable(specs) else specs)
+        for model in used_models(fleet)
+        for item in model.menu
+    )
+
+
+def flavor_names(fleet: Fleet) -> str:
+    """The names of every GPU flavor in use, comma-separated (aggregate `instance_type`)."""
+    return ",".join(item.name for model in used_models(fleet) for item in model.menu)
 
 
 def gpu_aggregate(fleet: Fleet, hosts: Iterable[str], metadata: Mapping[str, str]) -> Aggregate:

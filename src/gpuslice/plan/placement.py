@@ -13,20 +13,20 @@ from typing import Any
 
 from gpuslice.cpuset import format_cpuset
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, Host
+from gpuslice.fleet import Fleet, Host, SliceSpec
 from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
     GPU_TRAIT,
     NodeFiles,
     alias_option,
     gpu_aggregate,
-    gpu_flavor,
+    gpu_flavors,
     passthrough_option,
+    pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
     standard_inventory,
-    used_models,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -81,7 +81,7 @@ def plan_placement(fleet: Fleet) -> Plan:
     scheduler = SchedulerSettings(
         filters=scheduler_filters(fleet, extra),
         pci_weight_multiplier=1.0,
-        pci_in_placement=fleet.pci_in_placement and release.has("pci_in_placement_scheduling"),
+        pci_in_placement=pci_in_placement_scheduling(fleet),
     )
     controllers = controller_files(fleet, scheduler)
     if dedicated:
@@ -92,29 +92,13 @@ def plan_placement(fleet: Fleet) -> Plan:
             "True",
             "when PCPU runs out nova would retry with VCPU and take the general part's CPUs",
         )
-    if scheduler.pci_in_placement:
-        controllers.set(
-            NOVA_CONF,
-            "filter_scheduler",
-            "pci_in_placement",
-            "True",
-            "the scheduler asks Placement for the PCI devices, as computes report",
-        )
 
-    models = used_models(fleet)
     classes = (GPU_MEMORY, GPU_DISK) if dedicated else (GPU_VCPU, GPU_MEMORY, GPU_DISK)
     cloud = CloudObjects(
         resource_classes=classes,
         traits=(GPU_TRAIT,),
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), {}),),
-        flavors=tuple(
-            gpu_flavor(
-                fleet,
-                m,
-                _flavor_specs(m.slice.vcpus, m.slice.memory_mb, m.slice.disk_gb, dedicated),
-            )
-            for m in models
-        ),
+        flavors=gpu_flavors(fleet, lambda size: _flavor_specs(size, dedicated)),
     )
     return assemble(
         fleet,
@@ -129,14 +113,20 @@ def plan_placement(fleet: Fleet) -> Plan:
     )
 
 
-def _flavor_specs(vcpus: int, memory_mb: int, disk_gb: int, dedicated: bool) -> dict[str, str]:
+def _flavor_specs(size: SliceSpec, dedicated: bool) -> dict[str, str]:
+    """A GPU flavor's resources: its size (k slices) in the pooled custom classes, none standard.
+
+    One pool per class serves every model on a host; it never runs short for a free GPU because
+    every GPU flavor takes at most its GPUs' slices (see docs/menus.md).
+    """
+    vcpus = size.vcpus
     specs = {
         "resources:MEMORY_MB": "0",
-        f"resources:{GPU_MEMORY}": str(memory_mb),
+        f"resources:{GPU_MEMORY}": str(size.memory_mb),
         "resources:DISK_GB": "0",
     }
-    if disk_gb:
-        specs[f"resources:{GPU_DISK}"] = str(disk_gb)
+    if size.disk_gb:
+        specs[f"resources:{GPU_DISK}"] = str(size.disk_gb)
     if dedicated:
         # resources:VCPU/PCPU together with hw:cpu_policy is an error (HTTP 400 at boot).
         specs["hw:cpu_policy"] = "dedicated"

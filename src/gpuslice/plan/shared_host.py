@@ -14,14 +14,15 @@ from gpuslice.plan.common import (
     GPU_TRAIT,
     NodeFiles,
     alias_option,
+    flavor_names,
     gpu_aggregate,
-    gpu_flavor,
+    gpu_flavors,
     passthrough_option,
+    pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
     standard_inventory,
-    used_models,
     vfio_document,
 )
 from gpuslice.plan.slicing import host_reserve, host_total
@@ -100,6 +101,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
         filters=scheduler_filters(fleet, extra_filters),
         pci_weight_multiplier=_pci_multiplier(fleet, strategy),
         isolated_aggregates=isolated,
+        pci_in_placement=pci_in_placement_scheduling(fleet),
     )
     controllers = controller_files(fleet, scheduler)
     if strategy == "weigher":
@@ -120,18 +122,17 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
             "hosts in an aggregate that requires a trait only take flavors that require it",
         )
 
-    models = used_models(fleet)
     metadata: dict[str, str] = {}
     specs = {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"}
     if isolated:
         metadata[f"trait:{GPU_TRAIT}"] = "required"
         specs[f"trait:{GPU_TRAIT}"] = "required"
     if type_affinity:
-        metadata["instance_type"] = ",".join(m.flavor for m in models)
+        metadata["instance_type"] = flavor_names(fleet)
     cloud = CloudObjects(
         traits=(GPU_TRAIT,) if isolated else (),
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), metadata),),
-        flavors=tuple(gpu_flavor(fleet, m, specs) for m in models),
+        flavors=gpu_flavors(fleet, specs),
         provider_traits=provider_traits,
     )
     return assemble(

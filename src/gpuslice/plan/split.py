@@ -16,14 +16,15 @@ from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
     NodeFiles,
     alias_option,
+    flavor_names,
     gpu_aggregate,
-    gpu_flavor,
+    gpu_flavors,
     passthrough_option,
+    pci_in_placement_scheduling,
     ratio_options,
     reserve_options,
     scheduler_filters,
     standard_inventory,
-    used_models,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -58,6 +59,8 @@ SPLIT_REFUSAL = (
     "{compute_id}. Use strategy placement{alternative}."
 )
 GPU_STATE_PATH = "/var/lib/nova/gpu"
+GPU_INSTANCES_PATH = f"{GPU_STATE_PATH}/instances"
+GPU_LOCK_PATH = f"{GPU_STATE_PATH}/tmp"
 
 
 def split_refusal(fleet: Fleet) -> str:
@@ -88,10 +91,32 @@ def gpu_service_host(host: Host) -> str:
     return f"gpu{tail}" if tail else f"{host.name}-gpu"
 
 
+def check_service_hosts(fleet: Fleet) -> None:
+    """Every GPU service host, given or derived, is a name no other node or service has.
+
+    The fleet loader checks the names a fleet gives; a derived name (`gpu18` for hyper18) can
+    still meet another host's name or another host's derived name: nova would then count two
+    services as one.
+    """
+    taken = {name.casefold(): f"controller {name}" for name in fleet.controllers}
+    taken.update({host.name.casefold(): f"host {host.name}" for host in fleet.hosts})
+    for host in fleet.gpu_hosts:
+        service = gpu_service_host(host)
+        clash = taken.get(service.casefold())
+        if clash is not None:
+            msg = (
+                f"host {host.name}: its GPU service host {service!r} is already the name of "
+                f"{clash}; set gpu_service_host for {host.name} to a name of its own"
+            )
+            raise InputError(msg, source=fleet.source, field="gpu_service_host")
+        taken[service.casefold()] = f"the GPU service of {host.name}"
+
+
 def plan_split(fleet: Fleet) -> Plan:
     """Plan the split strategy. Refused after Newton, where Placement breaks it (see above)."""
     if fleet.release.has("placement_mandatory"):
         raise InputError(split_refusal(fleet), source=fleet.source, field="strategy")
+    check_service_hosts(fleet)
     host_plans: list[HostPlan] = []
     host_files: dict[str, NodeFiles] = {}
     service_hosts: dict[str, str] = {}
@@ -122,6 +147,7 @@ def plan_split(fleet: Fleet) -> Plan:
         filters=scheduler_filters(
             fleet, ("AggregateInstanceExtraSpecsFilter", "AggregateTypeAffinityFilter")
         ),
+        pci_in_placement=pci_in_placement_scheduling(fleet),
     )
     controllers = controller_files(fleet, scheduler)
     ml2_rules = {
@@ -132,17 +158,9 @@ def plan_split(fleet: Fleet) -> Plan:
     for section, values in render_ml2_settings(service_hosts).items():
         for name, value in values.items():
             controllers.set(ML2_CONF, section, name, value, ml2_rules[name])
-    models = used_models(fleet)
     cloud = CloudObjects(
-        aggregates=(
-            gpu_aggregate(
-                fleet, service_hosts, {"instance_type": ",".join(m.flavor for m in models)}
-            ),
-        ),
-        flavors=tuple(
-            gpu_flavor(fleet, m, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"})
-            for m in models
-        ),
+        aggregates=(gpu_aggregate(fleet, service_hosts, {"instance_type": flavor_names(fleet)}),),
+        flavors=gpu_flavors(fleet, {f"aggregate_instance_extra_specs:{fleet.aggregate}": "true"}),
     )
     notes = (
         Note(
@@ -158,8 +176,9 @@ def plan_split(fleet: Fleet) -> Plan:
         ),
         Note(
             "state",
-            f"create {GPU_STATE_PATH} owned by the nova user before starting "
-            "openstack-nova-gpu; the GPU service keeps its instances there",
+            f"create {GPU_STATE_PATH}, {GPU_INSTANCES_PATH} and {GPU_LOCK_PATH} owned by the "
+            "nova user before starting openstack-nova-gpu; the GPU service keeps its state, "
+            "instances and locks there, apart from the first service's",
         ),
     )
     return assemble(
@@ -212,7 +231,22 @@ def _split_host(fleet: Fleet, host: Host) -> tuple[HostPlan, NodeFiles]:
         "DEFAULT",
         "state_path",
         GPU_STATE_PATH,
-        "its own state (instances, locks) apart from the first service's",
+        "its own state apart from the first service's",
+    )
+    files.set(
+        NOVA_GPU_CONF,
+        "DEFAULT",
+        "instances_path",
+        GPU_INSTANCES_PATH,
+        "its own instances and image cache: instances_path follows state_path only by "
+        "default, so an instances_path in nova.conf would otherwise be shared",
+    )
+    files.set(
+        NOVA_GPU_CONF,
+        "oslo_concurrency",
+        "lock_path",
+        GPU_LOCK_PATH,
+        "its own lock files: a lock_path in nova.conf would otherwise be shared",
     )
     files.set(
         NOVA_GPU_CONF,

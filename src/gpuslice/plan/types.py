@@ -186,6 +186,18 @@ class Aggregate:
 
 
 @dataclass(frozen=True)
+class RegisteredLimit:
+    """A Keystone registered limit for nova (unified limits): the default for every project.
+
+    `resource_name` is nova's name for it (`class:CUSTOM_GPU_VCPU`).
+    """
+
+    resource_name: str
+    default_limit: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class CloudObjects:
     """What must exist in the cloud's APIs (not in files) for the plan to work."""
 
@@ -195,6 +207,8 @@ class CloudObjects:
     flavors: tuple[Flavor, ...] = ()
     # provider name -> traits to set on it through Placement (only where no provider.yaml does).
     provider_traits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Keystone registered limits the plan's flavors need under unified limits (else empty).
+    registered_limits: tuple[RegisteredLimit, ...] = ()
 
 
 @dataclass(frozen=True)

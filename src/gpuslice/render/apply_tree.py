@@ -1,19 +1,21 @@
-"""Merge a plan into existing files (an operator's own nova.conf), atomically per run.
+"""Merge a plan into existing files (an operator's own nova.conf), all or nothing per run.
 
-Every file's new text is computed first; only when all are ready are they written, each by an
-atomic replace, so a failure leaves the files as they were.
+Every file's new text is computed first (`merged_files`, reading only); `write_merged` then
+writes the files that change through `gpuslice.render.atomic` (staged, journaled, swapped), and
+`diff_merged` shows what would change without writing anything.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import difflib
 from pathlib import Path
 
 from gpuslice.errors import InputError
 from gpuslice.plan.types import Plan
+from gpuslice.render.atomic import recover, write_all
 from gpuslice.render.cloud import render_cloud_objects
 from gpuslice.render.documents import render_document
+from gpuslice.render.inidoc import BOM
 from gpuslice.render.merge import merge_ini
 from gpuslice.render.tree import CLOUD_OBJECTS
 
@@ -26,14 +28,20 @@ def merged_files(plan: Plan, root: Path, node: str | None = None) -> dict[Path, 
     owns are written whole.
     """
     nodes = [plan.node(node)] if node else list(plan.nodes)
+    exclusive = plan.release.fact("dedicated_cpus") is not None
     result: dict[Path, str] = {}
     for each in nodes:
         base = root if node else root / each.name
         for path in sorted({o.path for o in each.options}):
             target = base / path
-            existing = _read(target)
             options = [o for o in each.options if o.path == path]
-            result[target] = merge_ini(existing, options, systemd=path.endswith(".service"))
+            result[target] = merge_ini(
+                read_text(target),
+                options,
+                systemd=path.endswith(".service"),
+                cpu_sets_exclude_reserved=exclusive,
+                source=str(target),
+            )
         for document in each.documents:
             result[base / document.path] = render_document(document)
     if node is None:
@@ -41,31 +49,70 @@ def merged_files(plan: Plan, root: Path, node: str | None = None) -> dict[Path, 
     return result
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A file's text as written (line ends and BOM kept; undecodable bytes kept as escapes);
+    an empty string when it does not exist."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return ""
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
 
 
-def write_merged(files: dict[Path, str]) -> list[Path]:
-    """Write each file by an atomic replace; returns the paths whose text changed."""
-    changed: list[Path] = []
-    for path, text in files.items():
-        if _read(path) == text:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            if path.exists():
-                Path(temporary).chmod(path.stat().st_mode & 0o7777)
-            Path(temporary).replace(path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        changed.append(path)
-    return changed
+def changes(files: dict[Path, str]) -> dict[Path, str]:
+    """The files whose new text differs from what is on disk."""
+    return {path: text for path, text in files.items() if read_text(path) != text}
+
+
+def write_merged(files: dict[Path, str], root: Path | None = None) -> list[Path]:
+    """Write the files that change, all or nothing; returns their paths.
+
+    `root` (default: the common parent of the files) holds the journal that lets a rerun finish
+    a write a kill interrupted; such a rerun first completes that write.
+    """
+    base = root if root is not None else _common_root(list(files))
+    recover(base, list(files))
+    changed = changes(files)
+    if changed:
+        write_all(base, changed)
+    return list(changed)
+
+
+def diff_merged(files: dict[Path, str]) -> str:
+    """A unified diff of every file that would change (empty when none would)."""
+    out: list[str] = []
+    for path, text in changes(files).items():
+        old = read_text(path)
+        out.extend(
+            difflib.unified_diff(
+                old.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=str(path) if old else "/dev/null",
+                tofile=str(path),
+            )
+        )
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+    return "".join(out)
+
+
+def bom_warnings(files: dict[Path, str]) -> list[str]:
+    """A warning per INI file that starts with a UTF-8 byte order mark, which oslo.config
+    (nova, neutron) cannot parse; the merge keeps it, as it keeps every byte of the operator's."""
+    return [
+        f"{path}: starts with a UTF-8 byte order mark; oslo.config reads it as part of the first "
+        "line and refuses the file: remove the first 3 bytes"
+        for path, text in files.items()
+        if text.startswith(BOM) and path.suffix in {".conf", ".ini"}
+    ]
+
+
+def _common_root(paths: list[Path]) -> Path:
+    if not paths:
+        return Path()
+    parents = [p.parent.absolute() for p in paths]
+    common = parents[0]
+    while not all(common == p or common in p.parents for p in parents):
+        common = common.parent
+    return common

@@ -9,8 +9,11 @@ from gpuslice.plan.types import CloudObjects
 
 
 def cloud_objects_data(cloud: CloudObjects) -> dict[str, Any]:
-    """The cloud objects as JSON data with openstacksdk's field names."""
-    return {
+    """The cloud objects as JSON data with openstacksdk's field names.
+
+    `registered_limits` (Keystone, unified limits) appears only when the plan has some.
+    """
+    data: dict[str, Any] = {
         "resource_classes": list(cloud.resource_classes),
         "traits": list(cloud.traits),
         "provider_traits": {
@@ -33,6 +36,16 @@ def cloud_objects_data(cloud: CloudObjects) -> dict[str, Any]:
             for f in cloud.flavors
         ],
     }
+    if cloud.registered_limits:
+        data["registered_limits"] = [
+            {
+                "resource_name": limit.resource_name,
+                "default_limit": limit.default_limit,
+                "description": limit.description,
+            }
+            for limit in cloud.registered_limits
+        ]
+    return data
 
 
 def render_cloud_objects(cloud: CloudObjects) -> str:

@@ -6,7 +6,9 @@ Rules:
 - a creation asks the scheduler for the VM's flavor under this plan (see `FlavorBook`); it
   boots on the chosen host or is refused;
 - a GPU VM refused while some host had enough free matching devices breaks the promise
-  (`gpu_refused_while_free`);
+  (`gpu_refused_while_free`); one refused while enough were free in the cloud but on no single
+  host is refused for fragmentation (`gpu_refused_fragmented`), which no strategy can help;
+- GPU requests are also counted per model (alias) and size (GPUs), as `by_flavor`;
 - utilisation is sampled at `samples` evenly spaced instants between the first and the last
   creation: vCPUs, RAM and GPUs in use over the physical totals of the hypervisors;
 - capacity held for GPUs: what GPU VMs alone may use (all CPU and RAM inventory minus what an
@@ -74,6 +76,19 @@ class Series:
 
 
 @dataclass(frozen=True)
+class FlavorResult:
+    """What happened to the GPU VMs of one model (alias) and size (GPUs) under one strategy."""
+
+    alias: str
+    gpus: int
+    flavor: str
+    requests: int = 0
+    accepted: int = 0
+    refused_while_free: int = 0
+    refused_fragmented: int = 0
+
+
+@dataclass(frozen=True)
 class StrategyResult:
     """What one strategy did with the workload."""
 
@@ -97,6 +112,8 @@ class StrategyResult:
     refusal_stages: tuple[tuple[str, int], ...] = ()
     first_break: tuple[str, ...] = ()
     events: tuple[Event, ...] = field(default=(), repr=False)
+    gpu_refused_fragmented: int = 0
+    by_flavor: tuple[FlavorResult, ...] = ()
 
     @property
     def promise_kept(self) -> bool:
@@ -118,16 +135,20 @@ class FlavorBook:
     """Turns abstract VM requests into prepared requests of one plan's flavors (cached).
 
     Ordinary VMs get a flavor named `ordinary` of their size without extra specs; GPU VMs get
-    the plan's GPU flavor for their alias (the first when none is named), scaled to their GPUs.
+    the plan's flavor of their alias (the first model when none is named) and GPU count where
+    the menu has one, else its smallest flavor scaled to their GPUs.
     """
 
     def __init__(self, plan: Plan, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.overrides = scheduler.model.config.resource_overrides
         self.gpu_flavors: dict[str, Flavor] = {}
+        self.menu: dict[tuple[str, int], Flavor] = {}
         for flavor in plan.cloud.flavors:
-            for alias, _ in request_from_flavor(flavor).pci:
-                self.gpu_flavors.setdefault(alias, flavor)
+            for alias, count in request_from_flavor(flavor).pci:
+                if count == 1 or alias not in self.gpu_flavors:
+                    self.gpu_flavors[alias] = flavor
+                self.menu.setdefault((alias, count), flavor)
         self._cache: dict[tuple[int, int, int, int, str | None], Prepared] = {}
 
     def prepare(self, vm: VmRequest) -> Prepared:
@@ -139,17 +160,41 @@ class FlavorBook:
         if vm.gpus:
             if not self.gpu_flavors:
                 raise InputError("the workload asks for GPUs but the plan has no GPU flavor")
-            alias = vm.alias or next(iter(self.gpu_flavors))
-            if alias not in self.gpu_flavors:
-                raise InputError(f"the workload asks for GPU alias {alias!r}; the plan has none")
-            base = request_from_flavor(self.gpu_flavors[alias], overrides=self.overrides)
-            spec = scale_request(base, vm.gpus)
+            alias = self.alias_of(vm)
+            exact = self.menu.get((alias, vm.gpus))
+            if exact is not None:
+                spec = request_from_flavor(exact, overrides=self.overrides)
+            else:
+                smallest = self.gpu_flavors[alias]
+                base = request_from_flavor(smallest, overrides=self.overrides)
+                (_, per), *_ = base.pci
+                if per != 1:
+                    msg = (
+                        f"the workload asks {vm.gpus} {alias} GPU(s); the plan's smallest "
+                        f"{alias} flavor {smallest.name} has {per}: add a 1-GPU flavor"
+                    )
+                    raise InputError(msg)
+                spec = scale_request(base, vm.gpus)
         else:
             flavor = Flavor(ORDINARY_FLAVOR, vm.vcpus, vm.memory_mb, vm.disk_gb, True, {})
             spec = request_from_flavor(flavor, overrides=self.overrides)
         prepared = self.scheduler.prepare(spec)
         self._cache[key] = prepared
         return prepared
+
+    def alias_of(self, vm: VmRequest) -> str:
+        """The GPU alias `vm` asks (the plan's first when it names none)."""
+        if not self.gpu_flavors:
+            raise InputError("the workload asks for GPUs but the plan has no GPU flavor")
+        alias = vm.alias or next(iter(self.gpu_flavors))
+        if alias not in self.gpu_flavors:
+            raise InputError(f"the workload asks for GPU alias {alias!r}; the plan has none")
+        return alias
+
+    def flavor_name(self, alias: str, gpus: int) -> str:
+        """The plan's flavor for `gpus` GPUs of `alias`, or `<smallest> x<gpus>` when scaled."""
+        exact = self.menu.get((alias, gpus))
+        return exact.name if exact is not None else f"{self.gpu_flavors[alias].name} x{gpus}"
 
 
 def _is_cpu(rc: str) -> bool:
@@ -225,6 +270,7 @@ def run(
     counts = Counter[str]()
     gpu_requests = gpu_accepted = ordinary_requests = ordinary_accepted = 0
     stages = Counter[str]()
+    per_flavor: dict[tuple[str, int], list[int]] = {}  # requests, accepted, free, fragmented
     first_break: tuple[str, ...] = ()
     events: list[Event] = []
     heap: list[tuple[float, int, int, Claim, VmRequest]] = []
@@ -264,13 +310,17 @@ def run(
                 next_sample += 1
             prepared = book.prepare(vm)
             claim = scheduler.schedule(prepared)
+            tally: list[int] | None = None
             if vm.gpus:
                 gpu_requests += 1
+                tally = per_flavor.setdefault((book.alias_of(vm), vm.gpus), [0, 0, 0, 0])
+                tally[0] += 1
             else:
                 ordinary_requests += 1
             if claim is not None:
-                if vm.gpus:
+                if tally is not None:
                     gpu_accepted += 1
+                    tally[1] += 1
                 else:
                     ordinary_accepted += 1
                 spec = prepared.spec
@@ -289,9 +339,14 @@ def run(
                 bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
                 if log:
                     events.append(Event(now, "refuse", index))
-                if vm.gpus:
+                if tally is not None:
                     gpu_ref[bucket] += 1
-                    if devices_free_somewhere(scheduler, prepared):
+                    if not devices_free_somewhere(scheduler, prepared):
+                        if _free_in_cloud(scheduler, prepared):
+                            counts["gpu_refused_fragmented"] += 1
+                            tally[3] += 1
+                    else:
+                        tally[2] += 1
                         counts["gpu_refused_while_free"] += 1
                         gpu_free_ref[bucket] += 1
                         if counts["gpu_refused_while_free"] <= explain_first:
@@ -344,4 +399,14 @@ def run(
         refusal_stages=tuple(sorted(stages.items())),
         first_break=first_break,
         events=tuple(events),
+        gpu_refused_fragmented=counts["gpu_refused_fragmented"],
+        by_flavor=tuple(
+            FlavorResult(alias, gpus, book.flavor_name(alias, gpus), *tally)
+            for (alias, gpus), tally in sorted(per_flavor.items())
+        ),
     )
+
+
+def _free_in_cloud(scheduler: Scheduler, request: Prepared) -> bool:
+    """Whether the cloud as a whole has the devices `request` asks (on one host or not)."""
+    return all(scheduler.free_pci(alias) >= count for alias, count in request.spec.pci)

@@ -18,7 +18,7 @@ from gpuslice.fleet import Fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import Plan
 from gpuslice.sim.engine import Capacity, Progress, StrategyResult, capacities, run
-from gpuslice.sim.workload import SyntheticSpec, Workload, generate
+from gpuslice.sim.workload import GpuChoice, SyntheticSpec, Workload, generate
 
 ALL_STRATEGIES = ("none", "weigher", "dedicated", "split", "placement")
 
@@ -96,10 +96,45 @@ def fleet_vcpus(fleet: Fleet) -> int:
     return sum(len(h.cpus) for h in fleet.hosts)
 
 
+def menu_choices(fleet: Fleet) -> tuple[GpuChoice, ...]:
+    """Every GPU model in use and every flavor size of its menu, as synthetic GPU VM shapes.
+
+    A model's share of GPU demand follows its share of the fleet's GPUs; within a model each
+    flavor size brings the same GPU demand (a k-GPU shape weighs 1/k). A fleet with one model
+    and one 1-GPU flavor gets none (GPU VMs then ask the plan's first model, as always).
+    """
+    counts: dict[tuple[str | None, str | None], int] = {}
+    for host in fleet.hosts:
+        for gpu in host.gpus:
+            key = (gpu.vendor_id, gpu.product_id)
+            counts[key] = counts.get(key, 0) + 1
+    choices = [
+        GpuChoice(model.alias, item.gpus, counts[key] / (item.gpus * len(model.menu)))
+        for model in fleet.used_models
+        if (key := (model.vendor_id, model.product_id)) in counts
+        for item in model.menu
+    ]
+    if len(choices) == 1 and choices[0].gpus == 1:
+        return ()
+    return tuple(choices)
+
+
 def synthetic_for(fleet: Fleet, spec: SyntheticSpec, seed: int) -> Workload:
-    """A synthetic workload sized for `fleet` (GPU VMs take the first model's slice)."""
-    gpu_vcpus = fleet.models[0].slice.vcpus if fleet.models else 0
-    return generate(spec, vcpus=fleet_vcpus(fleet), seed=seed, gpu_vcpus=gpu_vcpus)
+    """A synthetic workload sized for `fleet`, its GPU VMs over every model and size of the menu."""
+    choices = menu_choices(fleet)
+    if choices:
+        sizes = {
+            (m.alias, item.gpus): item.size(m.slice).vcpus
+            for m in fleet.used_models
+            for item in m.menu
+        }
+        total = sum(c.weight for c in choices)
+        gpu_vcpus = sum(c.weight * sizes[(c.alias or "", c.gpus)] for c in choices) / total
+    else:
+        gpu_vcpus = fleet.models[0].slice.vcpus if fleet.models else 0
+    return generate(
+        spec, vcpus=fleet_vcpus(fleet), seed=seed, gpu_vcpus=gpu_vcpus, gpu_choices=choices
+    )
 
 
 def simulate(
@@ -163,6 +198,19 @@ def to_json(sim: Simulation) -> dict[str, object]:
                 "gpu_requests": r.gpu_requests,
                 "gpu_accepted": r.gpu_accepted,
                 "gpu_refused_while_free": r.gpu_refused_while_free,
+                "gpu_refused_fragmented": r.gpu_refused_fragmented,
+                "by_flavor": [
+                    {
+                        "alias": f.alias,
+                        "gpus": f.gpus,
+                        "flavor": f.flavor,
+                        "requests": f.requests,
+                        "accepted": f.accepted,
+                        "refused_while_free": f.refused_while_free,
+                        "refused_fragmented": f.refused_fragmented,
+                    }
+                    for f in r.by_flavor
+                ],
                 "ordinary_requests": r.ordinary_requests,
                 "ordinary_accepted": r.ordinary_accepted,
                 "gpu_acceptance": r.gpu_acceptance,

@@ -50,6 +50,15 @@ class FlavorShape:
     weight: float = 1.0
 
 
+@dataclass(frozen=True)
+class GpuChoice:
+    """A GPU VM shape in the synthetic mix: `gpus` GPUs of the model `alias`, by weight."""
+
+    alias: str | None
+    gpus: int = 1
+    weight: float = 1.0
+
+
 DEFAULT_MIX: tuple[FlavorShape, ...] = (
     FlavorShape(1, 2048, 20, 3),
     FlavorShape(2, 4096, 40, 4),
@@ -146,11 +155,20 @@ class Workload:
         return sum(1 for r in self.requests if r.is_gpu)
 
 
-def generate(spec: SyntheticSpec, *, vcpus: int, seed: int, gpu_vcpus: int = 0) -> Workload:
+def generate(
+    spec: SyntheticSpec,
+    *,
+    vcpus: int,
+    seed: int,
+    gpu_vcpus: float = 0,
+    gpu_choices: tuple[GpuChoice, ...] = (),
+) -> Workload:
     """Draw a synthetic workload for a cloud of `vcpus` vCPUs (rules on `SyntheticSpec`).
 
-    `gpu_vcpus` is what one GPU VM takes; it counts toward the offered load. The same spec,
-    size and seed give the same workload.
+    `gpu_vcpus` is what one GPU VM takes on average; it counts toward the offered load. With
+    `gpu_choices`, each GPU VM draws its model and GPU count from them by weight (after every
+    other draw, so the rest of the workload is the same); without, it asks one GPU of the
+    plan's first model. The same spec, size, choices and seed give the same workload.
     """
     rng = np.random.default_rng(seed)
     n = spec.requests
@@ -170,10 +188,26 @@ def generate(spec: SyntheticSpec, *, vcpus: int, seed: int, gpu_vcpus: int = 0) 
         lifetimes = rng.lognormal(math.log(spec.lifetime_mean) - sigma**2 / 2, sigma, size=n)
     else:
         lifetimes = np.full(n, spec.lifetime_mean)
+    shapes = [GpuChoice(None, 1)] * n
+    if gpu_choices:
+        odds = np.array([c.weight for c in gpu_choices], dtype=np.float64)
+        picks = rng.choice(len(gpu_choices), size=n, p=odds / odds.sum())
+        shapes = [gpu_choices[int(k)] for k in picks]
     out: list[VmRequest] = []
     for i in range(n):
         if is_gpu[i]:
-            out.append(VmRequest(float(arrivals[i]), float(lifetimes[i]), 0, 0, 0, gpus=1))
+            shape_gpu = shapes[i]
+            out.append(
+                VmRequest(
+                    float(arrivals[i]),
+                    float(lifetimes[i]),
+                    0,
+                    0,
+                    0,
+                    gpus=shape_gpu.gpus,
+                    alias=shape_gpu.alias,
+                )
+            )
         else:
             shape = spec.mix[int(kinds[i])]
             out.append(
@@ -189,4 +223,11 @@ def generate(spec: SyntheticSpec, *, vcpus: int, seed: int, gpu_vcpus: int = 0) 
         f"synthetic: {n} requests, load {spec.load:g}, GPU share {spec.gpu_share:g}, "
         f"{spec.lifetime_dist} lifetimes of mean {spec.lifetime_mean:g} s, seed {seed}"
     )
-    return Workload(tuple(out), "synthetic", (note,))
+    notes = [note]
+    if gpu_choices:
+        total = sum(c.weight for c in gpu_choices)
+        notes.append(
+            "GPU VMs: "
+            + ", ".join(f"{c.gpus}x {c.alias or 'gpu'} {c.weight / total:.0%}" for c in gpu_choices)
+        )
+    return Workload(tuple(out), "synthetic", tuple(notes))

@@ -50,7 +50,12 @@ NOVA_RELEASE = Release(34)
 # The last release where split works; verify ports its recipe to nova 34's option names.
 SPLIT_RELEASE = Release(14)
 # Options whose value is a path on the real host; the run points them at its own copies.
-_PATH_OPTIONS = {("compute", "provider_config_location"), ("DEFAULT", "state_path")}
+_PATH_OPTIONS = {
+    ("compute", "provider_config_location"),
+    ("DEFAULT", "state_path"),
+    ("DEFAULT", "instances_path"),
+    ("oslo_concurrency", "lock_path"),
+}
 
 
 def nova_registry() -> dict[str, list[Any]]:
