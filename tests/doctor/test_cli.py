@@ -69,6 +69,7 @@ def test_fleet_with_snapshots_writes_the_fix_tree(
     assert "hyper16 (passthrough): NOT READY" in text
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == [
+        ".gpuslice-render",  # the marker that lets the next --fix (or render) replace it
         "doctor-steps.txt",
         "gpuslice-doctor.cmsh",
         "hyper16/etc/default/grub.d/gpuslice-doctor.cfg",

@@ -50,7 +50,8 @@ _STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "b
     "--fix",
     "fix_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the fixes here, per host, in the tree `render` writes (replaced as a whole).",
+    help="Write the fixes here, per host, in the tree `render` writes (a new or empty "
+    "directory, or an earlier render or fix, replaced whole).",
 )
 @click.option("--check", "check_names", multiple=True, help="Run only this check (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")

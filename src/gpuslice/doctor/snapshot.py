@@ -53,7 +53,7 @@ DRIVERCTL_DIR: Final = "etc/driverctl.d"
 MDEVCTL: Final = ("usr/sbin/mdevctl", "usr/bin/mdevctl", "sbin/mdevctl", "bin/mdevctl")
 HOSTNAME_FILES: Final = ("etc/hostname", "proc/sys/kernel/hostname")
 #: The PCI attribute files `read_sysfs` reads; their size is checked before it reads them.
-PCI_ATTRIBUTES: Final = ("vendor", "device", "class", "numa_node")
+PCI_ATTRIBUTES: Final = ("vendor", "device", "class", "numa_node", "sriov_totalvfs")
 
 
 @dataclass(frozen=True)
