@@ -49,10 +49,15 @@ def test_unsafe_interrupts_without_remapping_is_a_warning(tmp_path: Path) -> Non
     assert statuses(examine(root))[("interrupt-remapping", None)] == "warn"
 
 
-def test_an_amd_host_gets_the_amd_argument(tmp_path: Path) -> None:
+def test_an_amd_host_gets_no_intel_argument_and_loses_amd_iommu_off(tmp_path: Path) -> None:
+    """The kernel's amd_iommu= has no `on`: on AMD the fix is the firmware, or dropping `off`."""
     root = copy_snapshot("iommu-off", tmp_path)
     (root / "sys/bus/pci/devices/0000:00:00.0/vendor").write_text("0x1022\n", encoding="utf-8")
-    assert merge_fixes(examine(root)).kernel_args == ("amd_iommu=on", "iommu=pt")
+    _cmdline(root, "ro amd_iommu=off")
+    fix = merge_fixes(examine(root))
+    assert fix.kernel_args == ("iommu=pt",)
+    assert fix.remove_kernel_args == ("amd_iommu=off",)
+    assert any("firmware" in step for step in fix.steps)
 
 
 def test_no_dev_kvm_fails(tmp_path: Path) -> None:
