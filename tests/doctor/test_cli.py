@@ -15,10 +15,16 @@ from tests.doctor.helpers import LAB_SNAPSHOTS, SNAPSHOTS, copy_snapshot
 FLEET = str(BRIGHT_LAB / "fleet-2025.1.yaml")
 
 
-def test_ready_snapshot_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ready_snapshot_exits_0_in_one_line_unless_all(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["doctor", "--root", str(SNAPSHOTS / "ready")]) == 0
     out = capsys.readouterr().out
-    assert "gpu-ready (passthrough): ready" in out
+    assert out.strip() == "gpu-ready (passthrough): ready, 0 fail, 0 warn, 12 ok"
+    assert main(["doctor", "--root", str(SNAPSHOTS / "ready"), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "interrupt remapping on" in out
+    assert "iommu-group" in out
 
 
 def test_not_ready_exits_1_with_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
