@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path
 
@@ -81,3 +82,20 @@ def test_a_tarball_that_escapes_its_root_is_refused(tmp_path: Path) -> None:
     garbage.write_bytes(b"not a tarball")
     with pytest.raises(InputError, match=r"garbage\.tar\.gz"):
         doctor_root(garbage)
+
+
+def test_a_pipe_where_a_file_belongs_is_refused_not_waited_on(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    (root / "proc/cmdline").unlink()
+    os.mkfifo(root / "proc/cmdline")
+    with pytest.raises(InputError, match="not a regular file"):
+        doctor_root(root)
+
+
+def test_a_pipe_among_the_pci_attributes_is_refused(tmp_path: Path) -> None:
+    root = copy_snapshot("ready", tmp_path)
+    vendor = root / "sys/bus/pci/devices/0000:86:00.0/vendor"
+    vendor.unlink()
+    os.mkfifo(vendor)
+    with pytest.raises(InputError, match="not a regular file"):
+        doctor_root(root)
