@@ -165,3 +165,18 @@ def test_a_card_function_behind_its_own_switch_is_a_companion_not_a_stranger(
     assert found[("companion-driver", "0000:86:00.0")] == "fail"
     companion = next(f for f in report.findings if f.check == "companion-driver")
     assert "0000:87:00.0 on snd_hda_intel" in companion.message
+
+
+def test_an_initramfs_tools_host_gets_a_step_not_a_dracut_file(tmp_path: Path) -> None:
+    root = copy_snapshot("nouveau-bound", tmp_path)
+    (root / "etc/dracut.conf").unlink()
+    (root / "etc/initramfs-tools").mkdir(parents=True)
+    (root / "etc/initramfs-tools/modules").write_text("# modules\n", encoding="utf-8")
+    report = examine(root)
+    finding = next(f for f in report.findings if f.check == "vfio-initramfs")
+    assert "initramfs-tools" in finding.message
+    fix = merge_fixes(report)
+    assert fix.early_modules == ()
+    assert any("/etc/initramfs-tools/modules" in step for step in fix.steps)
+    (root / "etc/initramfs-tools/modules").write_text("vfio\nvfio_pci\n", encoding="utf-8")
+    assert statuses(examine(root))[("vfio-initramfs", None)] == "ok"

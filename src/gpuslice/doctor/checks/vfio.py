@@ -178,10 +178,11 @@ class VfioInInitramfs(Check):
             evidence = ["proc/cmdline: rd.driver.pre=vfio-pci"]
             return [self.finding("ok", "vfio-pci loaded first in the initramfs", evidence=evidence)]
         tool = host.initramfs.tool
-        fix = Fix(
-            early_modules=VFIO_EARLY,
-            steps=(REBUILD,),
-        )
+        if tool == "initramfs-tools":  # no drop-in directory: one line each in its modules file
+            step = f"add {', '.join(VFIO_EARLY)} to /etc/initramfs-tools/modules, one per line"
+            fix = Fix(steps=(step, REBUILD))
+        else:
+            fix = Fix(early_modules=VFIO_EARLY, steps=(REBUILD,))
         if tool is None:
             msg = "no dracut or initramfs-tools configuration in the snapshot: cannot tell"
         else:
