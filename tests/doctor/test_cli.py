@@ -149,3 +149,16 @@ def test_only_the_named_checks_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert [f["check"] for f in data["hosts"][0]["findings"]] == ["kvm"]
+
+
+def test_fix_refuses_a_directory_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("keep me\n", encoding="utf-8")
+    code = main(["doctor", "--root", str(SNAPSHOTS / "nouveau-bound"), "--fix", str(keep)])
+    assert code == 2
+    assert "--fix" in capsys.readouterr().err
+    assert (keep / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in keep.iterdir()) == ["notes.txt"]

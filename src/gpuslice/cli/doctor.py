@@ -121,7 +121,10 @@ def doctor_command(
     if fix_dir is not None:
         files = fix_files(reports)
         if files:
-            write_files(files, fix_dir)
+            try:
+                write_files(files, fix_dir)
+            except InputError as error:  # render's writer names its own option
+                raise InputError(error.detail, source=error.source, field="--fix") from None
             if not as_json:
                 console.print(f"wrote {len(files)} fix files below {fix_dir}")
         elif not as_json:
