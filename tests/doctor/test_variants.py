@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from gpuslice.doctor import CheckContext, doctor_fleet, doctor_root, merge_fixes
@@ -180,3 +181,25 @@ def test_an_initramfs_tools_host_gets_a_step_not_a_dracut_file(tmp_path: Path) -
     assert any("/etc/initramfs-tools/modules" in step for step in fix.steps)
     (root / "etc/initramfs-tools/modules").write_text("vfio\nvfio_pci\n", encoding="utf-8")
     assert statuses(examine(root))[("vfio-initramfs", None)] == "ok"
+
+
+def test_a_gpu_the_fleet_leaves_to_the_host_is_not_judged(
+    tmp_path: Path, write_fleet: Callable[[str], Path]
+) -> None:
+    """hyper16's fleet entry lists its K40c; a T4 on nouveau beside it stays the host's."""
+    snapshots = tmp_path / "snapshots"
+    shutil.copytree(LAB_SNAPSHOTS / "hyper18", snapshots / "hyper16", symlinks=True)
+    t4 = snapshots / "hyper16/sys/bus/pci/devices/0000:3b:00.0"
+    t4.mkdir()
+    for name, text in (("vendor", "0x10de"), ("device", "0x1eb8"), ("class", "0x030200")):
+        (t4 / name).write_text(text + "\n", encoding="utf-8")
+    (t4 / "numa_node").write_text("0\n", encoding="utf-8")
+    (t4 / "driver").symlink_to("../../../../bus/pci/drivers/nouveau")
+    fleet = (BRIGHT_LAB / "fleet-2025.1.yaml").read_text(encoding="utf-8")
+    plan = make_plan(load_fleet(write_fleet(fleet.replace("captures/", f"{BRIGHT_LAB}/captures/"))))
+    reports = {r.host: r for r in doctor_fleet(plan, snapshots)}
+    hyper16 = reports["hyper16"]
+    assert hyper16.ready, [f for f in hyper16.findings if f.status == "fail"]
+    assert all(f.subject != "0000:3b:00.0" or f.check == "device-spec" for f in hyper16.findings)
+    spec = [f for f in hyper16.findings if f.check == "device-spec"]
+    assert [(f.status, f.subject) for f in spec] == [("warn", "0000:3b:00.0")]

@@ -1,7 +1,8 @@
 """What the checks share about a host's PCI functions: its GPUs, their companions, drivers.
 
 Rules:
-- a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate;
+- a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate; the
+  checks judge every GPU, or where a fleet lists the host's GPUs, only those (`judged`);
 - a *companion* of a GPU is another function of its card: in its slot (its HDMI audio, USB-C
   controller, serial bus), or in its IOMMU group from the GPU's vendor (a card whose functions
   sit behind its own PCIe switch); bridges (class 06xx) and GPUs are never companions;
@@ -13,8 +14,12 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
+
 from gpuslice.doctor.config import module_name
 from gpuslice.doctor.snapshot import HostSnapshot
+from gpuslice.doctor.verdict import CheckContext
+from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.classify import effective_vendor_id, exclusion_reason
 from gpuslice.inventory.function import PciFunction
 
@@ -59,9 +64,22 @@ def gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
     return tuple(f for f in host.functions if exclusion_reason(f) is None)
 
 
-def physical_gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
-    """The GPUs that are not SR-IOV virtual functions (the cards themselves)."""
-    return tuple(f for f in gpus(host) if f.function == "physical")
+def judged(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The GPUs the checks judge: where a fleet lists the host's GPUs, those (and their SR-IOV
+    virtual functions); else every GPU. A GPU the fleet leaves out stays the host's."""
+    every = gpus(host)
+    if not context.fleet_gpus:
+        return every
+    wanted = set()
+    for address, _ in context.fleet_gpus:
+        with contextlib.suppress(ValueError):
+            wanted.add(PciAddress.parse(address))
+    return tuple(g for g in every if g.address in wanted or host.physfn.get(g.address) in wanted)
+
+
+def physical_gpus(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The judged GPUs that are not SR-IOV virtual functions (the cards themselves)."""
+    return tuple(f for f in judged(host, context) if f.function == "physical")
 
 
 def companions(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
@@ -129,10 +147,10 @@ def ids(function: PciFunction) -> str | None:
     return f"{function.vendor_id}:{function.product_id}"
 
 
-def passed_through(host: HostSnapshot) -> tuple[PciFunction, ...]:
+def passed_through(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
     """Every GPU and companion function, without repeats, in address order."""
     found: dict[object, PciFunction] = {}
-    for gpu in gpus(host):
+    for gpu in judged(host, context):
         found[gpu.address] = gpu
         for mate in companions(host, gpu):
             found[mate.address] = mate

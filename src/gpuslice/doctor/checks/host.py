@@ -58,7 +58,7 @@ class NumaNodeKnown(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Warn per GPU whose node is -1 on a host with several NUMA nodes (or an unknown count)."""
         findings = []
-        for gpu in physical_gpus(host):
+        for gpu in physical_gpus(host, context):
             subject = str(gpu.address)
             if gpu.numa_node is not None:
                 findings.append(self.finding("ok", f"NUMA node {gpu.numa_node}", subject=subject))

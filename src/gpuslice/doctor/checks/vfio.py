@@ -16,9 +16,9 @@ from gpuslice.doctor.checks.devices import (
     GPU_HOST_DRIVERS,
     REBUILD,
     driver_module,
-    gpus,
     ids,
     is_vfio,
+    judged,
     passed_through,
     vendor_of,
 )
@@ -62,7 +62,7 @@ class VfioIds(Check):
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail when a device nothing binds at boot is on no VFIO driver now; warn when it is."""
-        devices = passed_through(host)
+        devices = passed_through(host, context)
         if not devices:
             return []
         configured = configured_ids(host)
@@ -101,7 +101,7 @@ class VfioFirst(Check):
         Drivers considered: those holding one of the devices now, and the GPU vendor's host
         drivers that proc/modules shows loaded. Warn for the latter when they hold nothing.
         """
-        devices = passed_through(host)
+        devices = passed_through(host, context)
         if not devices:
             return []
         holding = {
@@ -111,7 +111,7 @@ class VfioFirst(Check):
         }
         loaded = {
             module_name(m)
-            for gpu in gpus(host)
+            for gpu in judged(host, context)
             for m in GPU_HOST_DRIVERS.get(vendor_of(gpu) or "", ())
             if host.module_loaded(m)
         }
@@ -167,7 +167,7 @@ class VfioInInitramfs(Check):
 
         Only a warning: the snapshot cannot show whether the initramfs carries a GPU driver.
         """
-        if not passed_through(host):
+        if not passed_through(host, context):
             return []
         if vfio_builtin(host):
             return [self.finding("ok", "vfio-pci is built into the kernel")]

@@ -31,7 +31,7 @@ class VgpuHostDriver(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU on another driver or none, naming what to install."""
         findings = []
-        for gpu in physical_gpus(host):
+        for gpu in physical_gpus(host, context):
             vendor = vendor_of(gpu) or ""
             wanted = VGPU_DRIVERS.get(vendor, ())
             subject = str(gpu.address)
@@ -74,7 +74,7 @@ class MdevTypes(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU without mdev_supported_types, or without the type the fleet asks for."""
         findings = []
-        for gpu in physical_gpus(host):
+        for gpu in physical_gpus(host, context):
             subject = str(gpu.address)
             types = _types_of(host, gpu.address)
             where = f"{PCI_DEVICES}/{gpu.address}/mdev_supported_types"
