@@ -3,11 +3,16 @@ snapshot text never raise on any text."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuslice.doctor.config import Cmdline, parse_dracut, parse_modprobe
 from gpuslice.doctor.fix import HostFix, render_dracut, render_grub, render_modprobe
+from gpuslice.errors import InputError
+from tests.doctor.helpers import copy_snapshot, examine
 
 _HEX = st.text(alphabet="0123456789abcdef", min_size=4, max_size=4)
 _IDS = st.lists(st.builds(lambda v, p: f"{v}:{p}", _HEX, _HEX), max_size=6, unique=True)
@@ -56,3 +61,39 @@ def test_parsers_take_any_text(text: str) -> None:
     config.soft_pre("nouveau", "vfio-pci")
     config.blocked("nouveau")
     parse_dracut([("d.conf", text)]).source_of("vfio_pci")
+
+
+_FILES = (
+    "proc/cmdline",
+    "proc/modules",
+    "proc/interrupts",
+    "etc/modprobe.d/vfio.conf",
+    "etc/dracut.conf.d/vfio.conf",
+    "sys/bus/pci/devices/0000:86:00.0/vendor",
+    "sys/bus/pci/devices/0000:86:00.0/class",
+    "sys/bus/pci/devices/0000:86:00.0/numa_node",
+    "sys/bus/pci/devices/0000:86:00.0/sriov_totalvfs",
+    "sys/devices/system/node/online",
+    "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+    "etc/driverctl.d/pci-0000:86:00.1",
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(_FILES), data=st.binary(max_size=200))
+def test_any_file_content_gives_a_report_or_an_input_error(name: str, data: bytes) -> None:
+    """Bad items are verdicts or a clear InputError (exit 2), never another exception."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = copy_snapshot("ready", Path(tmp))
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        source: str | None = "-"
+        try:
+            report = examine(root)
+        except InputError as error:
+            source = error.source
+        else:
+            assert report.host == "gpu-ready"
+            return
+        assert source is not None
+        assert source.endswith(name)
