@@ -45,6 +45,7 @@ def test_demo_command_says_where_the_report_is(
     assert "placement: keeps the promise" in out
     assert "g4.a100" in out
     assert str(tmp_path / "out" / "report" / "index.html") in out.replace("\n", "")
+    assert f"gpuslice doctor {BRIGHT_LAB / 'fleet-2025.1.yaml'} --snapshots" in out
 
 
 def test_missing_lab_is_an_input_error(tmp_path: Path) -> None:

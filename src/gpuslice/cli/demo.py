@@ -53,3 +53,7 @@ def demo_command(out: Path, lab: str | None, seed: int) -> None:
         for line in verdict_lines(sim):
             console.print(f"     {line}")
     console.print(f"report: [bold]{result.report}[/] (open it in a browser)")
+    doctor = (
+        f"gpuslice doctor {result.lab / 'fleet-2025.1.yaml'} --snapshots {result.lab / 'snapshots'}"
+    )
+    console.print(f"hosts ready for GPU VMs? {doctor}", soft_wrap=True)
