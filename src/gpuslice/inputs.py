@@ -91,6 +91,33 @@ def read_text(
     return decode(data, name)
 
 
+def read_bytes(path: str | Path, kind: Kind, *, source: str | None = None) -> bytes | None:
+    """The bytes of the file at `path` within `kind.limit` (for a reader that keeps bytes as
+    they are, such as a merge target), or None when there is no file there.
+
+    A directory, a file over the limit, or an unreadable file raise InputError.
+    """
+    name = source if source is not None else str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InputError(f"cannot read the {kind.what}: {_reason(error)}", source=name) from None
+    try:
+        with os.fdopen(handle, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                msg = f"is not a regular file; a {kind.what} must be a plain file"
+                raise InputError(msg, source=name)
+            if info.st_size > kind.limit:
+                raise _too_large(name, kind, info.st_size)
+            return _read_bounded(stream, kind, name)
+    except OSError as error:
+        raise InputError(f"cannot read the {kind.what}: {_reason(error)}", source=name) from None
+
+
 def read_optional(path: Path, kind: Kind) -> str | None:
     """Like `read_text`, but None when there is no file at `path` (a sysfs attribute may lack)."""
     if not path.exists() and not path.is_symlink():

@@ -346,3 +346,38 @@ def test_workload_file(values: dict[str, Any]) -> None:
             "--strategies",
             "placement",
         )
+
+
+INI_LINES = st.sampled_from(
+    [
+        "[DEFAULT]",
+        "[pci]",
+        "[filter_scheduler]",
+        "enabled_filters = ComputeFilter,PciPassthroughFilter",
+        'alias = {"name": "nic", "vendor_id": "8086", "product_id": "1572"}',
+        'device_spec = [{"vendor_id": "8086"',
+        "  continuation",
+        "cpu_shared_set = 0-7",
+        "# comment ü",
+        "\ufeff",
+        "\r",
+        "= no name",
+        "[unterminated",
+    ]
+)
+
+
+@FUZZ
+@given(st.lists(INI_LINES | st.text(max_size=30), max_size=20), st.binary(max_size=16))
+def test_merge_target(lines: list[str], noise: bytes) -> None:
+    data = "\n".join(lines).encode("utf-8", errors="surrogatepass") + noise
+    with tempfile.TemporaryDirectory() as work:
+        fleet = _write(work, "fleet.yaml", yaml.safe_dump(FLEET))
+        target = Path(work) / "root/etc/nova/nova.conf"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(data)
+        outcome = run_cli(
+            "render", str(fleet), "--merge-into", str(Path(work) / "root"), "--node", "hyper18"
+        )
+        if outcome.code == 2:
+            assert str(target) in outcome.err or "nova.conf" in outcome.err, outcome.err

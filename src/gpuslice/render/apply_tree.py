@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from gpuslice.errors import InputError
+from gpuslice import inputs
 from gpuslice.plan.types import Plan
 from gpuslice.render.atomic import recover, write_all
 from gpuslice.render.cloud import render_cloud_objects
@@ -52,12 +52,8 @@ def merged_files(plan: Plan, root: Path, node: str | None = None) -> dict[Path, 
 def read_text(path: Path) -> str:
     """A file's text as written (line ends and BOM kept; undecodable bytes kept as escapes);
     an empty string when it does not exist."""
-    try:
-        return path.read_bytes().decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
-        return ""
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from None
+    data = inputs.read_bytes(path, inputs.CONFIG)  # bounded: at most 16 MiB
+    return "" if data is None else data.decode("utf-8", "surrogateescape")
 
 
 def changes(files: dict[Path, str]) -> dict[Path, str]:
