@@ -66,3 +66,10 @@ def test_a_large_fleet_prints_alike_nodes_once(tmp_path: Any, capsys: Any) -> No
     assert "h000, h001 ... h200 (201 in all) (compute)" in out
     assert out.count("(compute)") == 1
     assert "\nh200  0000:86:00.0 10de:1024" in out
+
+
+def test_redaction_across_the_reader_s_chunk_borders() -> None:
+    for pad in range((1 << 20) - 12, (1 << 20) + 2):
+        text = "x" * pad + " password=hunter2 and token: abc"
+        assert "hunter2" not in safe_text(text)
+        assert "abc" not in safe_text(text)

@@ -42,6 +42,8 @@ _SECRET_WORDS: Final = (
     "apikey",
     "credential",
 )
+_LONGEST: Final = max(map(len, _SECRET_WORDS))
+_CHUNK: Final = 1 << 20
 REDACTED: Final = "***"
 
 
@@ -56,15 +58,17 @@ def redact(text: str) -> str:
         text = _URL_USERINFO.sub(f"://{REDACTED}@", text)
     # Find each secret word with str.find (C speed) and try the pattern only there: a pattern
     # that scans every position of a 40 MB plan takes seconds.
-    lowered = text.lower()
     spans: list[tuple[int, int]] = []
-    for word in _SECRET_WORDS:
-        start = lowered.find(word)
-        while start >= 0:
-            match = _SECRET_VALUE.match(text, start)
-            if match:
-                spans.append(match.span(3))
-            start = lowered.find(word, start + 1)
+    for offset in range(0, len(text), _CHUNK):
+        # chunks overlap by the longest word, so a word across a border is found once whole
+        lowered = text[offset : offset + _CHUNK + _LONGEST].lower()
+        for word in _SECRET_WORDS:
+            start = lowered.find(word)
+            while 0 <= start < _CHUNK:
+                match = _SECRET_VALUE.match(text, offset + start)
+                if match:
+                    spans.append(match.span(3))
+                start = lowered.find(word, start + 1)
     if not spans:
         return text
     parts: list[str] = []
@@ -79,9 +83,13 @@ def redact(text: str) -> str:
 
 def strip_control(text: str) -> str:
     """`text` without control characters (tab and newline kept) and bidi overrides."""
-    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
-        return text  # the common case, checked in C at a fraction of the pattern's cost
+    if all(_plain(text[i : i + _CHUNK]) for i in range(0, len(text), _CHUNK)):
+        return text  # the common case, checked in C, a chunk at a time to spare memory
     return _CONTROL.sub("", text)
+
+
+def _plain(chunk: str) -> bool:
+    return chunk.isascii() and chunk.replace("\n", "").replace("\t", "").isprintable()
 
 
 def safe_text(text: str) -> str:
