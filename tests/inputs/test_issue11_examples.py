@@ -386,3 +386,17 @@ def test_capture_ending_with_a_bare_prompt(run: Runner, tmp_path: Path) -> None:
     assert result.code == 0
     warnings = json.loads(result.out)["warnings"]
     assert any("cap.txt:3: a shell prompt without a command" in w for w in warnings)
+
+
+def test_out_dot_is_refused_sensibly(
+    run: Runner, fleet_file: Writer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = fleet_file()
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", "..", str(here)):
+        result = run("render", fleet, "--out", out)
+        assert result.code == 2
+        assert "is the current directory or one above it" in result.err
+    assert list(here.iterdir()) == []

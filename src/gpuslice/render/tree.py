@@ -50,7 +50,8 @@ def write_tree(plan: Plan, out_dir: str | Path) -> list[Path]:
 def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
     """Write `files` (relative path -> text) as a new tree at `out_dir`, atomically.
 
-    Rules: `out_dir` may be missing, empty, or an earlier render (it holds the marker file
+    Rules: `out_dir` may not be the current directory or above it; it may be missing, empty, or
+    an earlier render (it holds the marker file
     RENDER_MARKER, listing what that render wrote, and nothing else); anything else is refused
     (InputError naming it), so a render never deletes a file it did not write. The tree is built
     in a staging directory `.NAME.XXXX` beside it (holding the marker from the start) and swapped
@@ -59,6 +60,12 @@ def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise InputError("exists and is not a directory", source=str(target), field="--out")
+    if target.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        msg = (
+            "is the current directory or one above it, which a render cannot replace whole; "
+            "name a new directory (e.g. --out out)"
+        )
+        raise InputError(msg, source=str(target), field="--out")
     check_replaceable(target)
     parent = target.parent if str(target.parent) else Path()
     try:
