@@ -37,7 +37,27 @@ _INT_TAG: Final = "tag:yaml.org,2002:int"
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _FLOAT_TAG: Final = "tag:yaml.org,2002:float"
 _PLAIN: Final = (str, int, float, bool, type(None))
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """The safe loader, remembering the tag each plain scalar resolved to: a fleet repeats the
+    same values thousands of times, and resolving one tries several regular expressions."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is _SCALAR and implicit[0] and len(value) <= 64:
+            tag = self.plain_tags.get(value)
+            if tag is None:
+                tag = self.plain_tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_SCALAR: Final = yaml.ScalarNode
 
 
 @dataclass(frozen=True)
