@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -156,6 +157,13 @@ def test_bad_engine_options_are_refused() -> None:
     traced = Grid((None,), ("none",), (1,), traces=("t.csv",))
     with pytest.raises(InputError, match=r"'t\.csv' was not read"):
         run_sweep(small_fleet(), SPEC, traced, engine="serial")
+
+
+def test_dask_engine_without_dask_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(InputError, match=r"gpuslice\[sweep\]") as caught:
+        run_sweep(small_fleet(), SPEC, GRID, engine="dask", workers=2)
+    assert caught.value.field == "--engine"
 
 
 def test_traces_replay_as_read_for_every_seed() -> None:
