@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from gpuslice.cli.common import console, console_err, print_json
-from gpuslice.cli.simulate import synthetic_spec
+from gpuslice.cli.simulate import LazyProgress, synthetic_spec
 from gpuslice.errors import InputError
 from gpuslice.fleet import SliceSpec
 from gpuslice.releases import parse_release
@@ -188,15 +188,20 @@ def sweep_command(**options: Any) -> None:
         traces=tuple(options["traces"]),
     )
     spec = synthetic_spec({**options, "load": None})
-    sweep = run_sweep(
-        fleet,
-        spec,
-        grid,
-        traces=traces,
-        engine=options["engine"],
-        workers=options["workers"],
-        scheduler=options["scheduler"],
-    )
+    bar = LazyProgress(enabled=True)
+    try:
+        sweep = run_sweep(
+            fleet,
+            spec,
+            grid,
+            traces=traces,
+            engine=options["engine"],
+            workers=options["workers"],
+            scheduler=options["scheduler"],
+            progress=bar.for_strategy("points"),
+        )
+    finally:
+        bar.stop()
     if options["report"]:
         from gpuslice.sim.sweep_report import write_sweep_report
 
