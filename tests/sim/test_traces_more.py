@@ -102,3 +102,18 @@ def test_the_v2025_dlrm_trace_reads() -> None:
     assert len(workload.requests) == 23871
     assert workload.gpu_requests == 7386
     assert workload.requests[0].arrival == 0.0
+
+
+@_needs(V2025)
+def test_the_v2025_trace_replays_on_a_fleet_you_give_it() -> None:
+    from gpuslice.sim.runner import simulate
+    from tests.sim.fleets import small_fleet
+
+    lines = V2025.read_text(encoding="utf-8").splitlines()[:1500]
+    workload = parse_alibaba_v2025("\n".join(lines), source=str(V2025))
+    sim = simulate(small_fleet(), workload, strategies=("none", "placement"), seed=1)
+    none, placement = sim.result("none"), sim.result("placement")
+    assert none.gpu_requests == placement.gpu_requests == workload.gpu_requests > 0
+    assert none.ordinary_requests == len(workload.requests) - workload.gpu_requests
+    assert placement.promise_kept
+    assert placement.gpu_accepted > 0
