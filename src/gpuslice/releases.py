@@ -107,6 +107,7 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "provider_yaml": [(14, False), (22, True)],
     "isolated_aggregates": [(14, False), (20, True)],
     "pci_weigher": [(14, False), (16, True)],
+    "disk_weigher": [(14, False), (15, True)],
     "pci_report_in_placement": [(14, False), (26, True)],
     "pci_in_placement_scheduling": [(14, False), (27, True)],
     "device_spec_resource_class": [(14, False), (26, True)],
