@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from gpuslice.errors import InputError
+from gpuslice.fleet import SliceSpec
 from gpuslice.plan import make_plan
+from gpuslice.releases import parse_release
 from gpuslice.sim.inflate import (
     InflateSpec,
     inflate,
@@ -14,6 +18,7 @@ from gpuslice.sim.inflate import (
     run_inflated,
     run_inflation,
 )
+from gpuslice.sim.traces import read_alibaba_fleet, read_trace
 from gpuslice.sim.workload import VmRequest, Workload
 from tests.sim.fleets import small_fleet
 
@@ -133,3 +138,30 @@ def test_run_inflation_is_reproducible_and_its_json_follows_the_contract() -> No
         assert curve[-1]["arrived"] == pytest.approx(1.3)
         assert all(0.0 <= p["allocated"] <= 1.0 for p in curve)
         assert entry["gpu_requests"] == 3 * 3  # per seed, 3 GPU VMs reach 130 % of 2 GPUs
+
+
+OPENB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "traces" / "alibaba-openb"
+
+
+@pytest.mark.skipif(
+    not (OPENB / "openb_pod_list_multigpu20.csv").exists(),
+    reason=f"the Alibaba openb trace is not at {OPENB} (shared/data)",
+)
+def test_the_openb_multigpu_trace_inflates_on_its_own_nodes() -> None:
+    fleet = read_alibaba_fleet(
+        OPENB / "openb_node_list_all_node.csv",
+        release=parse_release("2025.1"),
+        slice_spec=SliceSpec(2, 16384, 0),
+    )
+    pods = read_trace(OPENB / "openb_pod_list_multigpu20.csv", "alibaba-openb")
+    exp = run_inflation(fleet, pods, InflateSpec(seeds=(1,)), strategies=("none", "placement"))
+    assert exp.capacity == 6212
+    for result in exp.results:
+        (run,) = result.runs
+        demand = sum(r.gpus for r in inflate(pods.requests, 6212, 1.3, 1))
+        assert demand >= 1.3 * 6212 > demand - 8  # trimmed at the request that reached it
+        assert run.allocated[0] == 0.0
+        assert all(a <= b for a, b in zip(run.allocated, run.allocated[1:], strict=False))
+        assert 0.9 < run.allocated[-1] <= 1.0
+        assert run.gpu_requests == sum(1 for r in inflate(pods.requests, 6212, 1.3, 1) if r.gpus)
+    assert exp.result("placement").promise_kept
