@@ -118,6 +118,11 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
+    # placement's own options, read from openstack-placement 12.0.0 to 15.0.0 (nova N ships with
+    # placement N - 18): max_allocation_candidates and allocation_candidates_generation_strategy
+    # from 13 (2025.1), [workarounds] optimize_for_wide_provider_trees from 15 (2026.1).
+    "placement_max_candidates": [(14, False), (31, True)],
+    "placement_wide_trees": [(14, False), (33, True)],
     # [quota] driver = nova.quota.UnifiedLimitsDriver (nova 25 conf/quota.py). Up to 30 every
     # resource class a flavor asks for is enforced and one without a registered limit gets 0;
     # from 31 only the classes [quota] unified_limits_resource_list names (default: servers).

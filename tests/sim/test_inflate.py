@@ -165,3 +165,22 @@ def test_the_openb_multigpu_trace_inflates_on_its_own_nodes() -> None:
         assert 0.9 < run.allocated[-1] <= 1.0
         assert run.gpu_requests == sum(1 for r in inflate(pods.requests, 6212, 1.3, 1) if r.gpus)
     assert exp.result("placement").promise_kept
+
+
+@pytest.mark.parametrize(("taken", "left"), [("t4", "P100"), ("p100", "T4")])
+def test_a_free_gpu_is_stranded_only_when_a_vm_of_its_own_model_cannot_use_it(
+    taken: str, left: str
+) -> None:
+    from gpuslice.sim.traces import AlibabaNode, alibaba_fleet
+
+    nodes = (AlibabaNode("n1", 8, 65536, 1, "T4"), AlibabaNode("n2", 8, 65536, 1, "P100"))
+    fleet = alibaba_fleet(
+        nodes, release=parse_release("2025.1"), slice_spec=SliceSpec(2, 4096, 0), per_model=True
+    )
+    vm = VmRequest(0.0, None, 0, 0, 0, gpus=1, alias=taken)
+    exp = run_inflation(
+        fleet, Workload((vm,)), InflateSpec(factor=0.5, seeds=(1,)), strategies=("placement",)
+    )
+    (run,) = exp.result("placement").runs
+    assert run.allocated[-1] == 0.5  # one GPU is taken
+    assert run.stranded[-1] == 0.0, f"the {left} is free and a {left} VM fits beside it"

@@ -93,7 +93,7 @@ def test_multigpu20_keeps_its_multi_gpu_pods() -> None:
 @_needs(OPENB / "openb_pod_list_gpuspec10.csv")
 def test_gpuspec10_counts_the_pods_that_name_models() -> None:
     workload = read_trace(OPENB / "openb_pod_list_gpuspec10.csv", "alibaba-openb")
-    assert any(note.startswith("732 tasks name accepted") for note in workload.notes)
+    assert "732 tasks name accepted GPU models (gpu_spec)" in workload.notes
 
 
 @_needs(V2025)

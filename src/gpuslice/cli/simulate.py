@@ -24,7 +24,13 @@ from gpuslice.sim.runner import (
     synthetic_for,
     to_json,
 )
-from gpuslice.sim.traces import TRACE_FORMATS, read_alibaba_fleet, read_trace
+from gpuslice.sim.traces import (
+    TRACE_FORMATS,
+    names_models,
+    read_alibaba_fleet,
+    read_trace,
+    resolve_models,
+)
 from gpuslice.sim.workload import SyntheticSpec, Workload, parse_mix, spec_from_mapping
 
 
@@ -217,10 +223,14 @@ def load_inputs(options: dict[str, Any]) -> tuple[Fleet, Workload]:
     nodes: str | None = options["alibaba_nodes"]
     if fleet_path and nodes:
         raise InputError("give either FLEET or --alibaba-nodes, not both")
+    trace = read_trace(options["trace"], options["trace_format"]) if options["trace"] else None
     if nodes:
         release = parse_release(options["release"] or "2025.1", source="--release")
         fleet = read_alibaba_fleet(
-            nodes, release=release, slice_spec=_slice(options["slice"] or "2,16384,0")
+            nodes,
+            release=release,
+            slice_spec=_slice(options["slice"] or "2,16384,0"),
+            per_model=trace is not None and names_models(trace),
         )
     elif fleet_path:
         fleet = load_fleet(fleet_path)
@@ -230,8 +240,8 @@ def load_inputs(options: dict[str, Any]) -> tuple[Fleet, Workload]:
             fleet = replace(fleet, release=parse_release(options["release"], source="--release"))
     else:
         raise InputError("name a fleet file, or --alibaba-nodes NODES.csv with an Alibaba trace")
-    if options["trace"]:
-        workload = read_trace(options["trace"], options["trace_format"])
+    if trace is not None:
+        workload = resolve_models(trace, fleet) if names_models(trace) else trace
     else:
         workload = synthetic_for(fleet, synthetic_spec(options), options["seed"])
     return fleet, workload

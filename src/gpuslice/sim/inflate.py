@@ -16,8 +16,8 @@ implemented here:
   *allocated* share is the GPUs held by booted VMs over the capacity. Curves are read at
   arrived = 0, 1/`per_unit`, ... up to `factor`: a point shows the state after every request
   whose arrived share is at most that point;
-- fragmentation at a point: free GPUs on hosts where a 1-GPU VM of the plan no longer fits
-  (stranded by CPU, RAM or disk), over the capacity;
+- fragmentation at a point: free GPUs on hosts where a 1-GPU VM of their model no longer
+  fits (stranded by CPU, RAM or disk), over the capacity;
 - the promise is judged along the curve: a GPU VM refused while some host had enough free
   matching GPUs breaks it (as in `sim.engine`); the curve holds the cumulative count, and the
   arrived share of the first break is kept;
@@ -223,7 +223,10 @@ def run_inflated(
     started = time.perf_counter()
     scheduler = Scheduler(model if model is not None else from_plan(plan), seed=seed)
     book = FlavorBook(plan, scheduler)
-    probe = book.prepare(VmRequest(0.0, None, 0, 0, 0, gpus=1)) if book.gpu_flavors else None
+    probes = [
+        book.prepare(VmRequest(0.0, None, 0, 0, 0, gpus=1, alias=alias))
+        for alias in book.gpu_flavors
+    ]
     points = grid.tolist()
     allocated = [0.0] * len(points)
     stranded = [0.0] * len(points)
@@ -236,11 +239,13 @@ def run_inflated(
     first: tuple[str, ...] = ()
 
     def stranded_now() -> float:
-        if probe is None:
-            return 0.0
-        free = scheduler.pci_free_total
-        fits = scheduler.candidates(probe)
-        return float(free.sum() - free[fits].sum()) / capacity
+        lost = 0
+        for probe in probes:
+            for row, _ in probe.pci_rows:
+                free = scheduler.pci_free[row]
+                fits = scheduler.candidates(probe)
+                lost += int(free.sum() - free[fits].sum())
+        return lost / capacity
 
     collecting = gc.isenabled()
     if collecting:

@@ -18,13 +18,16 @@ Alibaba openb (github.com/alibaba/clusterdata, cluster-trace-gpu-v2023):
 - a pod list without times (`multigpu20` has only `name,cpu_milli,memory_mib,num_gpu,
   gpu_milli`) is read in file order, one pod a second from 0, none ever leaving: the papers
   replay these lists without times (see `sim.inflate`);
-- `gpu_spec`, when present, lists the GPU models a pod accepts (`V100M16|V100M32`, empty:
-  any); it is checked and counted, but every GPU of a node-list fleet shares one alias, so a
-  pod's VM may land on any model (a note says how many pods named one);
 - a pod without GPUs is an ordinary VM of ceil(cpu_milli / 1000) vCPUs and memory_mib MiB;
 - a pod with GPUs becomes a GPU VM of `num_gpu` whole GPUs; a fractional pod (num_gpu 1,
   gpu_milli < 1000) also takes one whole GPU, since PCI passthrough cannot share a card. Its
-  size is the plan's GPU flavor (the slice) times its GPUs, not the pod's CPU and memory.
+  size is the plan's k-GPU flavor of its model (k slices unless the menu lowers them), not the
+  pod's CPU and memory;
+- a pod's `gpu_spec` (`T4`, `V100M16|V100M32`: any of these) names its GPU model; the alias is
+  the name in lower case without other characters (`v100m16`). `resolve_models` picks, per pod,
+  the first listed model the fleet has; a pod without one (empty spec) asks the fleet's first
+  model. With `per_model`, the node list's models become GPU models of their own (alias as
+  above) with 1, 2, 4 and 8-GPU flavors up to the most GPUs a node has.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec
+from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host, SliceSpec
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.releases import Release
 from gpuslice.sim.workload import VmRequest, Workload
@@ -156,8 +159,8 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
         msg = "the header has one of creation_time, deletion_time: give both or neither"
         raise InputError(msg, source=source)
     for order, (line, row) in enumerate(rows):
-        if _gpu_spec(row, source, line):
-            constrained += 1
+        models = _gpu_spec(row, source, line)
+        constrained += bool(models)
         if not timed:
             created, deleted = float(order), None
         else:
@@ -169,6 +172,7 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
                 msg = "deletion_time is before creation_time"
                 raise InputError(msg, source=source, line=line, field="deletion_time")
         gpus = _whole(row, "num_gpu", source, line)
+        spec = "|".join(model_alias(m) for m in models)
         milli = _number(row, "gpu_milli", source, line)
         if gpus == 1 and milli < 1000:
             fractional += 1
@@ -180,6 +184,7 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
                 memory_mb=_whole(row, "memory_mib", source, line),
                 disk_gb=0,
                 gpus=gpus,
+                alias=(spec or None) if gpus else None,
             )
         )
     requests.sort(key=lambda r: r.arrival)
@@ -190,10 +195,7 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
     if not timed:
         notes.append("no creation or deletion times: pods arrive in file order and never leave")
     if constrained:
-        notes.append(
-            f"{constrained} tasks name accepted GPU models (gpu_spec); the fleet has one alias "
-            "for every GPU, so they may land on any model"
-        )
+        notes.append(f"{constrained} tasks name accepted GPU models (gpu_spec)")
     return Workload(tuple(requests), source, tuple(notes))
 
 
@@ -297,6 +299,43 @@ ALIBABA_VENDOR_ID = "10de"
 ALIBABA_PRODUCT_ID = "ffff"
 
 
+def model_alias(name: str) -> str:
+    """A trace GPU model's alias: lower case, letters and digits only (`V100M16` -> `v100m16`)."""
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+MENU_SIZES = (1, 2, 4, 8)
+
+
+def _trace_models(
+    nodes: tuple[AlibabaNode, ...], slice_spec: SliceSpec
+) -> tuple[dict[str, str], tuple[GpuModel, ...]]:
+    """(trace model -> placeholder product id, one GPU model per trace model), most GPUs first."""
+    gpus: dict[str, int] = {}
+    most: dict[str, int] = {}
+    for node in nodes:
+        if node.gpus:
+            gpus[node.model] = gpus.get(node.model, 0) + node.gpus
+            most[node.model] = max(most.get(node.model, 0), node.gpus)
+    ordered = sorted(gpus, key=lambda m: (-gpus[m], m))
+    products = {m: f"f{index:03x}" for index, m in enumerate(ordered)}
+    models = tuple(
+        GpuModel(
+            alias=model_alias(m),
+            vendor_id=ALIBABA_VENDOR_ID,
+            product_id=products[m],
+            slice=slice_spec,
+            flavor=f"g1.{model_alias(m)}",
+            name=m,
+            flavors=tuple(
+                GpuFlavor(f"g{k}.{model_alias(m)}", k) for k in MENU_SIZES if k <= most[m]
+            ),
+        )
+        for m in ordered
+    )
+    return products, models
+
+
 def alibaba_fleet(
     nodes: tuple[AlibabaNode, ...],
     *,
@@ -304,19 +343,22 @@ def alibaba_fleet(
     slice_spec: SliceSpec,
     disk_gb: int = 1000,
     source: str = "<nodes>",
+    per_model: bool = False,
 ) -> Fleet:
     """A fleet with one hypervisor per trace node and its GPUs (rules in the module docstring).
 
     GPUs get placeholder PCI ids (`10de:ffff`) and one alias `gpu`; addresses are made up
-    (`0000:NN:00.0`); the flavor is `g1.gpu`. Every node keeps nova's default host reserve.
+    (`0000:NN:00.0`); the flavor is `g1.gpu`. With `per_model` each trace model gets its own
+    placeholder id, alias and menu instead. Every node keeps nova's default host reserve.
     """
+    products, models = _trace_models(nodes, slice_spec) if per_model else ({}, ())
     hosts: list[Host] = []
     for node in nodes:
         gpus = tuple(
             GpuDevice(
                 address=f"0000:{index + 1:02x}:00.0",
                 vendor_id=ALIBABA_VENDOR_ID,
-                product_id=ALIBABA_PRODUCT_ID,
+                product_id=products.get(node.model, ALIBABA_PRODUCT_ID),
                 device=node.model or None,
             )
             for index in range(node.gpus)
@@ -330,18 +372,21 @@ def alibaba_fleet(
                 gpus=gpus,
             )
         )
-    model = GpuModel(
-        alias="gpu",
-        vendor_id=ALIBABA_VENDOR_ID,
-        product_id=ALIBABA_PRODUCT_ID,
-        slice=slice_spec,
-        flavor="g1.gpu",
-        name="any GPU of the trace",
-    )
+    if not models:
+        models = (
+            GpuModel(
+                alias="gpu",
+                vendor_id=ALIBABA_VENDOR_ID,
+                product_id=ALIBABA_PRODUCT_ID,
+                slice=slice_spec,
+                flavor="g1.gpu",
+                name="any GPU of the trace",
+            ),
+        )
     return Fleet(
         release=release,
         strategy="auto",
-        models=(model,),
+        models=models,
         hosts=tuple(hosts),
         controllers=("controller",),
         source=source,
@@ -349,12 +394,59 @@ def alibaba_fleet(
 
 
 def read_alibaba_fleet(
-    path: str | Path, *, release: Release, slice_spec: SliceSpec, disk_gb: int = 1000
+    path: str | Path,
+    *,
+    release: Release,
+    slice_spec: SliceSpec,
+    disk_gb: int = 1000,
+    per_model: bool = False,
 ) -> Fleet:
     """Read the openb node list at `path` into a fleet (see `alibaba_fleet`)."""
     nodes = parse_alibaba_nodes(read_text(path), source=str(path))
     if not nodes:
         raise InputError("the node list has no nodes", source=str(path))
     return alibaba_fleet(
-        nodes, release=release, slice_spec=slice_spec, disk_gb=disk_gb, source=str(path)
+        nodes,
+        release=release,
+        slice_spec=slice_spec,
+        disk_gb=disk_gb,
+        source=str(path),
+        per_model=per_model,
     )
+
+
+def names_models(workload: Workload) -> bool:
+    """Whether any GPU request of `workload` names a GPU model (an openb `gpu_spec`)."""
+    return any(r.alias for r in workload.requests if r.gpus)
+
+
+def resolve_models(workload: Workload, fleet: Fleet) -> Workload:
+    """Each GPU request asks the first of its listed models that `fleet` has (rules above).
+
+    A request naming none of the fleet's models, or none at all, asks the fleet's first model;
+    the workload's notes say how many did.
+    """
+    known = {m.alias for m in fleet.used_models}
+    first = fleet.used_models[0].alias if fleet.used_models else None
+    unnamed = unmatched = choices = 0
+    out: list[VmRequest] = []
+    for request in workload.requests:
+        if not request.gpus or request.alias in known:
+            out.append(request)
+            continue
+        options = [a for a in (request.alias or "").split("|") if a]
+        if len(options) > 1:
+            choices += 1
+        pick = next((a for a in options if a in known), None)
+        if pick is None:
+            unnamed += not options
+            unmatched += bool(options)
+        out.append(replace(request, alias=pick or first))
+    notes = list(workload.notes)
+    if choices:
+        notes.append(f"{choices} GPU tasks list several models: each asks the first the fleet has")
+    if unnamed:
+        notes.append(f"{unnamed} GPU tasks name no model: they ask {first}")
+    if unmatched:
+        notes.append(f"{unmatched} GPU tasks name only models the fleet lacks: they ask {first}")
+    return Workload(tuple(out), workload.source, tuple(notes))
