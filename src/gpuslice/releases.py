@@ -107,6 +107,11 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "provider_yaml": [(14, False), (22, True)],
     "isolated_aggregates": [(14, False), (20, True)],
     "pci_weigher": [(14, False), (16, True)],
+    "disk_weigher": [(14, False), (15, True)],
+    # what nova uses where no config sets the ratios (cpu, ram, disk): before Stein a 0.0
+    # default that the compute node read as 16.0/1.5/1.0, from Stein `initial_*_allocation_
+    # ratio`, whose defaults became 4.0/1.0/1.0 in 2023.1 (nova 26 vs 27 conf/compute.py)
+    "initial_allocation_ratios": [(14, (16.0, 1.5, 1.0)), (27, (4.0, 1.0, 1.0))],
     "pci_report_in_placement": [(14, False), (26, True)],
     "pci_in_placement_scheduling": [(14, False), (27, True)],
     "device_spec_resource_class": [(14, False), (26, True)],
