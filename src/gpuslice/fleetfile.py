@@ -426,7 +426,7 @@ def _models(
         spec = m.slice or raw.slice
         per_gpu = SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb)
         default = raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"
-        vgpu = _vgpu_spec(index, m, m.flavor or default, located)
+        vgpu = _vgpu_spec(index, m, m.flavor or default, per_gpu.disk_gb, located)
         menu = () if vgpu is not None else _menu(index, m, per_gpu, located)
         vgpu_first = vgpu.flavors[0].name if vgpu is not None else None
         model = GpuModel(
@@ -635,13 +635,16 @@ def _flavor_names(model: GpuModel) -> set[str]:
     return {f.name for f in model.menu}
 
 
-def _vgpu_spec(index: int, raw: GpuModelIn, default: str, located: LocatedYaml) -> VgpuSpec | None:
+def _vgpu_spec(
+    index: int, raw: GpuModelIn, default: str, disk_gb: int, located: LocatedYaml
+) -> VgpuSpec | None:
     """The model's vGPU cut when it is in `mode: vgpu`, else None (and no vGPU keys allowed).
 
     Rules: a vGPU model names its `mdev_type` and `vgpus_per_gpu`; each flavor asks `vgpus`
     (1 to vgpus_per_gpu; a VM's vGPUs come from one card) and nothing else: its size is always
     vgpus x the per-vGPU slice, so no flavor strands part of a card's slice. Without flavors:
     one 1-vGPU flavor named `flavor:` (or the default). Names and vGPU counts are listed once.
+    The per-vGPU slice has disk (`card_inventory` in gpuslice.plan.vgpu says why).
     """
     where = ("gpu_models", index)
     if raw.mode == "passthrough":
@@ -666,6 +669,15 @@ def _vgpu_spec(index: int, raw: GpuModelIn, default: str, located: LocatedYaml) 
             )
     assert raw.mdev_type is not None
     assert raw.vgpus_per_gpu is not None
+    if disk_gb < 1:
+        raise InputError(
+            "a vGPU slice needs disk_gb of at least 1: it is the part a vGPU VM takes from the "
+            "host's root provider, and nova's scheduler skips a host whose root provider would "
+            "give a request nothing",
+            source=located.source,
+            line=located.line_of((*where, "slice") if raw.slice else ("slice",)),
+            field=f"gpu_models.{index}.slice.disk_gb" if raw.slice else "slice.disk_gb",
+        )
     per_gpu = raw.vgpus_per_gpu
     if raw.flavors is not None and raw.flavor is not None:
         raise InputError(

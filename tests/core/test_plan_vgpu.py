@@ -29,7 +29,7 @@ gpu_models:
     mode: vgpu
     mdev_type: nvidia-592
     vgpus_per_gpu: 4
-    slice: {{vcpus: 2, memory_mb: 8192, disk_gb: 0}}
+    slice: {{vcpus: 2, memory_mb: 8192, disk_gb: 10}}
     flavors: [{{name: v1.a10, vgpus: 1}}, {{name: v2.a10, vgpus: 2}}]
 hosts:
   - name: vg1
@@ -89,6 +89,13 @@ def test_bad_vgpu_models_are_refused_with_the_field(old: str, new: str, says: st
     assert "gpu_models.0" in str(caught.value)
 
 
+def test_a_vgpu_slice_without_disk_is_refused_with_the_reason() -> None:
+    text = FLEET.replace("disk_gb: 10}}", "disk_gb: 0}}")
+    with pytest.raises(InputError, match="skips a host whose root provider") as caught:
+        fleet(text=text)
+    assert "gpu_models.0.slice.disk_gb" in str(caught.value)
+
+
 def test_a_vgpu_count_on_a_passthrough_flavor_is_refused() -> None:
     text = FLEET.replace("    mode: vgpu\n    mdev_type: nvidia-592\n    vgpus_per_gpu: 4\n", "")
     with pytest.raises(InputError, match="vgpus: is for a model in mode: vgpu"):
@@ -100,7 +107,9 @@ def test_placement_ties_each_cards_slice_to_the_cards_own_provider() -> None:
     doc = provider_yaml(plan, "vg1")
     entries = doc["providers"]
     assert entries[0]["identification"] == {"uuid": "$COMPUTE_NODE"}
-    assert "inventories" not in entries[0]  # nothing pooled: the host has vGPU cards alone
+    # Only the slices' disk is pooled on the root (2 cards x 4 vGPUs x 10 GB): a vGPU VM must
+    # take something from the root or nova's scheduler skips the host.
+    assert entries[0]["inventories"]["additional"] == [{"CUSTOM_GPU_DISK_GB": {"total": 80}}]
     names = [e["identification"].get("name") for e in entries[1:]]
     assert names == [
         "vg1.example.org_pci_0000_17_00_0",
@@ -126,11 +135,12 @@ def test_vgpu_flavors_ask_one_numbered_group_and_nothing_standard() -> None:
     plan = make_plan(fleet())
     by_name = {f.name: f for f in plan.cloud.flavors}
     v2 = by_name["v2.a10"]
-    assert (v2.vcpus, v2.ram, v2.disk) == (4, 16384, 0)
+    assert (v2.vcpus, v2.ram, v2.disk) == (4, 16384, 20)
     assert dict(v2.extra_specs) == {
         "resources:VCPU": "0",
         "resources:MEMORY_MB": "0",
         "resources:DISK_GB": "0",
+        "resources:CUSTOM_GPU_DISK_GB": "20",
         "resources1:VGPU": "2",
         "resources1:CUSTOM_GPU_VCPU": "4",
         "resources1:CUSTOM_GPU_MEMORY_MB": "16384",
@@ -217,7 +227,11 @@ def test_the_example_fleet_mixes_vgpu_cards_and_a_pooled_passthrough_gpu() -> No
     doc = provider_yaml(plan, "mixed-01")
     root, *cards = doc["providers"]
     # The L40S's slice is pooled on the root; each A10's on its card.
-    assert root["inventories"]["additional"][0] == {"CUSTOM_GPU_VCPU": {"total": 8}}
+    assert root["inventories"]["additional"] == [
+        {"CUSTOM_GPU_VCPU": {"total": 8}},
+        {"CUSTOM_GPU_MEMORY_MB": {"total": 65536}},
+        {"CUSTOM_GPU_DISK_GB": {"total": 100 + 2 * 4 * 40}},
+    ]
     assert [c["identification"]["name"] for c in cards] == [
         child_provider_name(mixed, g) for g in mixed.gpus[:2]
     ]

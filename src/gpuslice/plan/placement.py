@@ -166,18 +166,11 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         ), None
     held = slices_of(fleet, host)
     check_fits(fleet, host, held)
-    # The root offers back only the passthrough GPUs' slices; vGPU cards' sit on their own
-    # providers (gpuslice.plan.vgpu). The root withholds both.
+    # The root offers back the passthrough GPUs' slices and every slice's disk; vGPU cards'
+    # vCPUs and RAM sit on their own providers (gpuslice.plan.vgpu). The root withholds all.
     cards = card_providers(fleet, host)
     pooled = held - sum(
-        (
-            Resources(
-                p.inventories[GPU_VCPU].total,
-                p.inventories[GPU_MEMORY].total,
-                p.inventories[GPU_DISK].total if GPU_DISK in p.inventories else 0,
-            )
-            for p in cards
-        ),
+        (Resources(p.inventories[GPU_VCPU].total, p.inventories[GPU_MEMORY].total) for p in cards),
         Resources(),
     )
     files = NodeFiles()

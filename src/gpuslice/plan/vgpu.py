@@ -153,17 +153,20 @@ def mdev_options(fleet: Fleet, host: Host, files: NodeFiles) -> None:
 
 
 def card_inventory(model: GpuModel) -> dict[str, Inventory]:
-    """What one card's provider holds: VGPU (nova's) and the card's slice (gpuslice's)."""
+    """What one card's provider holds: VGPU (nova's) and the card's vCPUs and RAM (gpuslice's).
+
+    The slice's disk stays on the root (the host's disk, pooled): a vGPU flavor must take
+    something from the root, because nova's scheduler matches allocation candidates to a host
+    by the providers they allocate from and skips a host whose root gets nothing (nova 34
+    `scheduler/manager.py` `_schedule`, "if not host.allocation_candidates").
+    """
     assert model.vgpu is not None
     held = model.gpu_slice
-    inventories = {
+    return {
         VGPU: Inventory(model.vgpu.vgpus_per_gpu),
         GPU_VCPU: Inventory(held.vcpus),
         GPU_MEMORY: Inventory(held.memory_mb),
     }
-    if held.disk_gb:
-        inventories[GPU_DISK] = Inventory(held.disk_gb)
-    return inventories
 
 
 def card_providers(fleet: Fleet, host: Host) -> tuple[Provider, ...]:
@@ -199,22 +202,21 @@ def provider_entries(fleet: Fleet, host: Host) -> list[dict[str, Any]]:
 
 
 def tied_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
-    """A tied vGPU flavor's extra specs: nothing standard, and one numbered group asking the
-    vGPUs, their slice and the model's trait, so all come from one card's provider."""
+    """A tied vGPU flavor's extra specs: nothing standard; one numbered group asking the vGPUs,
+    their vCPUs and RAM and the model's trait, so all come from one card's provider; their disk
+    from the root's pooled slice (see `card_inventory` for why the root must give something)."""
     size = item.size(model.slice)
     g = GROUP
-    specs = {
+    return {
         "resources:VCPU": "0",
         "resources:MEMORY_MB": "0",
         "resources:DISK_GB": "0",
+        f"resources:{GPU_DISK}": str(size.disk_gb),
         f"resources{g}:{VGPU}": str(item.vgpus),
         f"resources{g}:{GPU_VCPU}": str(size.vcpus),
         f"resources{g}:{GPU_MEMORY}": str(size.memory_mb),
         f"trait{g}:{vgpu_trait(model)}": "required",
     }
-    if size.disk_gb:
-        specs[f"resources{g}:{GPU_DISK}"] = str(size.disk_gb)
-    return specs
 
 
 def pooled_specs(item: VgpuFlavor) -> dict[str, str]:

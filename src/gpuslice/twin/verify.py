@@ -28,6 +28,7 @@ from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
+from gpuslice.plan.vgpu import is_tied
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
@@ -41,6 +42,7 @@ from gpuslice.twin.scenario import (
     compare_model,
     run_scenario,
 )
+from gpuslice.twin.vgpu import run_vgpu_scenario
 
 if TYPE_CHECKING:
     from gpuslice.twin._nova34 import NovaTwin
@@ -94,8 +96,25 @@ def check_files(
         if path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}")):
             entries = parse_ini(text, path)
             entries = port_entries(entries, source, NOVA_RELEASE)
-            findings.extend(check_entries(entries, registry, value_checks=value_checks))
+            known = {**registry, **_mdev_groups(entries)}
+            findings.extend(check_entries(entries, known, value_checks=value_checks))
     return findings
+
+
+def _mdev_groups(entries: Sequence[ConfEntry]) -> dict[str, list[Any]]:
+    """nova's dynamic `[mdev_<type>]` groups for the types a file enables (none without)."""
+    types = [
+        t.strip()
+        for e in entries
+        if (e.section, e.name) == ("devices", "enabled_mdev_types")
+        for t in e.value.split(",")
+        if t.strip()
+    ]
+    if not types:
+        return {}
+    from gpuslice.twin import _nova34
+
+    return _nova34.mdev_registry(types)
 
 
 def verify(
@@ -284,10 +303,19 @@ def _jobs(
 # --- one run per GPU host ---------------------------------------------------------------------
 
 
-def _fake_host(host: Host, **overrides: Any) -> Any:
+def _fake_host(host: Host, fleet: Fleet | None = None, **overrides: Any) -> Any:
+    """The fake libvirt host for `host`; with `fleet`, its vGPU cards are mdev-capable GPUs
+    offering `vgpus_per_gpu` of their type, and libvirt reports its hypervisor hostname."""
     from gpuslice.twin._nova34 import FakeHost
 
     nodes = len(host.cpu_numa) or 1
+    cards: list[tuple[str, str, int]] = []
+    for gpu in fleet.vgpu_gpus(host) if fleet is not None else ():
+        spec = fleet.model_of(gpu).vgpu  # type: ignore[union-attr]
+        assert spec is not None
+        cards.append((gpu.address, spec.mdev_type, spec.vgpus_per_gpu))
+    if fleet is not None and host.hypervisor_hostname:
+        overrides.setdefault("hypervisor_hostname", host.hypervisor_hostname)
     return FakeHost(
         name=host.name,
         cpus=host.cpus,
@@ -295,6 +323,7 @@ def _fake_host(host: Host, **overrides: Any) -> Any:
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
         gpus=host.gpus,
+        mdev_cards=tuple(cards),
         **overrides,
     )
 
@@ -383,10 +412,14 @@ def _run_host(
 
         def body(twin: NovaTwin) -> None:
             twin.apply(entries)
-            rp_uuid = twin.start_host(_fake_host(job.host))
-            _check_host_seen(twin, steps, job, rp_uuid)
+            rp_uuid = twin.start_host(_fake_host(job.host, fleet))
+            _check_host_seen(twin, steps, job, rp_uuid, fleet)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
-            run_scenario(twin, steps, fleet, job, rp_uuid)
+            if fleet.vgpu_gpus(job.host):
+                tied = is_tied(fleet, plan.strategy)
+                run_vgpu_scenario(twin, steps, fleet, job, rp_uuid, tied)
+            else:
+                run_scenario(twin, steps, fleet, job, rp_uuid)
             if compare[0] > 0 and job.plan is not None:
                 found = compare_model(twin, steps, fleet, plan, job.plan, *compare)
                 if report is not None:
@@ -396,7 +429,11 @@ def _run_host(
     return steps.rows
 
 
-def _check_host_seen(twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str) -> None:
+def _check_host_seen(
+    twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str, fleet: Fleet | None = None
+) -> None:
+    """nova sees the host's CPUs, RAM, disk and passthrough GPUs (vGPU cards are no PCI
+    devices to nova), and the root provider's inventory and traits as planned."""
     host = job.host
     inv = twin.inventories(rp_uuid)
     devices = twin.pci_devices(host.name)
@@ -405,7 +442,8 @@ def _check_host_seen(twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str) -
         return int(inv.get(rc, {}).get("total", 0))
 
     cpus = total("VCPU") + total("PCPU")  # shared plus dedicated CPUs
-    want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in host.gpus)
+    passed = fleet.passthrough_gpus(host) if fleet is not None else host.gpus
+    want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in passed)
     seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]}" for d in devices)
     expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"
     seen = f"{cpus} CPUs, {total('MEMORY_MB')} MB, {total('DISK_GB')} GB; GPUs {seen_gpus}"
