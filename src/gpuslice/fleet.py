@@ -25,6 +25,8 @@ STRATEGIES: tuple[StrategyName, ...] = (
     "auto",
 )
 CpuMode = Literal["accounted", "dedicated"]
+# Where a vGPU card's slice sits under placement: on the card's provider, or pooled on the root.
+VgpuSlices = Literal["per_card", "pooled"]
 GpuMode = Literal["passthrough", "vgpu"]
 
 
@@ -212,6 +214,7 @@ class Fleet:
     pci_in_placement: bool = False
     # The cloud's [quota] driver is nova.quota.UnifiedLimitsDriver (Keystone registered limits).
     unified_limits: bool = False
+    vgpu_slices: VgpuSlices = "per_card"
     source: str = "<fleet>"
 
     @property

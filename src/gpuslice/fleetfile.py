@@ -137,6 +137,7 @@ class FleetIn(_Strict):
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
     unified_limits: bool = False
+    vgpu_slices: Literal["per_card", "pooled"] = "per_card"
     gpu_models: list[GpuModelIn] = []
     controllers: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
@@ -244,6 +245,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
         pci_in_placement=raw.pci_in_placement,
         unified_limits=raw.unified_limits,
+        vgpu_slices=raw.vgpu_slices,
         source=source,
     )
 

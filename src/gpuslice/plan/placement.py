@@ -110,7 +110,7 @@ def plan_placement(fleet: Fleet) -> Plan:
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), {}),),
         flavors=(
             *gpu_flavors(fleet, lambda size: _flavor_specs(size, dedicated)),
-            *vgpu_flavors(fleet, is_tied(fleet, "placement"), {}),
+            *vgpu_flavors(fleet, "tied" if is_tied(fleet, "placement") else "pooled", {}),
         ),
     )
     return assemble(
@@ -169,10 +169,11 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     # The root offers back the passthrough GPUs' slices and every slice's disk; vGPU cards'
     # vCPUs and RAM sit on their own providers (gpuslice.plan.vgpu). The root withholds all.
     cards = card_providers(fleet, host)
-    pooled = held - sum(
-        (Resources(p.inventories[GPU_VCPU].total, p.inventories[GPU_MEMORY].total) for p in cards),
-        Resources(),
+    tied = is_tied(fleet, "placement")
+    on_cards = (
+        Resources(p.inventories[GPU_VCPU].total, p.inventories[GPU_MEMORY].total) for p in cards
     )
+    pooled = held - sum(on_cards, Resources()) if tied else held
     files = NodeFiles()
     passthrough_option(fleet, host, files)
     mdev_options(fleet, host, files)
@@ -248,7 +249,7 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         rc: i for rc, i in inventories.items() if i.total or not rc.startswith("CUSTOM_")
     }
     custom = {rc: inv for rc, inv in inventories.items() if rc.startswith("CUSTOM_")}
-    files.documents.append(_provider_document(custom, provider_entries(fleet, host)))
+    files.documents.append(_provider_document(custom, provider_entries(fleet, host, tied)))
     provider = Provider(
         host.name, host.name, inventories, (GPU_TRAIT,), fleet.passthrough_gpus(host)
     )

@@ -135,7 +135,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
     cloud = CloudObjects(
         traits=(GPU_TRAIT,) if isolated else (),
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), metadata),),
-        flavors=(*gpu_flavors(fleet, specs), *vgpu_flavors(fleet, False, specs)),
+        flavors=(*gpu_flavors(fleet, specs), *vgpu_flavors(fleet, "vgpu_only", specs)),
         provider_traits=provider_traits,
     )
     return assemble(

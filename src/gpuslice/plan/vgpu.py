@@ -12,7 +12,7 @@ strategy's host-level hold is all there is (`pooled`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec, VgpuFlavor
@@ -44,8 +44,12 @@ def child_provider_name(host: Host, gpu: GpuDevice) -> str:
 
 def is_tied(fleet: Fleet, strategy: str) -> bool:
     """Whether each card's slice sits on its own provider: strategy placement on a release
-    with provider.yaml (Victoria, 22)."""
-    return strategy == "placement" and fleet.release.has("provider_yaml")
+    with provider.yaml (Victoria, 22), unless the fleet asks `vgpu_slices: pooled`."""
+    return (
+        strategy == "placement"
+        and fleet.release.has("provider_yaml")
+        and fleet.vgpu_slices == "per_card"
+    )
 
 
 def check_vgpu(fleet: Fleet, strategy: str) -> None:
@@ -183,21 +187,23 @@ def card_providers(fleet: Fleet, host: Host) -> tuple[Provider, ...]:
     )
 
 
-def provider_entries(fleet: Fleet, host: Host) -> list[dict[str, Any]]:
-    """provider.yaml entries adding each vGPU card's slice (and its model's trait) to the card's
-    own provider, found by name; nova creates the provider, provider.yaml only adds to it."""
+def provider_entries(fleet: Fleet, host: Host, tied: bool = True) -> list[dict[str, Any]]:
+    """provider.yaml entries adding each vGPU card's slice (when `tied`) and its model's trait
+    to the card's own provider, found by name; nova creates the provider, provider.yaml only
+    adds to it."""
     entries: list[dict[str, Any]] = []
     for provider in card_providers(fleet, host):
-        additional = [
-            {rc: {"total": inv.total}} for rc, inv in provider.inventories.items() if rc != VGPU
-        ]
-        entries.append(
-            {
-                "identification": {"name": provider.name},
-                "inventories": {"additional": additional},
-                "traits": {"additional": list(provider.traits)},
+        entry: dict[str, Any] = {"identification": {"name": provider.name}}
+        if tied:
+            entry["inventories"] = {
+                "additional": [
+                    {rc: {"total": inv.total}}
+                    for rc, inv in provider.inventories.items()
+                    if rc != VGPU
+                ]
             }
-        )
+        entry["traits"] = {"additional": list(provider.traits)}
+        entries.append(entry)
     return entries
 
 
@@ -219,20 +225,45 @@ def tied_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
     }
 
 
-def pooled_specs(item: VgpuFlavor) -> dict[str, str]:
-    """A pooled vGPU flavor's extra specs: the vGPUs alone (the strategy adds its own)."""
+def pooled_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
+    """A pooled vGPU flavor's extra specs under placement: the vGPUs and the model's trait in
+    the numbered group, the slice in the unnumbered one (the root's pool, any card's)."""
+    size = item.size(model.slice)
+    return {
+        "resources:VCPU": "0",
+        "resources:MEMORY_MB": "0",
+        "resources:DISK_GB": "0",
+        f"resources:{GPU_VCPU}": str(size.vcpus),
+        f"resources:{GPU_MEMORY}": str(size.memory_mb),
+        f"resources:{GPU_DISK}": str(size.disk_gb),
+        f"resources{GROUP}:{VGPU}": str(item.vgpus),
+        f"trait{GROUP}:{vgpu_trait(model)}": "required",
+    }
+
+
+def vgpu_only_specs(item: VgpuFlavor) -> dict[str, str]:
+    """A vGPU flavor's extra specs where no slice is held per card: the vGPUs alone (the
+    strategy adds its own)."""
     return {f"resources:{VGPU}": str(item.vgpus)}
 
 
-def vgpu_flavors(fleet: Fleet, tied: bool, extra: dict[str, str]) -> tuple[Flavor, ...]:
+def vgpu_flavors(
+    fleet: Fleet, form: Literal["tied", "pooled", "vgpu_only"], extra: dict[str, str]
+) -> tuple[Flavor, ...]:
     """Every flavor of every vGPU model in use: `vgpus` x the per-vGPU slice in size, with the
-    tied or pooled specs plus the strategy's `extra`."""
+    specs of `form` plus the strategy's `extra`."""
     flavors: list[Flavor] = []
     for model in fleet.vgpu_models:
         assert model.vgpu is not None
         for item in model.vgpu.flavors:
             size: SliceSpec = item.size(model.slice)
-            specs = {**extra, **(tied_specs(model, item) if tied else pooled_specs(item))}
+            if form == "tied":
+                own = tied_specs(model, item)
+            elif form == "pooled":
+                own = pooled_specs(model, item)
+            else:
+                own = vgpu_only_specs(item)
+            specs = {**extra, **own}
             flavors.append(
                 Flavor(
                     name=item.name,
@@ -277,6 +308,16 @@ def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
                 "ignores the entry (nova 34 resource_tracker `_get_providers_to_update`): the "
                 "root still withholds the slice and no vGPU flavor boots; audit and verify "
                 "check the names",
+            )
+        )
+    elif strategy == "placement" and fleet.release.has("provider_yaml"):
+        notes.append(
+            Note(
+                "vgpu",
+                "vgpu_slices: pooled: every vGPU card's slice is pooled on the root provider; "
+                f"a vGPU flavor takes its vGPUs from one card (resources{GROUP}:VGPU) and its "
+                "slice from the pool. It adds up while every flavor takes whole per-vGPU "
+                "slices, but nothing ties a slice to its card; the default per_card does",
             )
         )
     else:

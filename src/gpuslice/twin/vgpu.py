@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import yaml
+
 from gpuslice.fleet import Fleet, GpuModel
 from gpuslice.plan.common import GPU_MEMORY, GPU_VCPU
 from gpuslice.plan.vgpu import VGPU, card_inventory, child_provider_name, vgpu_trait
@@ -25,6 +27,22 @@ if TYPE_CHECKING:
 def mdevs_in(xml: str) -> int:
     """How many mediated devices the guest XML attaches (`<hostdev type='mdev'>`)."""
     return sum(1 for h in ET.fromstring(xml).iter("hostdev") if h.get("type") == "mdev")
+
+
+def provider_yaml_names(text: str | None) -> list[str]:
+    """The provider names a rendered provider.yaml identifies (`identification: {name: ...}`)."""
+    if not text:
+        return []
+    data = yaml.safe_load(text) or {}
+    return [
+        str(p["identification"]["name"])
+        for p in data.get("providers", [])
+        if isinstance(p, dict) and "name" in (p.get("identification") or {})
+    ]
+
+
+def _cards_of(by_name: dict[str, dict[str, object]]) -> list[str]:
+    return sorted(n for n in by_name if "_pci_" in n)
 
 
 def _one_vgpu_flavor(twin: NovaTwin, model: GpuModel) -> tuple[str, str] | None:
@@ -43,6 +61,17 @@ def run_vgpu_scenario(
     cards = fleet.vgpu_gpus(host)
     by_name = {p["name"]: p for p in twin.providers()}
     names = {gpu.address: child_provider_name(host, gpu) for gpu in cards}
+    named = provider_yaml_names(job.provider_yaml)
+    if named:
+        absent = [n for n in named if n not in by_name]
+        steps.add(
+            "provider.yaml names providers nova has (its hypervisor hostname)",
+            ", ".join(named),
+            "absent: " + ", ".join(absent) + f" (nova's: {', '.join(_cards_of(by_name))})"
+            if absent
+            else ", ".join(named),
+            not absent,
+        )
     for gpu in cards:
         model = fleet.model_of(gpu)
         want = card_inventory(model) if tied else {VGPU: card_inventory(model)[VGPU]}
@@ -106,6 +135,8 @@ def run_vgpu_scenario(
                         else (f"; slice on {', '.join(holders[GPU_VCPU] + holders[GPU_MEMORY])}")
                     )
                     ok = ok and same
+                elif holders[GPU_VCPU]:
+                    seen += f"; slice on {', '.join(holders[GPU_VCPU])} (pooled)"
             steps.add(
                 f"{label}: {flavor_name} VM {index} of {count}",
                 "ACTIVE, 1 mdev; VGPU" + (" and slice" if tied else "") + " on one card",
