@@ -245,3 +245,45 @@ def test_continuation_lines_belong_to_their_value() -> None:
         'device_spec = {"vendor_id": "8086", "product_id": "154c"}\n'
         "next = 1\n"
     )
+
+
+def test_a_new_option_goes_before_the_comment_that_heads_the_next_section() -> None:
+    existing = "[DEFAULT]\ndebug = True\n\n# libvirt: ours\n[libvirt]\nvirt_type = kvm\n"
+    option = Option("f", "DEFAULT", "reserved_host_memory_mb", "512", "r")
+    assert merge_ini(existing, [option]) == (
+        "[DEFAULT]\ndebug = True\nreserved_host_memory_mb = 512\n\n"
+        "# libvirt: ours\n[libvirt]\nvirt_type = kvm\n"
+    )
+
+
+def test_the_plans_entries_under_an_older_name_go_the_operators_stay(tmp_path: Path) -> None:
+    """oslo.config reads a multi-valued option under all its names together: an old
+    `[DEFAULT] pci_alias` named like the plan's alias would be a second, disagreeing `gpu`."""
+    both = [json.loads(NIC_SPEC), {"vendor_id": "10de", "product_id": "1024"}]
+    existing = (
+        "[DEFAULT]\n"
+        'pci_alias = {"name": "gpu", "vendor_id": "10de", "product_id": "1024", '
+        '"device_type": "type-PF"}\n'
+        'pci_alias = {"name": "nic", "vendor_id": "8086", "product_id": "154c"}\n'
+        "[pci]\n"
+        f"passthrough_whitelist = {json.dumps(both)}\n"
+    )
+    merged = merge_ini(existing, hyper18_nova_conf())
+    parsed = parse_back(merged, tmp_path)
+    assert [json.loads(v)["name"] for v in parsed["DEFAULT"]["pci_alias"]] == ["nic"]
+    assert [json.loads(v)["name"] for v in parsed["pci"]["alias"]] == ["gpu"]
+    (old,) = parsed["pci"]["passthrough_whitelist"]
+    assert json.loads(old) == [json.loads(NIC_SPEC)]
+    assert [json.loads(v) for v in parsed["pci"]["device_spec"]] == [
+        {"vendor_id": "10de", "product_id": "1024"}
+    ]
+    assert merge_ini(merged, hyper18_nova_conf()) == merged
+
+
+def test_filters_under_the_older_name_are_the_operators_list() -> None:
+    option = Option("f", "filter_scheduler", "enabled_filters", "ComputeFilter,Pci", "r")
+    existing = "[DEFAULT]\nscheduler_default_filters = RetryFilter,MineFilter\n"
+    merged = merge_ini(existing, [option])
+    assert "enabled_filters = RetryFilter,MineFilter,ComputeFilter,Pci\n" in merged
+    assert '"ComputeFilter", "Pci"' in merged
+    assert merge_ini(merged, [option]) == merged

@@ -4,13 +4,17 @@ nothing across files (a failure or a kill leaves the old set, a rerun completes)
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gpuslice.cli import main
 from gpuslice.errors import InputError
+from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import NOVA_CONF, PROVIDER_YAML
 from gpuslice.render.apply_tree import merged_files, read_text, write_merged
@@ -92,13 +96,39 @@ def test_bytes_that_are_not_utf8_and_crlf_survive(tmp_path: Path) -> None:
         assert line in data
 
 
-def test_a_failure_while_staging_leaves_every_file_as_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("blocker", ["etc/nova/provider_config", "etc/modprobe.d"])
+def test_a_failure_while_staging_leaves_every_file_as_it_was(tmp_path: Path, blocker: str) -> None:
     root = node_root(tmp_path)
-    (root / "etc/nova/provider_config").write_text("a file where a directory must go")
+    (root / blocker).write_text("a file where a directory must go")
     before = snapshot(root)
-    with pytest.raises((InputError, OSError)):
+    paths = sorted(root.rglob("*"))
+    with pytest.raises(InputError, match=r"cannot (read|write)"):
         write_merged(merged_files(plan31(), root, node="hyper18"), root)
     assert snapshot(root) == before
+    assert sorted(root.rglob("*")) == paths
+
+
+def test_a_full_disk_while_staging_leaves_no_file_and_no_new_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = node_root(tmp_path)
+    before = snapshot(root)
+    paths = sorted(root.rglob("*"))
+    files = merged_files(plan31(), root, node="hyper18")
+    last = list(files)[-1]
+    real_open = os.open
+
+    def full_disk(path: str, flags: int, mode: int = 0o777) -> int:
+        if Path(path).name == f".{last.name}{NEW_SUFFIX}":
+            raise OSError(28, "No space left on device", path)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", full_disk)
+    with pytest.raises(InputError, match="cannot write: No space left on device"):
+        write_merged(files, root)
+    monkeypatch.undo()
+    assert snapshot(root) == before
+    assert sorted(root.rglob("*")) == paths
 
 
 def test_a_failure_during_the_swap_puts_the_old_files_back(
@@ -117,47 +147,63 @@ def test_a_failure_during_the_swap_puts_the_old_files_back(
         if self.name.endswith(NEW_SUFFIX):
             calls["n"] += 1
             if calls["n"] == 3:
-                raise OSError(28, "No space left on device")
+                raise OSError(28, "No space left on device", str(target))
         return real_replace(self, target)
 
     monkeypatch.setattr(Path, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(InputError, match="No space left on device; every file of this run is"):
         write_merged(files, root)
     monkeypatch.undo()
     assert snapshot(root) == before
 
 
+KILL_AFTER_TWO_RENAMES = """
+import os, signal, sys
+from pathlib import Path
+from gpuslice.plan import make_plan
+from gpuslice.render.apply_tree import merged_files, write_merged
+from gpuslice.render.atomic import NEW_SUFFIX
+from gpuslice.fleetfile import load_fleet
+
+root = Path(sys.argv[1])
+real_replace = Path.replace
+renames = []
+
+def replace_then_die(self, target):
+    if self.name.endswith(NEW_SUFFIX):
+        if len(renames) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        renames.append(self)
+    return real_replace(self, target)
+
+Path.replace = replace_then_die
+write_merged(merged_files(make_plan(load_fleet(sys.argv[2])), root), root)
+"""
+
+
 def test_a_kill_mid_swap_is_completed_by_the_rerun(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A kill is not an exception the writer can catch: stop it dead after two renames (the
-    journal stays), then rerun: the new set is complete and nothing is left beside it."""
-    plan = plan31()
+    """SIGKILL the writer after two of its renames (no handler runs, the journal stays), then
+    rerun: the new set is complete and nothing is left beside it."""
+    plan = make_plan(load_fleet(CURRENT))
     root = tmp_path
     for node in ("hyper18", "hyper16"):
         node_root(root / node)
     files = merged_files(plan, root)
-    real_replace = Path.replace
-    calls = {"n": 0}
-
-    class Killed(BaseException):
-        pass
-
-    def dying_replace(self: Path, target: str | os.PathLike[str]) -> Path:
-        if self.name.endswith(NEW_SUFFIX):
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise Killed
-        return real_replace(self, target)
-
-    monkeypatch.setattr(Path, "replace", dying_replace)
-    with pytest.raises(Killed):
-        write_merged(files, root)
-    monkeypatch.undo()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_TWO_RENAMES, str(root), CURRENT], env=env, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
     assert (root / JOURNAL).exists()
     done = [path for path, text in files.items() if read_text(path) == text]
-    assert 0 < len(done) < len(files)
-    write_merged(merged_files(plan, root), root)
+    assert len(done) == 2
+    code = main(["render", CURRENT, "--merge-into", str(root)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("completed an interrupted merge: ") == len(files) - 2
+    assert "nothing to change: the files already hold the plan" in out
     assert not (root / JOURNAL).exists()
     for path, text in files.items():
         assert path.read_text(encoding="utf-8") == text

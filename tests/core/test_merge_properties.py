@@ -85,20 +85,54 @@ def line_group(draw: st.DrawFn) -> list[str]:
 
 @st.composite
 def operator_file(draw: st.DrawFn) -> str:
-    groups = draw(st.lists(line_group(), max_size=25))
-    lines = [line for group in groups for line in group]
+    sections = draw(
+        st.lists(
+            st.tuples(st.sampled_from(SECTIONS), st.lists(line_group(), max_size=8)), max_size=5
+        )
+    )
+    lines = [
+        line
+        for name, groups in sections
+        for line in [f"[{name}]", *(line for group in groups for line in group)]
+    ]
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     bom = "\ufeff" if draw(st.booleans()) else ""
     return bom + "".join(line + eol for line in lines)
 
 
+def _is_the_plans(section: str | None, key: str | None, value: str) -> bool:
+    """Whether an entry of a multi-valued option names what the plan writes (alias `gpu`, or a
+    spec for 10de:1024 without an address); anything else of the operator's must stay."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return False
+    items = data if isinstance(data, list) else [data]
+    if (section, key) == ("pci", "alias"):
+        return any(isinstance(i, dict) and i.get("name") == "gpu" for i in items)
+    return any(
+        isinstance(i, dict)
+        and "address" not in i
+        and (i.get("vendor_id"), i.get("product_id")) == ("10de", "1024")
+        for i in items
+    )
+
+
+MULTI = {("pci", "alias"), ("pci", "device_spec")}
+
+
 def operator_lines(existing: str) -> list[str]:
-    """The lines (with their ends) of every block not about an option gpuslice sets."""
+    """The lines (with their ends) of every block not about an option gpuslice sets, and of
+    every entry of a multi-valued option that is not the plan's."""
     doc = parse_ini(existing)
     return [
         line
         for block in doc.blocks
         if not (block.kind == "entry" and (block.section, block.key) in ABOUT)
+        or (
+            (block.section, block.key) in MULTI
+            and not _is_the_plans(block.section, block.key, block.value or "")
+        )
         for line in block.lines
     ]
 
@@ -112,3 +146,41 @@ def test_merging_twice_changes_nothing_and_keeps_every_other_line(existing: str)
     for line in operator_lines(existing):
         assert any(candidate == line for candidate in remaining), line
     assert merged.startswith("\ufeff") == existing.startswith("\ufeff")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.integers(0, 127), min_size=2, max_size=64),
+    st.integers(1, 70),
+    st.integers(1, 70),
+)
+def test_the_cpu_set_hold_takes_exactly_the_count_and_gives_it_back(
+    cpus: set[int], count: int, later: int
+) -> None:
+    from gpuslice.cpuset import format_cpuset
+    from gpuslice.errors import InputError
+    from gpuslice.render.merge_cpu import parse_nova_cpus
+
+    existing = f"[compute]\ncpu_shared_set = {format_cpuset(cpus)}\n"
+
+    def merged_with(text: str, n: int) -> str:
+        option = Option("f", "DEFAULT", "reserved_host_cpus", str(n), "r")
+        return merge_ini(text, [option], cpu_sets_exclude_reserved=True)
+
+    def shared(text: str) -> set[int]:
+        (entry,) = parse_ini(text).entries("compute", "cpu_shared_set")
+        return parse_nova_cpus(entry.value or "", source=None, field="f")
+
+    if count >= len(cpus):
+        try:
+            merged_with(existing, count)
+        except InputError:
+            return
+        raise AssertionError("a hold as large as the set must be refused")
+    merged = merged_with(existing, count)
+    assert shared(merged) == set(sorted(cpus)[: len(cpus) - count])
+    assert merged_with(merged, count) == merged
+    assert not [line for line in merged.splitlines() if line.startswith("reserved_host_cpus")]
+    if later < len(cpus):
+        assert len(shared(merged_with(merged, later))) == len(cpus) - later
+    assert shared(merge_ini(merged, [], cpu_sets_exclude_reserved=True)) == cpus

@@ -13,6 +13,7 @@ from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.render import write_tree
 from gpuslice.render.apply_tree import bom_warnings, diff_merged, merged_files, write_merged
+from gpuslice.render.atomic import JOURNAL, recover
 from gpuslice.render.cmsh import render_cmsh
 
 
@@ -75,6 +76,15 @@ def render_command(
     if node is not None and node not in {n.name for n in plan.nodes}:
         names = ", ".join(n.name for n in plan.nodes)
         raise InputError(f"no node {node!r} in the plan; nodes with files: {names}", field="--node")
+    journal = merge_into / JOURNAL
+    if show_diff and journal.exists():
+        console_err.print(
+            f"warning: {journal}: an interrupted merge is pending; the diff is against the "
+            "files as they are now; a run without --diff completes it first"
+        )
+    elif not show_diff:
+        for path in recover(merge_into, []):
+            console.print(f"completed an interrupted merge: {path}")
     files = merged_files(plan, merge_into, node)
     for warning in bom_warnings(files):
         console_err.print(f"warning: {warning}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from contextlib import suppress
 from dataclasses import dataclass
@@ -66,12 +67,14 @@ def _model_stat(target: Path, root: Path) -> os.stat_result | None:
         folder = folder.parent
 
 
-def _make_dirs(folder: Path) -> None:
-    """Create `folder` and missing parents, each with its parent's owner, group and mode."""
+def _make_dirs(folder: Path, made: list[Path]) -> None:
+    """Create `folder` and missing parents, each with its parent's owner, group and mode;
+    appends each directory made to `made`."""
     if folder.exists():
         return
-    _make_dirs(folder.parent)
+    _make_dirs(folder.parent, made)
     folder.mkdir()
+    made.append(folder)
     parent = folder.parent.stat()
     folder.chmod(stat.S_IMODE(parent.st_mode))
     _chown(folder, parent)
@@ -91,9 +94,11 @@ def _chown(path: Path, model: os.stat_result) -> None:
         raise InputError(msg, source=str(path)) from None
 
 
-def _stage(target: Path, text: str, root: Path) -> Staged:
+def _stage(target: Path, text: str, root: Path, made: list[Path]) -> Staged:
+    if target.is_dir():
+        raise InputError("is a directory where a file must go; move it away", source=str(target))
     model = _model_stat(target, root)
-    _make_dirs(target.parent)
+    _make_dirs(target.parent, made)
     staged = _aside(target, NEW_SUFFIX)
     data = text.encode("utf-8", "surrogateescape")
     descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -161,8 +166,9 @@ def recover(root: Path, targets: list[Path]) -> list[Path]:
     (root / f"{JOURNAL}.tmp").unlink(missing_ok=True)
     for target in targets:
         real = real_target(target)
-        _aside(real, NEW_SUFFIX).unlink(missing_ok=True)
-        _aside(real, OLD_SUFFIX).unlink(missing_ok=True)
+        for suffix in (NEW_SUFFIX, OLD_SUFFIX):
+            with suppress(FileNotFoundError, NotADirectoryError):
+                _aside(real, suffix).unlink()
     return completed
 
 
@@ -173,10 +179,11 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
     """
     root = real_target(root)
     staged: list[Staged] = []
+    made: list[Path] = []
     try:
         for path, text in files.items():
             try:
-                staged.append(_stage(real_target(path), text, root))
+                staged.append(_stage(real_target(path), text, root, made))
             except OSError as error:
                 raise InputError(f"cannot write: {error.strerror}", source=str(path)) from None
         journal = _write_journal(root, staged)
@@ -184,23 +191,35 @@ def write_all(root: Path, files: dict[Path, str]) -> None:
         for each in staged:
             each.staged.unlink(missing_ok=True)
         (root / f"{JOURNAL}.tmp").unlink(missing_ok=True)
+        for folder in reversed(made):
+            with suppress(OSError):
+                folder.rmdir()
         raise
     swapped: list[Staged] = []
     try:
         for each in staged:
             if each.backup is not None:
-                each.backup.unlink(missing_ok=True)
-                os.link(each.target, each.backup)
+                _keep_aside(each.target, each.backup)
             each.staged.replace(each.target)
             swapped.append(each)
-    except OSError:
+    except OSError as error:
         _roll_back(swapped, staged)
         journal.unlink(missing_ok=True)
-        raise
+        msg = f"cannot replace it: {error.strerror}; every file of this run is as it was"
+        raise InputError(msg, source=str(error.filename or root)) from None
     for each in staged:
         if each.backup is not None:
             each.backup.unlink(missing_ok=True)
     journal.unlink()
+
+
+def _keep_aside(target: Path, backup: Path) -> None:
+    """Keep the old file as `backup`: a hard link, or a copy where links are not allowed."""
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
 
 
 def _roll_back(swapped: list[Staged], staged: list[Staged]) -> None:

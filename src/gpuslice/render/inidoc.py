@@ -71,15 +71,22 @@ class IniDoc:
         return any(b.kind == "section" and b.section == section for b in self.blocks)
 
     def section_end(self, section: str) -> int:
-        """Where a new option of `section` goes: after the last non-blank block of its last
-        occurrence. The section must exist."""
+        """Where a new option of `section` goes: at the end of its last occurrence, before
+        trailing blank lines and before comments that sit directly on the next section's header
+        (they speak of that section). The section must exist."""
         last_header = max(
             i for i, b in enumerate(self.blocks) if b.kind == "section" and b.section == section
         )
         end = last_header + 1
         while end < len(self.blocks) and self.blocks[end].kind != "section":
             end += 1
-        while end > last_header + 1 and not _body(self.blocks[end - 1].lines[0]).strip():
+        if end < len(self.blocks):
+            while end > last_header + 1 and _is_comment(self.blocks[end - 1]):
+                end -= 1
+            if end > last_header + 1 and not _is_blank(self.blocks[end - 1]):
+                while _is_comment(self.blocks[end]):
+                    end += 1
+        while end > last_header + 1 and _is_blank(self.blocks[end - 1]):
             end -= 1
         return end
 
@@ -93,6 +100,14 @@ class IniDoc:
 
 def _body(line: str) -> str:
     return line.rstrip("\r\n")
+
+
+def _is_blank(block: Block) -> bool:
+    return block.kind == "other" and not _body(block.lines[0]).strip()
+
+
+def _is_comment(block: Block) -> bool:
+    return block.kind == "other" and _body(block.lines[0]).lstrip()[:1] in ("#", ";")
 
 
 def split_key_value(body: str) -> tuple[str, str] | None:

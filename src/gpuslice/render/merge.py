@@ -14,7 +14,11 @@ Rules, per kind of option:
   passthrough spec: its address, else vendor_id:product_id; others: the whole value) is one the
   plan writes or an earlier run recorded as its own; gpuslice's entries are replaced in place or
   dropped, the operator's stay where they stand (from a JSON list holding both, only gpuslice's
-  items are taken out); new entries go after the option's last entry;
+  items are taken out); new entries go after the option's last entry. oslo.config reads such an
+  option under its older names too (`[DEFAULT] pci_alias`, `[pci] passthrough_whitelist`), so
+  entries of the plan's identities there go as well, and the operator's others stay;
+- a list option set only under its older name (`[DEFAULT] scheduler_default_filters`) gives the
+  operator's items for the union;
 - `reserved_host_cpus` beside an operator's CPU set follows `gpuslice.render.merge_cpu`.
 Every line not about an option gpuslice sets or recorded stays byte for byte (line ends, a BOM,
 any encoding), so merging twice changes nothing.
@@ -23,74 +27,24 @@ any encoding), so merging twice changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Literal
+from collections.abc import Iterable
 
 from gpuslice.plan.types import Option
 from gpuslice.render.ini import ordered_sections
 from gpuslice.render.inidoc import Block, IniDoc, parse_ini
 from gpuslice.render.markers import Marker, items_of, marker_line, take_markers
 from gpuslice.render.merge_cpu import hold_with_cpu_sets, restore_taken_cpus
-
-Placement = Literal["append", "prepend"]
-
-LIST_OPTIONS: dict[tuple[str, str], Placement] = {
-    ("filter_scheduler", "enabled_filters"): "append",
-    ("DEFAULT", "scheduler_default_filters"): "append",
-    ("ml2", "mechanism_drivers"): "prepend",
-}
-"""List options gpuslice extends, and where the items it adds go."""
+from gpuslice.render.option_kinds import (
+    LIST_OPTIONS,
+    MULTI_OPTIONS,
+    Identity,
+    Placement,
+    other_names,
+    whole_value,
+)
 
 _ADDED_WHY = "a rerun takes back only these"
 _OWNS_WHY = "a rerun replaces or removes only these entries"
-
-
-def _alias_identity(value: str) -> tuple[str, ...]:
-    names = [item["name"] for item in _json_items(value) if isinstance(item.get("name"), str)]
-    return tuple(str(name) for name in names) or _whole_value(value)
-
-
-def _spec_identity(value: str) -> tuple[str, ...]:
-    ids: list[str] = []
-    for item in _json_items(value):
-        if "address" in item:
-            address = item["address"]
-            ids.append(
-                f"address={address.lower()}"
-                if isinstance(address, str)
-                else f"address={json.dumps(address, sort_keys=True)}"
-            )
-        elif "vendor_id" in item or "product_id" in item:
-            vendor = str(item.get("vendor_id", "*")).lower()
-            product = str(item.get("product_id", "*")).lower()
-            ids.append(f"{vendor}:{product}")
-    return tuple(ids) or _whole_value(value)
-
-
-def _whole_value(value: str) -> tuple[str, ...]:
-    """The identity of a value nothing narrower identifies: the value itself."""
-    return (f"value={value.strip()}",)
-
-
-def _json_items(value: str) -> list[dict[str, object]]:
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    return [item for item in items if isinstance(item, dict)]
-
-
-Identity = Callable[[str], tuple[str, ...]]
-
-MULTI_OPTIONS: dict[tuple[str, str], Identity] = {
-    ("pci", "alias"): _alias_identity,
-    ("DEFAULT", "pci_alias"): _alias_identity,
-    ("pci", "device_spec"): _spec_identity,
-    ("pci", "passthrough_whitelist"): _spec_identity,
-    ("DEFAULT", "pci_passthrough_whitelist"): _spec_identity,
-}
-"""Multi-valued options whose entries are JSON, and how an entry is identified."""
 
 
 def merge_ini(
@@ -134,7 +88,7 @@ def _merge_option(
         plan_items = _split_list(option.value)
         _merge_list(doc, option.section, option.name, plan_items, markers, separator)
     elif isinstance(option.value, tuple) and not systemd:
-        identity = MULTI_OPTIONS.get(where, _whole_value)
+        identity = MULTI_OPTIONS.get(where, whole_value)
         owned = items_of(markers, option.section, option.name, "owns")
         _merge_multi(doc, option.section, option.name, option.value, owned, identity, separator)
     else:
@@ -147,7 +101,7 @@ def _take_back(doc: IniDoc, section: str, key: str, markers: list[Marker], separ
     if (section, key) in LIST_OPTIONS:
         _merge_list(doc, section, key, [], markers, separator)
     elif items_of(markers, section, key, "owns"):
-        identity = MULTI_OPTIONS.get((section, key), _whole_value)
+        identity = MULTI_OPTIONS.get((section, key), whole_value)
         owned = items_of(markers, section, key, "owns")
         _merge_multi(doc, section, key, (), owned, identity, separator)
 
@@ -198,7 +152,7 @@ def _merge_list(
     separator: str,
 ) -> None:
     entries = doc.entries(section, key)
-    current = _split_list(entries[-1].value) if entries else []
+    current = _split_list(entries[-1].value) if entries else _other_name_items(doc, section, key)
     before = items_of(markers, section, key, "added")
     operator = [item for item in current if item not in before]
     merged, added = union(operator, plan_items, LIST_OPTIONS.get((section, key), "append"))
@@ -216,6 +170,16 @@ def _merge_list(
         block.before = [doc.line(marker_line(key, "added", added, _ADDED_WHY))]
 
 
+def _other_name_items(doc: IniDoc, section: str, key: str) -> list[str]:
+    """The items of a list option set only under another of its names (oslo.config reads that
+    one while this one is unset): they are the operator's list."""
+    for other in other_names(section, key):
+        entries = doc.entries(*other)
+        if entries:
+            return _split_list(entries[-1].value)
+    return []
+
+
 def _merge_multi(
     doc: IniDoc,
     section: str,
@@ -227,6 +191,8 @@ def _merge_multi(
 ) -> None:
     plan_ids = [identity(v) for v in values]
     ours = set(owned).union(*plan_ids)
+    for other in other_names(section, key):
+        _drop_under_other_name(doc, other, set().union(*plan_ids), identity, separator)
     placed: dict[int, Block] = {}
     for entry in doc.entries(section, key):
         ids = identity(entry.value or "")
@@ -267,6 +233,22 @@ def _merge_multi(
         first = min(placed.values(), key=doc.blocks.index)
         owns = list(dict.fromkeys(i for ids in plan_ids for i in ids))
         first.before = [doc.line(marker_line(key, "owns", owns, _OWNS_WHY))]
+
+
+def _drop_under_other_name(
+    doc: IniDoc, where: tuple[str, str], plan_ids: set[str], identity: Identity, separator: str
+) -> None:
+    """Entries of the plan's identities under another name of the option go (oslo.config would
+    read them beside the plan's: two aliases of one name that disagree stop nova); the
+    operator's other entries there stay."""
+    for entry in doc.entries(*where):
+        ids = identity(entry.value or "")
+        if not plan_ids.intersection(ids):
+            continue
+        if set(ids) - plan_ids and _is_json_list(entry.value):
+            _keep_operator_items(doc, entry, plan_ids, identity, separator)
+        else:
+            doc.blocks.remove(entry)
 
 
 def _is_json_list(value: str | None) -> bool:
