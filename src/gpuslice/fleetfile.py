@@ -384,7 +384,8 @@ def _check_names(
     """Every node and GPU service has a name of its own, compared as DNS does (case-insensitive).
 
     Rules: a host is listed once and is not also a controller (nova would count one service
-    for two machines); a `gpu_service_host` is no other node's name nor another GPU service's.
+    for two machines); hypervisor hostnames (default: the name) are unique; a
+    `gpu_service_host` is no other node's name nor another GPU service's.
     """
     names: dict[str, str] = {}
     for name in controllers:
@@ -401,6 +402,19 @@ def _check_names(
                 field=f"hosts.{index}.name",
             )
         names[host.name.casefold()] = "host"
+    hypervisors: dict[str, str] = {}
+    for index, host in enumerate(hosts):
+        # Placement names each compute node's root provider after it; names are unique there.
+        other = hypervisors.get(host.hypervisor.casefold())
+        if other is not None:
+            raise InputError(
+                f"hypervisor_hostname {host.hypervisor!r} is also host {other}'s; nova names each "
+                "host's resource providers after it, and Placement refuses a second",
+                source=located.source,
+                line=located.line_of(("hosts", index)),
+                field=f"hosts.{index}.hypervisor_hostname",
+            )
+        hypervisors[host.hypervisor.casefold()] = host.name
     for index, host in enumerate(hosts):
         alias = host.gpu_service_host
         if alias is None:

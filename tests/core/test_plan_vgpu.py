@@ -243,3 +243,20 @@ def test_the_example_fleet_mixes_vgpu_cards_and_a_pooled_passthrough_gpu() -> No
     assert conf["DEFAULT", "reserved_host_cpus"] == str(2 * 16 + 8)
     vgpu01 = provider_yaml(plan, "vgpu-01")["providers"][1]["identification"]["name"]
     assert vgpu01 == "vgpu-01.example.org_pci_0000_17_00_0"
+
+
+def test_the_embedded_model_refuses_vgpu_fleets_with_the_reason() -> None:
+    from gpuslice.model import from_plan
+
+    with pytest.raises(InputError, match="no vGPU cards yet") as caught:
+        from_plan(make_plan(fleet()))
+    assert "gpuslice verify" in str(caught.value)
+
+
+def test_hypervisor_hostnames_are_unique() -> None:
+    text = FLEET.replace(
+        "  - {{name: plain, cpus: 32",
+        "  - {{name: plain, hypervisor_hostname: vg1.example.org, cpus: 32",
+    )
+    with pytest.raises(InputError, match=r"hypervisor_hostname 'vg1\.example\.org'"):
+        fleet(text=text)

@@ -306,8 +306,8 @@ def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
                 "(often the FQDN, `openstack hypervisor list`); set hypervisor_hostname per host "
                 "where it differs from name. With a wrong name nova only logs a warning and "
                 "ignores the entry (nova 34 resource_tracker `_get_providers_to_update`): the "
-                "root still withholds the slice and no vGPU flavor boots; audit and verify "
-                "check the names",
+                "root still withholds the slice and no vGPU flavor boots; `gpuslice verify` "
+                "checks the names",
             )
         )
     elif strategy == "placement" and fleet.release.has("provider_yaml"):
