@@ -260,3 +260,28 @@ def test_hypervisor_hostnames_are_unique() -> None:
     )
     with pytest.raises(InputError, match=r"hypervisor_hostname 'vg1\.example\.org'"):
         fleet(text=text)
+
+
+def test_no_mix_of_vgpu_flavors_strands_part_of_a_cards_slice() -> None:
+    """Any mix of the menu that takes every vGPU of a card takes exactly the card's slice."""
+    from itertools import combinations_with_replacement
+
+    loaded = load_fleet(EXAMPLE)
+    plan = make_plan(loaded)
+    model = next(m for m in loaded.models if m.vgpu is not None)
+    assert model.vgpu is not None
+    flavors = {f.name: f for f in plan.cloud.flavors}
+    menu = [flavors[f.name] for f in model.vgpu.flavors]
+    per_card = model.vgpu.vgpus_per_gpu
+    card = model.gpu_slice
+    checked = 0
+    for size in range(1, per_card + 1):
+        for mix in combinations_with_replacement(menu, size):
+            vgpus = sum(int(f.extra_specs["resources1:VGPU"]) for f in mix)
+            if vgpus != per_card:
+                continue
+            checked += 1
+            taken_vcpu = sum(int(f.extra_specs["resources1:CUSTOM_GPU_VCPU"]) for f in mix)
+            taken_ram = sum(int(f.extra_specs["resources1:CUSTOM_GPU_MEMORY_MB"]) for f in mix)
+            assert (taken_vcpu, taken_ram) == (card.vcpus, card.memory_mb), [f.name for f in mix]
+    assert checked >= 3  # 4x1, 2x1+1x2, 2x2, 1x4

@@ -85,3 +85,15 @@ def test_a_wrong_hypervisor_hostname_is_caught(
     # The slice went nowhere: the cards lack it and no vGPU VM boots.
     assert not row(report, "vgpu1", f"card 0000:17:00.0: provider {CARDS[0]}")["ok"]
     assert not row(report, "vgpu1", "ordinary first: v1.a10 VM 1 of 8")["ok"]
+
+
+def test_the_example_fleets_vgpu_host_keeps_the_promise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "vgpu" / "fleet.yaml"
+    code, report = verify_json(capsys, str(example), "--host", "vgpu-01")
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    per_card = row(report, "vgpu-01", "ordinary first: vGPUs per card")["seen"]
+    assert per_card == (
+        "vgpu-01.example.org_pci_0000_17_00_0 4, vgpu-01.example.org_pci_0000_65_00_0 4"
+    )
