@@ -117,6 +117,8 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     # resource class a flavor asks for is enforced and one without a registered limit gets 0;
     # from 31 only the classes [quota] unified_limits_resource_list names (default: servers).
     "unified_limits_driver": [(14, False), (25, True)],
+    # nova 25..27 list the driver as "Do not use. Still being developed." (conf/quota.py).
+    "unified_limits_experimental": [(14, False), (25, True), (28, False)],
     "unified_limits_resource_list": [(14, False), (31, True)],
     # nova 30 `_create_mdev` defines each mdev through libvirt (persisted by mdevctl).
     "mdev_persisted_by_libvirt": [(14, False), (30, True)],

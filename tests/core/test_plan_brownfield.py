@@ -196,6 +196,14 @@ def test_unified_limits_with_dedicated_cpus_register_pcpu() -> None:
     }
 
 
+@pytest.mark.parametrize(("number", "experimental"), [(25, True), (27, True), (28, False)])
+def test_before_2023_2_the_note_says_nova_calls_the_driver_unfinished(
+    number: int, experimental: bool
+) -> None:
+    plan = make_plan(lab_fleet(number, "placement", unified_limits=True))
+    assert ("Still being developed" in notes(plan, "unified-limits")) == experimental
+
+
 def test_from_2025_1_the_note_names_the_resource_list_settings() -> None:
     plan = make_plan(lab_fleet(31, "placement", unified_limits=True))
     assert "class:CUSTOM_GPU_VCPU" in limits_of(plan)

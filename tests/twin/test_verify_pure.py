@@ -57,8 +57,17 @@ def test_nova_default_provider_location_is_used_when_the_files_set_none(tmp_path
 def test_options_set_differently_by_controllers_and_host_clash() -> None:
     ctl = [ConfEntry("c", 1, "pci", "alias", "a"), ConfEntry("c", 2, "DEFAULT", "debug", "1")]
     host = [ConfEntry("h", 1, "pci", "alias", "b"), ConfEntry("h", 2, "DEFAULT", "debug", "1")]
-    assert _conflicts(ctl, host) == ["[pci] alias"]
-    assert _conflicts(ctl, ctl) == []
+    both = frozenset({("pci", "alias"), ("DEFAULT", "debug")})
+    assert _conflicts(ctl, host, both) == ["[pci] alias"]
+    assert _conflicts(ctl, ctl, both) == []
+
+
+def test_only_options_gpuslice_writes_in_both_files_are_compared() -> None:
+    ctl = [ConfEntry("c", 1, "pci", "device_spec", "nic"), ConfEntry("c", 2, "pci", "alias", "a")]
+    host = [ConfEntry("h", 1, "pci", "device_spec", "gpu"), ConfEntry("h", 2, "pci", "alias", "b")]
+    # device_spec: gpuslice writes it for the host only; the controller's is the operator's.
+    assert _conflicts(ctl, host, frozenset({("pci", "alias")})) == ["[pci] alias"]
+    assert _conflicts(ctl, host, frozenset()) == []
 
 
 def test_hosts_with_same_hardware_and_files_share_a_signature() -> None:

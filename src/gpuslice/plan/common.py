@@ -142,37 +142,20 @@ def alias_option(fleet: Fleet, files: NodeFiles, path: str = NOVA_CONF) -> None:
     )
 
 
-def passthrough_specs(fleet: Fleet, host: Host) -> tuple[dict[str, object], ...]:
-    """The passthrough specs of the host's GPUs: one per model, or per GPU for type-PF models.
-
-    A type-PCI or type-VF model is matched by vendor and product id. A type-PF model is matched
-    by each GPU's address as well: its virtual functions, once enabled, carry the same ids on
-    some GPUs (A100, Intel Flex), and a spec that matched them too would hand nova the PF and
-    its VFs (with PCI in Placement nova refuses that). An address spec matches that one
-    function only (nova 34 `pci/devspec.py`, a glob address without a devname).
-    """
-    specs: list[dict[str, object]] = []
-    for model in models_on(fleet, host):
-        ids: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
-        if model.device_type == "type-PF":
-            matches = [
-                {**ids, "address": gpu.address}
-                for gpu in host.gpus
-                if (gpu.vendor_id, gpu.product_id) == (model.vendor_id, model.product_id)
-            ]
-        else:
-            matches = [ids]
-        for spec in matches:
-            if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
-                spec["traits"] = GPU_TRAIT
-            specs.append(spec)
-    return tuple(specs)
-
-
 def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = NOVA_CONF) -> None:
-    """Whitelist the host's GPUs for passthrough, one spec per line (`passthrough_specs`)."""
+    """Whitelist the host's GPU models for passthrough, one spec per line.
+
+    A spec matches by vendor and product id whatever the model's device type: nova 34's
+    device_spec has no device type (an unknown key is only a tag), and an address spec of a
+    PF would match its virtual functions too (`pci/devspec.py`, `WhitelistPciAddress.match`).
+    """
     section, name = fleet.release.fact("passthrough_spec")
-    specs = [_json(spec) for spec in passthrough_specs(fleet, host)]
+    specs = []
+    for model in models_on(fleet, host):
+        spec: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
+        if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
+            spec["traits"] = GPU_TRAIT
+        specs.append(_json(spec))
     if not specs:
         return
     files.set(

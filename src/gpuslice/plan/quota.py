@@ -104,4 +104,9 @@ def unified_limits_note(fleet: Fleet, limits: tuple[RegisteredLimit, ...]) -> No
             f"until {names} have registered limits: create those in cloud-objects.json's "
             f"registered_limits before the first GPU boot ({create})"
         )
+    if fleet.release.has("unified_limits_experimental"):
+        text += (
+            f"; nova {fleet.release.number} still lists UnifiedLimitsDriver as 'Do not use. "
+            "Still being developed.' (supported from 2023.2)"
+        )
     return Note("unified-limits", text)

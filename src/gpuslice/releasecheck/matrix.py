@@ -23,11 +23,13 @@ from gpuslice.fleet import STRATEGIES, CpuMode, Fleet, GpuModel, Host, HostReser
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan
 from gpuslice.releasecheck.extra_specs import Validate
-from gpuslice.releasecheck.options import OptSpec, Registry
+from gpuslice.releasecheck.options import OptSpec, Registry, parse_quietly
+from gpuslice.releasecheck.pci import AliasSchema, alias_problem
 from gpuslice.releasecheck.schema import ProviderSchema, schema_errors
 from gpuslice.releases import Release
 from gpuslice.render.tree import CLOUD_OBJECTS, render_files
 
+UNIFIED_LIMITS = "nova.quota.UnifiedLimitsDriver"
 CPU_MODES: tuple[CpuMode, ...] = ("accounted", "dedicated")
 _BOOLS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 
@@ -56,6 +58,7 @@ class ReleaseSource:
     schema: ProviderSchema | None
     validate: Validate | None
     filters: frozenset[str]
+    alias: AliasSchema | None = None
 
 
 def filter_classes(sources: Mapping[str, str]) -> frozenset[str]:
@@ -63,26 +66,31 @@ def filter_classes(sources: Mapping[str, str]) -> frozenset[str]:
     names: set[str] = set()
     for path, text in sources.items():
         if path.startswith("nova/scheduler/filters/"):
-            tree = ast.parse(text, filename=path)
+            tree = parse_quietly(text, path)
             names.update(n.name for n in tree.body if isinstance(n, ast.ClassDef))
     return frozenset(names)
 
 
 def sample_fleet(number: int, strategy: str, cpu_mode: CpuMode, pci: bool) -> Fleet:
-    """Two GPU hosts (two NUMA nodes, the GPU on node 0) and one plain host; the host keeps
-    2 CPUs, so every CPU option a strategy can render is rendered."""
-    gpu = GpuDevice("0000:86:00.0", "10de", "1024", "0302", numa_node=0)
+    """Two GPU hosts (two NUMA nodes, the GPU on node 0): one with a K40c (`type-PCI`), one
+    with an SR-IOV-capable A100 (`type-PF`), and one plain host; the host keeps 2 CPUs, so
+    every CPU option a strategy can render is rendered."""
+    k40c = GpuDevice("0000:86:00.0", "10de", "1024", "0302", numa_node=0)
+    a100 = GpuDevice("0000:3b:00.0", "10de", "20f1", "0302", numa_node=0)
     numa = ((0, tuple(range(12))), (1, tuple(range(12, 24))))
     hosts = (
-        Host("hyper18", tuple(range(24)), 131072, 2000, (gpu,), cpu_numa=numa),
-        Host("hyper16", tuple(range(24)), 131072, 2000, (gpu,), cpu_numa=numa),
+        Host("hyper18", tuple(range(24)), 131072, 2000, (k40c,), cpu_numa=numa),
+        Host("hyper16", tuple(range(24)), 131072, 2000, (a100,), cpu_numa=numa),
         Host("hyper20", tuple(range(48)), 262144, 2000),
     )
-    model = GpuModel("gpu", "10de", "1024", SliceSpec(2, 4096, 40), "g1.gpu", "Tesla K40c")
+    models = (
+        GpuModel("gpu", "10de", "1024", SliceSpec(2, 4096, 40), "g1.gpu", "Tesla K40c"),
+        GpuModel("a100", "10de", "20f1", SliceSpec(8, 65536, 100), "g1.a100", "A100", "type-PF"),
+    )
     return Fleet(
         release=Release(number),
         strategy=strategy,  # type: ignore[arg-type]
-        models=(model,),
+        models=models,
         hosts=hosts,
         controllers=("ctl1",),
         host_reserve=HostReserve(512, 0, 2),
@@ -173,7 +181,8 @@ def _check_option(
 def value_problem(opt: OptSpec, values: list[str], source: ReleaseSource) -> str | None:
     """Why `values` do not fit `opt` (its kind, bounds, choices), or None.
 
-    A non-multi option takes one value; a filter list names filters the release has.
+    A non-multi option takes one value; a filter list names filters the release has; each
+    PCI alias line passes the release's alias schema.
     """
     if len(values) > 1 and not opt.multi:
         return f"{opt.kind} takes one value, {len(values)} given"
@@ -181,6 +190,11 @@ def value_problem(opt: OptSpec, values: list[str], source: ReleaseSource) -> str
         problem = _one_value(opt, value)
         if problem:
             return problem
+    if opt.name in ("alias", "pci_alias") and source.alias is not None:
+        for value in values:
+            problem = alias_problem(value, source.alias)
+            if problem:
+                return problem
     if opt.name in ("enabled_filters", "scheduler_default_filters") and source.filters:
         unknown = [f for f in values[0].split(",") if f.strip() not in source.filters]
         if unknown:
@@ -256,7 +270,7 @@ def check_facts(source: ReleaseSource) -> list[Check]:
         found = where in registry.options
         checks.append(Check(case, f"{fact} at {where}", None if found else "not registered there"))
     driver = registry.options.get(("quota", "driver"))
-    has_unified = bool(driver and "nova.quota.UnifiedLimitsDriver" in (driver.choices or ()))
+    has_unified = bool(driver and UNIFIED_LIMITS in (driver.choices or ()))
     checks.append(
         Check(
             case,
@@ -265,6 +279,15 @@ def check_facts(source: ReleaseSource) -> list[Check]:
         )
     )
     section, name = release.fact("scheduler_filters")
+    unified_help = dict(driver.choice_help).get(UNIFIED_LIMITS, "") if driver else ""
+    experimental = "Do not use" in unified_help
+    checks.append(
+        Check(
+            case,
+            f"unified_limits_experimental = {experimental}",
+            None if experimental == release.has("unified_limits_experimental") else "table differs",
+        )
+    )
     filters = registry.options.get((section, name))
     default = tuple(filters.default) if filters and isinstance(filters.default, list) else None
     wanted = tuple(release.fact("default_filters"))

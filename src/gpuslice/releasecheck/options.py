@@ -10,6 +10,7 @@ bounds, default (for lists of literals) and deprecated names.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ class OptSpec:
     kind: str
     name: str
     choices: tuple[str, ...] | None = None
+    # The description nova gives each choice, where it gives one.
+    choice_help: tuple[tuple[str, str], ...] = ()
     minimum: float | None = None
     maximum: float | None = None
     default: Any = None
@@ -57,8 +60,15 @@ def registered_options(sources: Mapping[str, str]) -> Registry:
     registry = Registry()
     for path, text in sorted(sources.items()):
         if path.startswith("nova/conf/") and path.count("/") == 2:
-            _read_module(ast.parse(text, filename=path), registry)
+            _read_module(parse_quietly(text, path), registry)
     return registry
+
+
+def parse_quietly(text: str, path: str) -> ast.Module:
+    """`ast.parse` without the escape-sequence warnings old nova source raises on Python 3.12."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        return ast.parse(text, filename=path)
 
 
 def _read_module(tree: ast.Module, registry: Registry) -> None:
@@ -184,6 +194,11 @@ def _opt(kind: str, node: ast.Call, env: Mapping[str, Any]) -> OptSpec | None:
         return None
     keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
     choices = _literal(keywords.get("choices"), env)
+    choice_help = tuple(
+        (str(c[0]), str(c[1]))
+        for c in (choices if isinstance(choices, (list, tuple)) else ())
+        if isinstance(c, (list, tuple)) and len(c) == 2
+    )
     if isinstance(choices, (list, tuple)):
         choices = tuple(str(c[0]) if isinstance(c, (list, tuple)) else str(c) for c in choices)
     else:
@@ -213,6 +228,7 @@ def _opt(kind: str, node: ast.Call, env: Mapping[str, Any]) -> OptSpec | None:
         kind=kind,
         name=name,
         choices=choices,
+        choice_help=choice_help,
         minimum=_number(_literal(keywords.get("min"), env)),
         maximum=_number(_literal(keywords.get("max"), env)),
         default=_literal(keywords.get("default"), env),

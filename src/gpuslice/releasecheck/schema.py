@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gpuslice.releasecheck.options import parse_quietly
+
 PROVIDER_CONFIG = "nova/compute/provider_config.py"
 
 
@@ -29,7 +31,7 @@ def provider_schema(sources: Mapping[str, str]) -> ProviderSchema | None:
     if text is None:
         return None
     found: dict[str, Any] = {}
-    for node in ast.parse(text, filename=PROVIDER_CONFIG).body:
+    for node in parse_quietly(text, PROVIDER_CONFIG).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name) and target.id in (

@@ -39,11 +39,13 @@ NOVA_VERSIONS: Final[dict[int, str]] = {
     34: "34.0.0",
 }
 # The parts of nova the checks read.
-_WANTED: Final = (
+SOURCE_PARTS: Final = (
     "nova/conf/",
     "nova/compute/provider_config.py",
     "nova/api/validation/extra_specs/",
     "nova/scheduler/filters/",
+    "nova/pci/request.py",
+    "nova/objects/fields.py",
 )
 
 
@@ -92,5 +94,5 @@ def read_sources(wheel: Path) -> dict[str, str]:
         return {
             name: archive.read(name).decode("utf-8")
             for name in archive.namelist()
-            if name.endswith(".py") and name.startswith(_WANTED)
+            if name.endswith(".py") and name.startswith(SOURCE_PARTS)
         }

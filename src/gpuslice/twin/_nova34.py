@@ -16,6 +16,7 @@ from __future__ import annotations
 # concurrent builds fail with "Can't upgrade a READER transaction to a WRITER".
 import nova.tests.functional  # noqa: F401  # isort: skip
 
+import copy
 import importlib
 import logging
 import re
@@ -125,6 +126,11 @@ class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
         self.flags(instances=-1, cores=-1, ram=-1, group="quota")
         # Controllers' options go in before the scheduler starts (it reads its filters then).
         self.twin_apply(self.spec.controller_conf)
+        try:
+            use_shipped_api_paste(self)
+        except GpusliceError as error:
+            self.spec.raised = error
+            raise
         super()._setup_services()
 
     def twin_apply(self, entries: Sequence[ConfEntry]) -> None:
@@ -205,8 +211,13 @@ class NovaTwin:
             if gpu.address in cards:
                 _add_mdev_card(pci_info, gpu, index, *cards[gpu.address])
                 continue
+            # nova 34 fakelibvirt: a "PF" carries a virt_functions capability (vf_ratio 0: none
+            # enabled, as on an SR-IOV-capable GPU passed through whole), which nova's libvirt
+            # driver reports as type-PF.
+            pf = gpu.device_type == "type-PF"
             pci_info.add_device(
-                dev_type="PCI",
+                dev_type="PF" if pf else "PCI",
+                vf_ratio=0 if pf else None,
                 bus=bus,
                 slot=slot,
                 function=function,
@@ -283,14 +294,14 @@ class NovaTwin:
             return f"{type(error).__name__}: {error}"
         return ""
 
-    def pci_devices(self, service_host: str) -> list[tuple[str, str, str, str]]:
-        """(address, vendor, product, status) of every PCI device nova tracks on a host."""
+    def pci_devices(self, service_host: str) -> list[tuple[str, str, str, str, str]]:
+        """(address, vendor, product, status, device type) of every PCI device nova tracks."""
         ctxt = nova_context.get_admin_context()
         nodes = objects.ComputeNodeList.get_all_by_host(ctxt, service_host)
-        out: list[tuple[str, str, str, str]] = []
+        out: list[tuple[str, str, str, str, str]] = []
         for node in nodes:
             for dev in objects.PciDeviceList.get_by_compute_node(ctxt, node.id):
-                out.append((dev.address, dev.vendor_id, dev.product_id, dev.status))
+                out.append((dev.address, dev.vendor_id, dev.product_id, dev.status, dev.dev_type))
         return out
 
     def logs(self) -> str:
@@ -514,11 +525,74 @@ def stable_node_uuid(service_host: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"gpuslice-twin.{service_host}"))
 
 
-def registry() -> dict[str, list[Any]]:
-    """nova's registered options by group, from nova's own sample-config listing."""
-    from nova.conf import opts
+# The option namespaces of nova's sample configuration (nova 34
+# `etc/nova/nova-config-generator.conf`): what a real nova.conf may hold besides nova's own.
+_NAMESPACES = (
+    "nova.conf",
+    "oslo.log",
+    "oslo.messaging",
+    "oslo.policy",
+    "oslo.privsep",
+    "oslo.service.periodic_task",
+    "oslo.service.service",
+    "oslo.db",
+    "oslo.cache",
+    "oslo.middleware",
+    "oslo.concurrency",
+    "oslo.reports",
+    "oslo.versionedobjects",
+    "oslo.limit",
+    "keystonemiddleware.auth_token",
+    "os_vif",
+    "os_brick",
+    "osprofiler",
+)
 
-    return registry_from_list_opts(opts.list_opts())
+
+def registry() -> dict[str, list[Any]]:
+    """Every option a nova 34 nova.conf may hold, by group.
+
+    nova's own options plus the libraries' its sample configuration lists (`[DEFAULT] debug`,
+    `transport_url`, `[keystone_authtoken]`, ...), loaded through their `oslo.config.opts`
+    entry points (a namespace not installed is skipped), and the password plugin's options
+    (`auth_url`, `username`, ...) in every group that picks a keystoneauth plugin with
+    `auth_type`: keystoneauth registers those only when it loads the plugin.
+    """
+    from importlib.metadata import entry_points
+
+    loading = importlib.import_module("keystoneauth1.loading")
+    found = {ep.name: ep for ep in entry_points(group="oslo.config.opts")}
+    listed: list[tuple[Any, Sequence[Any]]] = []
+    for namespace in _NAMESPACES:
+        if namespace in found:
+            listed.extend(found[namespace].load()())
+    groups = registry_from_list_opts(listed)
+    # keystoneauth names them as on a command line (`auth-url`); a file says `auth_url`.
+    plugin = [_renamed(opt, opt.dest) for opt in loading.get_auth_plugin_conf_options("password")]
+    for opts in groups.values():
+        names = {opt.name for opt in opts}
+        if "auth_type" in names:
+            opts.extend(opt for opt in plugin if opt.name not in names)
+    return groups
+
+
+def _renamed(opt: Any, name: str) -> Any:
+    clone = copy.copy(opt)
+    clone.name = name
+    return clone
+
+
+def use_shipped_api_paste(case: Any) -> None:
+    """Point `[wsgi] api_paste_config` at nova's api-paste.ini wherever pip installed it.
+
+    nova 34's test configuration looks for it below `state_path` (site-packages); the wheel
+    puts it below the venv (`gpuslice.twin.apipaste`). Raises ServiceUnreachableError naming
+    where it looked when it is nowhere.
+    """
+    from gpuslice.twin.apipaste import candidates, find_api_paste
+
+    path = find_api_paste(candidates(str(CONF.wsgi.api_paste_config)))
+    case.flags(api_paste_config=str(path), group="wsgi")
 
 
 def value_checks() -> dict[tuple[str, str], Callable[[str], None]]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
+from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
 from gpuslice.plan.vgpu import is_tied
@@ -34,6 +35,7 @@ from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
 from gpuslice.twin.ini import ConfEntry, parse_ini
 from gpuslice.twin.job import HostJob, Steps
+from gpuslice.twin.merged import Key, kept_note, keys_of, split_applied, weigh_findings
 from gpuslice.twin.report import Report, Row
 from gpuslice.twin.scenario import (
     CLOUD_OBJECTS,
@@ -81,24 +83,65 @@ def read_tree(root: Path) -> dict[str, str]:
     return files
 
 
+def _is_conf(path: str) -> bool:
+    return path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}"))
+
+
 def check_files(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
     source: Release = NOVA_RELEASE,
     value_checks: Mapping[tuple[str, str], ValueCheck] | None = None,
+    own: Mapping[str, frozenset[Key]] | None = None,
 ) -> list[ConfFinding]:
     """Findings for every nova.conf and nova-gpu.conf in `files` against nova's options.
 
     Files written for an older `source` release are first moved to nova 34's option names.
+    With `own` (path -> the options gpuslice writes there), findings on any other option of a
+    file are warnings: the operator's lines of a merged file (`gpuslice.twin.merged`).
     """
     findings: list[ConfFinding] = []
     for path, text in files.items():
-        if path.endswith((f"/{NOVA_CONF}", f"/{NOVA_GPU_CONF}")):
+        if _is_conf(path):
             entries = parse_ini(text, path)
             entries = port_entries(entries, source, NOVA_RELEASE)
             known = {**registry, **_mdev_groups(entries)}
-            findings.extend(check_entries(entries, known, value_checks=value_checks))
+            found = check_entries(entries, known, value_checks=value_checks)
+            if own is not None:
+                found = weigh_findings(found, own.get(path, frozenset()))
+            findings.extend(found)
     return findings
+
+
+def own_keys(
+    ours: Mapping[str, str], registry: Mapping[str, Sequence[Any]], source: Release
+) -> dict[str, frozenset[Key]]:
+    """Per nova.conf path of gpuslice's own render, the options it sets (as written and as nova
+    reads them: deprecated names moved, unknown ones kept so they stay gpuslice's errors)."""
+    own: dict[str, frozenset[Key]] = {}
+    for path, text in ours.items():
+        if _is_conf(path):
+            ported = port_entries(parse_ini(text, path), source, NOVA_RELEASE)
+            own[path] = keys_of(ported) | keys_of(canonical(ported, registry))
+    return own
+
+
+def kept_notes(
+    files: Mapping[str, str],
+    registry: Mapping[str, Sequence[Any]],
+    source: Release,
+    own: Mapping[str, frozenset[Key]],
+) -> list[str]:
+    """One note per file naming the operator's options a run does not apply."""
+    notes: list[str] = []
+    for path, text in files.items():
+        if _is_conf(path):
+            entries = port_entries(parse_ini(text, path), source, NOVA_RELEASE)
+            _, kept = split_applied(canonical(entries, registry), own.get(path, frozenset()))
+            note = kept_note(path, kept)
+            if note is not None:
+                notes.append(note)
+    return notes
 
 
 def _mdev_groups(entries: Sequence[ConfEntry]) -> dict[str, list[Any]]:
@@ -161,7 +204,10 @@ def verify(
     registry = nova_registry()
     from gpuslice.twin import _nova34
 
-    findings = check_files(files, registry, source, _nova34.value_checks())
+    # The options gpuslice writes, from its own render: in --rendered files (perhaps merged
+    # into an operator's) every other option is the operator's.
+    own = own_keys(render_files(plan) if rendered is not None else files, registry, source)
+    findings = check_files(files, registry, source, _nova34.value_checks(), own)
     fatal = [f for f in findings if f.fatal]
     if fatal and refusal is None:
         problems = "\n  ".join(str(f) for f in fatal)
@@ -169,12 +215,13 @@ def verify(
         raise InputError(msg)
     report.notes.extend(f"warning: {f}" for f in findings if not f.fatal)
     report.notes.extend(f"not accepted by {NOVA_VERSION}, left out: {f}" for f in fatal)
+    report.notes.extend(kept_notes(files, registry, source, own))
 
-    controller, dropped = _known_filters(_controller_conf(fleet, files, registry, source))
+    controller, dropped = _known_filters(_controller_conf(fleet, files, registry, source, own))
     if dropped:
         report.notes.append(f"filters {NOVA_VERSION} no longer has, left out: {', '.join(dropped)}")
     cloud = _cloud_objects(files)
-    jobs = _jobs(fleet, plan, files, registry, hosts, source)
+    jobs = _jobs(fleet, plan, files, registry, hosts, source, own)
     seen: dict[tuple[object, ...], str] = {}
     for job in jobs:
         sig = job.signature()
@@ -188,7 +235,8 @@ def verify(
         if refusal is not None:
             rows = _run_split(fleet, plan, job, controller, cloud, refusal)
         else:
-            rows = _run_host(fleet, plan, job, controller, cloud, (compare, seed), report)
+            compared = _shared_keys(fleet, files, own, job.host.name)
+            rows = _run_host(fleet, plan, job, controller, cloud, (compare, seed), report, compared)
         report.rows.extend(rows)
         report.run_seconds[job.host.name] = round(time.monotonic() - started, 1)
     return report
@@ -213,10 +261,17 @@ def port_entries(entries: Sequence[ConfEntry], source: Release, target: Release)
 
 
 def _read_conf(
-    text: str, path: str, registry: Mapping[str, Sequence[Any]], source: Release
+    text: str,
+    path: str,
+    registry: Mapping[str, Sequence[Any]],
+    source: Release,
+    own: Mapping[str, frozenset[Key]] | None = None,
 ) -> tuple[ConfEntry, ...]:
-    entries = port_entries(parse_ini(text, path), source, NOVA_RELEASE)
-    return tuple(canonical(entries, registry))
+    """The entries of one file a run applies (with `own`: gpuslice's and scheduling ones)."""
+    entries = canonical(port_entries(parse_ini(text, path), source, NOVA_RELEASE), registry)
+    if own is not None:
+        entries, _ = split_applied(entries, own.get(path, frozenset()))
+    return tuple(entries)
 
 
 def _controller_conf(
@@ -224,13 +279,14 @@ def _controller_conf(
     files: Mapping[str, str],
     registry: Mapping[str, Sequence[Any]],
     source: Release = NOVA_RELEASE,
+    own: Mapping[str, frozenset[Key]] | None = None,
 ) -> tuple[ConfEntry, ...]:
     texts = {c: files.get(f"{c}/{NOVA_CONF}") for c in fleet.controllers}
     present = {c: t for c, t in texts.items() if t is not None}
     if not present:
         return ()
     first = next(iter(present))
-    return _read_conf(present[first], f"{first}/{NOVA_CONF}", registry, source)
+    return _read_conf(present[first], f"{first}/{NOVA_CONF}", registry, source, own)
 
 
 def _known_filters(
@@ -271,6 +327,7 @@ def _jobs(
     registry: Mapping[str, Sequence[Any]],
     only: Sequence[str],
     source: Release = NOVA_RELEASE,
+    own: Mapping[str, frozenset[Key]] | None = None,
 ) -> list[HostJob]:
     unknown = [h for h in only if h not in {host.name for host in fleet.gpu_hosts}]
     if unknown:
@@ -290,9 +347,9 @@ def _jobs(
             HostJob(
                 host=host,
                 plan=plans.get(host.name),
-                conf=_read_conf(text, conf_path, registry, source),
+                conf=_read_conf(text, conf_path, registry, source, own),
                 provider_yaml=files.get(f"{host.name}/{PROVIDER_YAML}"),
-                gpu_conf=_read_conf(gpu_text, gpu_path, registry, source)
+                gpu_conf=_read_conf(gpu_text, gpu_path, registry, source, own)
                 if gpu_text is not None
                 else (),
             )
@@ -303,18 +360,37 @@ def _jobs(
 # --- one run per GPU host ---------------------------------------------------------------------
 
 
-def _fake_host(host: Host, fleet: Fleet | None = None, **overrides: Any) -> Any:
-    """The fake libvirt host for `host`; with `fleet`, its vGPU cards are mdev-capable GPUs
-    offering `vgpus_per_gpu` of their type, and libvirt reports its hypervisor hostname."""
+def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
+    """The host's GPUs, each with the device type the fake libvirt gives it.
+
+    A GPU's own (discovered or stated) type, else its model's, else type-PCI. type-VF GPUs are
+    refused: the fake host would need their physical function too, which the fleet lacks.
+    """
+    out: list[GpuDevice] = []
+    for gpu in host.gpus:
+        device_type = gpu.device_type or fleet.model_of(gpu).device_type or "type-PCI"
+        if device_type == "type-VF":
+            msg = (
+                f"{host.name}: GPU {gpu.address} is a virtual function (type-VF); verify "
+                "models whole GPUs (type-PCI and type-PF) only"
+            )
+            raise InputError(msg, field="--host")
+        out.append(dataclasses.replace(gpu, device_type=device_type))
+    return tuple(out)
+
+
+def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
+    """The fake libvirt host for `host`: its GPUs as nova sees them, its vGPU cards as
+    mdev-capable GPUs offering `vgpus_per_gpu` of their type, its hypervisor hostname."""
     from gpuslice.twin._nova34 import FakeHost
 
     nodes = len(host.cpu_numa) or 1
     cards: list[tuple[str, str, int]] = []
-    for gpu in fleet.vgpu_gpus(host) if fleet is not None else ():
-        spec = fleet.model_of(gpu).vgpu  # type: ignore[union-attr]
+    for gpu in fleet.vgpu_gpus(host):
+        spec = fleet.model_of(gpu).vgpu
         assert spec is not None
         cards.append((gpu.address, spec.mdev_type, spec.vgpus_per_gpu))
-    if fleet is not None and host.hypervisor_hostname:
+    if host.hypervisor_hostname:
         overrides.setdefault("hypervisor_hostname", host.hypervisor_hostname)
     return FakeHost(
         name=host.name,
@@ -322,7 +398,7 @@ def _fake_host(host: Host, fleet: Fleet | None = None, **overrides: Any) -> Any:
         numa_nodes=nodes,
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
-        gpus=host.gpus,
+        gpus=gpus_as_nova_sees_them(fleet, host),
         mdev_cards=tuple(cards),
         **overrides,
     )
@@ -372,8 +448,25 @@ def _prepare_conf(
     return entries
 
 
-def _conflicts(controller: Sequence[ConfEntry], host: Sequence[ConfEntry]) -> list[str]:
-    """Options both set with different values (one CONF holds both in a run)."""
+def _shared_keys(
+    fleet: Fleet, files: Mapping[str, str], own: Mapping[str, frozenset[Key]], host: str
+) -> frozenset[Key]:
+    """The options gpuslice writes both in the controllers' nova.conf and in `host`'s."""
+    paths = [f"{c}/{NOVA_CONF}" for c in fleet.controllers if f"{c}/{NOVA_CONF}" in files]
+    if not paths:
+        return frozenset()
+    return own.get(paths[0], frozenset()) & own.get(f"{host}/{NOVA_CONF}", frozenset())
+
+
+def _conflicts(
+    controller: Sequence[ConfEntry], host: Sequence[ConfEntry], compared: frozenset[Key]
+) -> list[str]:
+    """Options of `compared` both set with different values (one CONF holds both in a run).
+
+    `compared` are the options gpuslice writes in both files: an operator's other options may
+    well differ between a controller and a host (the controller's are then not in force while
+    the host runs, which the GPU scenario does not depend on).
+    """
 
     def values(entries: Sequence[ConfEntry]) -> dict[tuple[str, str], list[str]]:
         out: dict[tuple[str, str], list[str]] = {}
@@ -382,7 +475,8 @@ def _conflicts(controller: Sequence[ConfEntry], host: Sequence[ConfEntry]) -> li
         return out
 
     ctl, mine = values(controller), values(host)
-    return [f"[{s}] {n}" for (s, n) in sorted(set(ctl) & set(mine)) if ctl[(s, n)] != mine[(s, n)]]
+    both = set(ctl) & set(mine) & compared
+    return [f"[{s}] {n}" for (s, n) in sorted(both) if ctl[(s, n)] != mine[(s, n)]]
 
 
 def _run_host(
@@ -393,6 +487,7 @@ def _run_host(
     cloud: Mapping[str, Any],
     compare: tuple[int, int] = (0, 1),
     report: Report | None = None,
+    compared: frozenset[Key] = frozenset(),
 ) -> list[Row]:
     from gpuslice.twin import _nova34
 
@@ -402,7 +497,7 @@ def _run_host(
         default = _nova34.option_default("compute", "provider_config_location")
         root = workdir / job.host.name
         entries = _prepare_conf(job.conf, root, job.provider_yaml, default)
-        clash = _conflicts(controller, entries)
+        clash = _conflicts(controller, entries, compared)
         steps.add(
             "controllers' and host's nova.conf agree where both set an option",
             "agree (one process holds both)",
@@ -412,8 +507,8 @@ def _run_host(
 
         def body(twin: NovaTwin) -> None:
             twin.apply(entries)
-            rp_uuid = twin.start_host(_fake_host(job.host, fleet))
-            _check_host_seen(twin, steps, job, rp_uuid, fleet)
+            rp_uuid = twin.start_host(_fake_host(fleet, job.host))
+            _check_host_seen(twin, steps, fleet, job, rp_uuid)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
             if fleet.vgpu_gpus(job.host):
                 tied = is_tied(fleet, plan.strategy)
@@ -430,7 +525,7 @@ def _run_host(
 
 
 def _check_host_seen(
-    twin: NovaTwin, steps: Steps, job: HostJob, rp_uuid: str, fleet: Fleet | None = None
+    twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str
 ) -> None:
     """nova sees the host's CPUs, RAM, disk and passthrough GPUs (vGPU cards are no PCI
     devices to nova), and the root provider's inventory and traits as planned."""
@@ -442,9 +537,13 @@ def _check_host_seen(
         return int(inv.get(rc, {}).get("total", 0))
 
     cpus = total("VCPU") + total("PCPU")  # shared plus dedicated CPUs
-    passed = fleet.passthrough_gpus(host) if fleet is not None else host.gpus
-    want_gpus = sorted(f"{g.address} {g.vendor_id}:{g.product_id}" for g in passed)
-    seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]}" for d in devices)
+    passed = {g.address for g in fleet.passthrough_gpus(host)}
+    want_gpus = sorted(
+        f"{g.address} {g.vendor_id}:{g.product_id} {g.device_type}"
+        for g in gpus_as_nova_sees_them(fleet, host)
+        if g.address in passed
+    )
+    seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]} {d[4]}" for d in devices)
     expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"
     seen = f"{cpus} CPUs, {total('MEMORY_MB')} MB, {total('DISK_GB')} GB; GPUs {seen_gpus}"
     steps.add("nova sees the fleet's host", expected, seen, expected == seen)
@@ -545,7 +644,7 @@ def _run_split(
 
         def body(twin: NovaTwin) -> None:
             twin.apply(first)
-            rp_uuid = twin.start_host(_fake_host(job.host))
+            rp_uuid = twin.start_host(_fake_host(fleet, job.host))
             steps.add(
                 f"first service {job.host.name} starts",
                 f"provider {job.host.name}",
@@ -554,7 +653,7 @@ def _run_split(
             )
             twin.apply(second)
             fake = _fake_host(
-                job.host, service_host=service_host, hypervisor_hostname=job.host.name
+                fleet, job.host, service_host=service_host, hypervisor_hostname=job.host.name
             )
             # As the recipe is often run: both services share state_path, so the compute_id
             # file hands the GPU service the first service's node.
