@@ -97,3 +97,19 @@ def test_the_example_fleets_vgpu_host_keeps_the_promise(
     assert per_card == (
         "vgpu-01.example.org_pci_0000_17_00_0 4, vgpu-01.example.org_pci_0000_65_00_0 4"
     )
+
+
+def test_a_host_mixing_vgpu_cards_and_a_passed_through_gpu_keeps_both(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "vgpu" / "fleet.yaml"
+    code, report = verify_json(capsys, str(example), "--host", "mixed-01")
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    seen = row(report, "mixed-01", "ordinary first: passthrough GPU VM 1 of 1 beside the vGPUs")
+    assert seen["seen"] == "ACTIVE, guest XML: 0000:ca:00.0"
+    extra = row(
+        report,
+        "mixed-01",
+        "ordinary first: one more passthrough GPU VM (all passed-through GPUs in use)",
+    )
+    assert extra["seen"].startswith("ERROR: No valid host")

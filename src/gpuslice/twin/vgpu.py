@@ -3,7 +3,8 @@
 Each card's provider is checked by the planned name (VGPU from nova, the slice from
 provider.yaml); ordinary VMs then fill the host; 1-vGPU VMs boot until every vGPU is taken, each
 with an mdev in its guest XML and its allocation's VGPU and slice on one card's provider; one
-more is refused. Every step adds a row (expected, seen) to `Steps`.
+more is refused. On a host that also passes GPUs through whole, each of those then boots too.
+Every step adds a row (expected, seen) to `Steps`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from gpuslice.fleet import Fleet, GpuModel
 from gpuslice.plan.common import GPU_MEMORY, GPU_VCPU
 from gpuslice.plan.vgpu import VGPU, card_inventory, child_provider_name, vgpu_trait
 from gpuslice.twin.job import HostJob, Steps
-from gpuslice.twin.scenario import NO_VALID_HOST, HostUnderTest, _fill_rows, _outcome, _refused
+from gpuslice.twin.scenario import (
+    NO_VALID_HOST,
+    HostUnderTest,
+    _fill_rows,
+    _outcome,
+    _refused,
+    attached,
+)
 
 if TYPE_CHECKING:
     from gpuslice.twin._nova34 import NovaTwin
@@ -159,3 +167,36 @@ def run_vgpu_scenario(
         )
         if active == 0:
             break
+    _passthrough_beside(under_test, steps, fleet, label)
+
+
+def _passthrough_beside(host: HostUnderTest, steps: Steps, fleet: Fleet, label: str) -> None:
+    """On a host that mixes models, each passed-through GPU still boots its 1-GPU flavor (its
+    device in the guest XML) once the vGPUs are taken, and one more is refused."""
+    passed = fleet.passthrough_gpus(host.job.host)
+    if not passed:
+        return
+    for index, gpu in enumerate(passed, start=1):
+        flavor_id = host.gpu_flavor[gpu.address][0]
+        result = host.boot("gpu", flavor_id)
+        seen = _outcome(result)
+        ok = result.active
+        if result.active:
+            devices = attached(host.twin.guest_xml(host.name, result.server_id))
+            seen = f"ACTIVE, guest XML: {', '.join(devices) or 'no PCI device'}"
+            ok = devices == [gpu.address] or (
+                len(devices) == 1 and devices[0] in {g.address for g in passed}
+            )
+        steps.add(
+            f"{label}: passthrough GPU VM {index} of {len(passed)} beside the vGPUs",
+            f"ACTIVE with a {gpu.vendor_product} in the guest XML",
+            seen,
+            ok,
+        )
+    result = host.boot("gpu", host.gpu_flavor[passed[0].address][0])
+    steps.add(
+        f"{label}: one more passthrough GPU VM (all passed-through GPUs in use)",
+        NO_VALID_HOST,
+        _outcome(result),
+        _refused(result),
+    )
