@@ -284,3 +284,20 @@ def test_no_mix_of_vgpu_flavors_strands_part_of_a_cards_slice() -> None:
             taken_ram = sum(int(f.extra_specs["resources1:CUSTOM_GPU_MEMORY_MB"]) for f in mix)
             assert (taken_vcpu, taken_ram) == (card.vcpus, card.memory_mb), [f.name for f in mix]
     assert checked >= 3  # 4x1, 2x1+1x2, 2x2, 1x4
+
+
+def test_unified_limits_register_what_the_cards_offer() -> None:
+    text = FLEET.replace("controllers:", "unified_limits: true\ncontrollers:")
+    plan = make_plan(fleet("2024.1", "placement", text))
+    limits = {limit.resource_name: limit.default_limit for limit in plan.cloud.registered_limits}
+    # 2 cards x 4 vGPUs, each card 8 vCPUs and 32 GiB of slice; the disk pooled on the root.
+    assert limits == {
+        "class:VGPU": 8,
+        "class:CUSTOM_GPU_VCPU": 16,
+        "class:CUSTOM_GPU_MEMORY_MB": 65536,
+        "class:CUSTOM_GPU_DISK_GB": 80,
+    }
+    assert [c.name for c in plan.hosts[0].vgpu_cards] == [
+        "vg1.example.org_pci_0000_17_00_0",
+        "vg1.example.org_pci_0000_65_00_0",
+    ]

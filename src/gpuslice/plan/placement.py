@@ -258,7 +258,9 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         total.memory_mb - memory,
         total.disk_gb - reserved_disk_gb,
     )
-    return HostPlan(host, total, reserve, general, held, general_ids, gpu_ids, (provider,)), files
+    cards = card_providers(fleet, host, with_slice=tied)
+    plan = HostPlan(host, total, reserve, general, held, general_ids, gpu_ids, (provider,), cards)
+    return plan, files
 
 
 def _check_numa_local(fleet: Fleet, host: Host, gpu_ids: tuple[int, ...]) -> None:

@@ -39,7 +39,7 @@ from gpuslice.plan.types import (
     Resources,
     SchedulerSettings,
 )
-from gpuslice.plan.vgpu import mdev_options, vgpu_flavors, vgpu_notes
+from gpuslice.plan.vgpu import card_providers, mdev_options, vgpu_flavors, vgpu_notes
 
 WEIGHER_MULTIPLIER = 10.0
 
@@ -164,7 +164,8 @@ def _host_plan(fleet: Fleet, host: Host, strategy: ConcreteStrategy) -> HostPlan
     else:
         general = total - reserve
         gpu_slice = Resources()
-    return HostPlan(host, total, reserve, general, gpu_slice, host.cpus, (), (provider,))
+    cards = card_providers(fleet, host, with_slice=False, with_trait=False)
+    return HostPlan(host, total, reserve, general, gpu_slice, host.cpus, (), (provider,), cards)
 
 
 def _pci_multiplier(fleet: Fleet, strategy: ConcreteStrategy) -> float | None:

@@ -173,18 +173,25 @@ def card_inventory(model: GpuModel) -> dict[str, Inventory]:
     }
 
 
-def card_providers(fleet: Fleet, host: Host) -> tuple[Provider, ...]:
-    """One child provider per vGPU card of the host, by nova's name, as provider.yaml makes it."""
-    return tuple(
-        Provider(
-            child_provider_name(host, gpu),
-            host.name,
-            card_inventory(fleet.model_of(gpu)),
-            (vgpu_trait(fleet.model_of(gpu)),),
-            (gpu,),
+def card_providers(
+    fleet: Fleet, host: Host, *, with_slice: bool = True, with_trait: bool = True
+) -> tuple[Provider, ...]:
+    """One child provider per vGPU card of the host, by nova's name: VGPU (nova's) and, where
+    provider.yaml adds them, the card's slice (`with_slice`) and its model's trait."""
+    out = []
+    for gpu in fleet.vgpu_gpus(host):
+        model = fleet.model_of(gpu)
+        inventory = card_inventory(model)
+        out.append(
+            Provider(
+                child_provider_name(host, gpu),
+                host.name,
+                inventory if with_slice else {VGPU: inventory[VGPU]},
+                (vgpu_trait(model),) if with_trait else (),
+                (gpu,),
+            )
         )
-        for gpu in fleet.vgpu_gpus(host)
-    )
+    return tuple(out)
 
 
 def provider_entries(fleet: Fleet, host: Host, tied: bool = True) -> list[dict[str, Any]]:
