@@ -209,6 +209,10 @@ class Fleet:
     host_reserve: HostReserve = field(default_factory=HostReserve)
     ratios: AllocationRatios = field(default_factory=AllocationRatios)
     cpu_mode: CpuMode = "accounted"
+    # Whether `ratios` are the cloud's everywhere (a fleet file's `allocation_ratios`), or only
+    # what gpuslice renders for the hosts it writes config for; False: the others keep
+    # nova's initial ratios for the release.
+    ratios_stated: bool = True
     aggregate: str = "gpu"
     flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
     pci_in_placement: bool = False

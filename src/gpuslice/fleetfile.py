@@ -240,6 +240,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         ratios=AllocationRatios(
             raw.allocation_ratios.cpu, raw.allocation_ratios.ram, raw.allocation_ratios.disk
         ),
+        ratios_stated="allocation_ratios" in raw.model_fields_set,
         cpu_mode=cpu_mode,
         aggregate=raw.aggregate,
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),

@@ -107,12 +107,22 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "provider_yaml": [(14, False), (22, True)],
     "isolated_aggregates": [(14, False), (20, True)],
     "pci_weigher": [(14, False), (16, True)],
+    "disk_weigher": [(14, False), (15, True)],
+    # what nova uses where no config sets the ratios (cpu, ram, disk): before Stein a 0.0
+    # default that the compute node read as 16.0/1.5/1.0, from Stein `initial_*_allocation_
+    # ratio`, whose defaults became 4.0/1.0/1.0 in 2023.1 (nova 26 vs 27 conf/compute.py)
+    "initial_allocation_ratios": [(14, (16.0, 1.5, 1.0)), (27, (4.0, 1.0, 1.0))],
     "pci_report_in_placement": [(14, False), (26, True)],
     "pci_in_placement_scheduling": [(14, False), (27, True)],
     "device_spec_resource_class": [(14, False), (26, True)],
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],
+    # placement's own options, read from openstack-placement 12.0.0 to 15.0.0 (nova N ships with
+    # placement N - 18): max_allocation_candidates and allocation_candidates_generation_strategy
+    # from 13 (2025.1), [workarounds] optimize_for_wide_provider_trees from 15 (2026.1).
+    "placement_max_candidates": [(14, False), (31, True)],
+    "placement_wide_trees": [(14, False), (33, True)],
     # [quota] driver = nova.quota.UnifiedLimitsDriver (nova 25 conf/quota.py). Up to 30 every
     # resource class a flavor asks for is enforced and one without a registered limit gets 0;
     # from 31 only the classes [quota] unified_limits_resource_list names (default: servers).

@@ -163,7 +163,9 @@ def test_inventory_drift_against_the_plan() -> None:
         pci_devices=(gpu, gpu),
     )
     missing = Provider("hyper99", "hyper99", {"VCPU": Inventory(8)})
-    report = audit(_snapshot(), Expected(providers=(planned, missing)))
+    # a plain host gets no file from gpuslice: nova's default reserve there is no drift
+    plain = Provider("hyper20", "hyper20", {"VCPU": Inventory(8, 2)})
+    report = audit(_snapshot(), Expected(providers=(planned, missing, plain)))
     drift = sorted(v.subject for v in report.violations if v.rule == "inventory_drift")
     assert drift == ["hyper18/VCPU", "hyper18/traits", "hyper99"]
     assert report.hosts[0].gpu_source == "fleet"

@@ -176,3 +176,97 @@ def test_example_menu_fleet_plans_every_flavor() -> None:
         ("g1.l40s", "l40s:1"),
     ]
     assert plan.promise == "holds"
+
+
+def _menu_fleet(write_fleet: Writer, **changes: str) -> str:
+    text = (EXAMPLES / "gpu-menu" / "fleet.yaml").read_text(encoding="utf-8")
+    for old, new in changes.items():
+        text = text.replace(old.replace("_", " "), new)
+    return text
+
+
+def test_dedicated_cpus_split_a_socket_spanning_flavor_over_numa_nodes(
+    write_fleet: Writer,
+) -> None:
+    text = _menu_fleet(write_fleet).replace(
+        "strategy: placement", "strategy: placement\ncpu_mode: dedicated"
+    )
+    plan = make_plan(load_fleet(write_fleet(text)))
+    specs = {f.name: f.extra_specs for f in plan.cloud.flavors}
+    assert specs["g4.a100"]["hw:numa_nodes"] == "2"  # 2 A100 per socket: 4 span both
+    assert "hw:numa_nodes" not in specs["g2.a100"]  # 2 fit one socket
+    assert "hw:numa_nodes" not in specs["g1.a100"]
+    assert any("g4.a100" in n.text and "hw:numa_nodes=2" in n.text for n in plan.notes)
+
+
+def test_dedicated_cpus_say_when_a_flavor_cannot_be_numa_local(write_fleet: Writer) -> None:
+    text = (
+        _menu_fleet(write_fleet)
+        .replace("strategy: placement", "strategy: placement\ncpu_mode: dedicated")
+        .replace(
+            '"0000:31:00.0", vendor_id: "10de", product_id: "20f1", numa_node: 0',
+            '"0000:31:00.0", vendor_id: "10de", product_id: "20f1", numa_node: 1',
+        )
+        .replace("{name: g2.a100, gpus: 2}", "{name: g3.a100, gpus: 3}")
+    )
+    plan = make_plan(load_fleet(write_fleet(text)))
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    # 1 + 3 A100 over two nodes: 3 fit one node, 4 split evenly nowhere
+    assert not any(t.startswith("g3.a100") for t in notes)
+    assert "hw:numa_nodes" not in {f.name: f for f in plan.cloud.flavors}["g3.a100"].extra_specs
+    assert any(t.startswith("g4.a100 cannot boot with dedicated CPUs") for t in notes)
+
+
+def test_dedicated_cpus_warn_of_an_unknown_numa_node(write_fleet: Writer) -> None:
+    text = MENU.replace("strategy: placement", "strategy: placement\ncpu_mode: dedicated")
+    plan = make_plan(load_fleet(write_fleet(text)))
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    assert any(t.startswith("host quad: NUMA node of GPU(s) 0000:17:00.0") for t in notes)
+    accounted = make_plan(load_fleet(write_fleet(MENU)))
+    assert not [n for n in accounted.notes if n.topic == "numa"]
+
+
+EIGHT = "\n".join(
+    f'      - {{address: "{bus:02x}:00.0", vendor_id: "10de", product_id: "20f1"}}'
+    for bus in range(0x60, 0x68)
+)
+
+
+@pytest.mark.parametrize(
+    ("release", "options"),
+    [
+        ("zed", set()),
+        ("2025.1", {"max_allocation_candidates", "allocation_candidates_generation_strategy"}),
+        (
+            "2026.2",
+            {
+                "max_allocation_candidates",
+                "allocation_candidates_generation_strategy",
+                "optimize_for_wide_provider_trees",
+            },
+        ),
+    ],
+)
+def test_eight_gpus_of_one_class_in_placement_warn_and_set_limits(
+    write_fleet: Writer, release: str, options: set[str]
+) -> None:
+    wide = MENU.replace('release: "2025.1"', f'release: "{release}"\npci_in_placement: true')
+    wide = wide.replace(
+        '      - {address: "17:00.0", vendor_id: "10de", product_id: "20f1"}\n'
+        '      - {address: "31:00.0", vendor_id: "10de", product_id: "20f1"}\n'
+        '      - {address: "b1:00.0"',
+        EIGHT + '\n      - {address: "b1:00.0"',
+        1,
+    )
+    plan = make_plan(load_fleet(write_fleet(wide)))
+    (note,) = [n for n in plan.notes if n.topic == "placement-scale"]
+    assert "quad (10 a100)" in note.text
+    assert "2070257" in note.text
+    set_on_controller = {
+        o.name for o in plan.node("ctl1").options if o.path == "etc/placement/placement.conf"
+    }
+    assert set_on_controller == options
+    if not options:
+        assert "none of the limits" in note.text
+    without = make_plan(load_fleet(write_fleet(wide.replace("pci_in_placement: true", ""))))
+    assert not [n for n in without.notes if n.topic == "placement-scale"]

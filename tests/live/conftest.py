@@ -17,14 +17,26 @@ import pytest
 
 from tests.live.livecloud import HERE, LiveCloud, write_clouds_yaml
 
+MENU_FLEET = HERE / "data" / "menu-fleet.yaml"
+
 
 @pytest.fixture(scope="session")
 def live_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     """Start cloudserver.py and wait until it serves; stop it at the end of the session."""
-    state = tmp_path_factory.mktemp("cloud")
+    yield from _serve(tmp_path_factory, ())
+
+
+@pytest.fixture(scope="module")
+def menu_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    """A cloud of the menu fleet (two GPU models, a mixed host), for one module."""
+    yield from _serve(tmp_path_factory, ("--fleet", str(MENU_FLEET)))
+
+
+def _serve(factory: pytest.TempPathFactory, extra: tuple[str, ...]) -> Iterator[LiveCloud]:
+    state = factory.mktemp("cloud")
     log = (state / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "cloudserver.py"), "--state", str(state)],
+        [sys.executable, str(HERE / "cloudserver.py"), "--state", str(state), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

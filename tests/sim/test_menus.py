@@ -142,3 +142,61 @@ def test_the_same_workload_breaks_the_promise_without_a_slice() -> None:
     vms = [(("", 0, 8, 16384), 100.0)] * 6 + [(("a100", 2, 0, 0), 100.0)]
     assert run(make_plan(mixed_fleet(), "none"), _workload(vms)).gpu_refused_while_free == 1
     assert run(make_plan(mixed_fleet(), "placement"), _workload(vms)).gpu_refused_while_free == 0
+
+
+NODES = """\
+sn,cpu_milli,memory_mib,gpu,model
+n1,32000,131072,8,V100M32
+n2,32000,131072,2,T4
+n3,16000,65536,0,
+"""
+
+PODS = """\
+name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time
+p1,4000,8192,1,1000,T4,LS,Running,0,100
+p2,4000,8192,4,1000,V100M16|V100M32,LS,Running,1,100
+p3,4000,8192,1,500,,LS,Running,2,100
+p4,4000,8192,1,1000,A10,LS,Running,3,100
+p5,2000,4096,0,0,,LS,Running,4,100
+"""
+
+
+def test_openb_gpu_spec_names_the_model_and_num_gpu_the_flavor_size() -> None:
+    from gpuslice.sim.traces import (
+        alibaba_fleet,
+        names_models,
+        parse_alibaba_nodes,
+        parse_alibaba_pods,
+        resolve_models,
+    )
+
+    pods = parse_alibaba_pods(PODS)
+    assert [r.alias for r in pods.requests] == ["t4", "v100m16|v100m32", None, "a10", None]
+    assert names_models(pods)
+    fleet = alibaba_fleet(
+        parse_alibaba_nodes(NODES),
+        release=parse_release("2025.1"),
+        slice_spec=SliceSpec(2, 4096, 0),
+        per_model=True,
+    )
+    menus = {m.alias: [f.name for f in m.menu] for m in fleet.models}
+    assert menus == {
+        "v100m32": ["g1.v100m32", "g2.v100m32", "g4.v100m32", "g8.v100m32"],
+        "t4": ["g1.t4", "g2.t4"],
+    }
+    workload = resolve_models(pods, fleet)
+    assert [(r.alias, r.gpus) for r in workload.requests] == [
+        ("t4", 1),
+        ("v100m32", 4),
+        ("v100m32", 1),
+        ("v100m32", 1),
+        (None, 0),
+    ]
+    assert "1 GPU tasks name no model: they ask v100m32" in workload.notes
+    assert "1 GPU tasks name only models the fleet lacks: they ask v100m32" in workload.notes
+    result = run(make_plan(fleet, "placement"), workload)
+    assert {(f.flavor, f.accepted) for f in result.by_flavor} == {
+        ("g1.t4", 1),
+        ("g4.v100m32", 1),
+        ("g1.v100m32", 2),
+    }

@@ -43,7 +43,7 @@ def test_none_breaks_the_promise_on_real_nova(capsys: pytest.CaptureFixture[str]
     assert not gpu["ok"]
     assert gpu["seen"].startswith("ERROR: No valid host")
     # GPU VM first, then an ordinary VM takes the freed GPU's CPUs and the GPU VM cannot return.
-    again = row(report, "hyper18", "GPU first: then a GPU VM again")
+    again = row(report, "hyper18", "GPU first: then a GPU VM of the same flavor again")
     assert not again["ok"]
 
 

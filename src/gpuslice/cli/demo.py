@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gpuslice.cli.common import console
-from gpuslice.cli.simulate import LazyProgress, render_table, verdict_lines
+from gpuslice.cli.simulate import LazyProgress, menu_table, render_table, verdict_lines
 
 
 @click.command("demo")
@@ -42,9 +42,18 @@ def demo_command(out: Path, lab: str | None, seed: int) -> None:
         for s in sim.skipped:
             reason = s.reason.split(":")[0]
             console.print(f"   [yellow]{s.name} not possible[/]: {reason}")
+    if result.menu is not None:
+        console.print("[bold]3b. a GPU menu[/]: A100 hosts with 1, 2 and 4-GPU flavors, L40S hosts")
+        table = menu_table(result.menu)
+        if table is not None:
+            console.print(table)
     console.print("[bold]4. verdict[/]")
-    for sim in result.simulations:
+    for sim in (*result.simulations, *([result.menu] if result.menu else [])):
         console.print(f"   on {sim.release}:")
         for line in verdict_lines(sim):
             console.print(f"     {line}")
     console.print(f"report: [bold]{result.report}[/] (open it in a browser)")
+    doctor = (
+        f"gpuslice doctor {result.lab / 'fleet-2025.1.yaml'} --snapshots {result.lab / 'snapshots'}"
+    )
+    console.print(f"hosts ready for GPU VMs? {doctor}", soft_wrap=True)

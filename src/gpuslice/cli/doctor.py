@@ -50,9 +50,11 @@ _STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "b
     "--fix",
     "fix_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the fixes here, per host, in the tree `render` writes (replaced as a whole).",
+    help="Write the fixes here, per host, in the tree `render` writes (a new or empty "
+    "directory, or an earlier render or fix, replaced whole).",
 )
 @click.option("--check", "check_names", multiple=True, help="Run only this check (repeatable).")
+@click.option("--all", "show_all", is_flag=True, help="List the checks that pass too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def doctor_command(
     fleet: Path | None,
@@ -64,6 +66,7 @@ def doctor_command(
     mdev_type: str | None,
     fix_dir: Path | None,
     check_names: Sequence[str],
+    show_all: bool,
     as_json: bool,
 ) -> None:
     """Say per GPU host whether a GPU VM can boot there, with the evidence and the fix.
@@ -114,11 +117,14 @@ def doctor_command(
         print_json(report_json(reports))
     else:
         for report in reports:
-            _print_report(report)
+            _print_report(report, show_all=show_all)
     if fix_dir is not None:
         files = fix_files(reports)
         if files:
-            write_files(files, fix_dir)
+            try:
+                write_files(files, fix_dir)
+            except InputError as error:  # render's writer names its own option
+                raise InputError(error.detail, source=error.source, field="--fix") from None
             if not as_json:
                 console.print(f"wrote {len(files)} fix files below {fix_dir}")
         elif not as_json:
@@ -128,20 +134,28 @@ def doctor_command(
         raise PromiseBrokenError(f"not ready: {', '.join(not_ready)}")
 
 
-def _print_report(report: HostReport) -> None:
+def _print_report(report: HostReport, *, show_all: bool) -> None:
+    """The host's line, its warnings and failures (every finding with `show_all`), its fix."""
     from gpuslice.doctor import merge_fixes
 
-    fails, warns = report.count("fail"), report.count("warn")
+    fails, warns, oks = report.count("fail"), report.count("warn"), report.count("ok")
     state = Text("ready", style="green") if report.ready else Text("NOT READY", style="bold red")
     title = Text.assemble(
-        (report.host, "bold"), f" ({report.mode}): ", state, f", {fails} fail, {warns} warn"
+        (report.host, "bold"),
+        f" ({report.mode}): ",
+        state,
+        f", {fails} fail, {warns} warn, {oks} ok",
     )
+    shown = [f for f in report.findings if show_all or f.status != "ok"]
+    if not shown:
+        console.print(title)
+        return
     table = Table(title=title, title_justify="left")
     table.add_column("check", no_wrap=True)
     table.add_column("", no_wrap=True)
     table.add_column("subject", no_wrap=True)
     table.add_column("finding", ratio=1)
-    for finding in report.findings:
+    for finding in shown:
         word, style = _STYLE[finding.status]
         text = Text(finding.message)
         if finding.status != "ok":
@@ -164,6 +178,8 @@ def _print_report(report: HostReport) -> None:
         )
     for module in fix.softdeps:
         console.print(f"  modprobe.d: softdep {module} pre: vfio-pci", soft_wrap=True)
+    for module in fix.blacklist:
+        console.print(f"  modprobe.d: blacklist {module}", soft_wrap=True)
     if fix.early_modules:
         console.print(f"  initramfs: load {' '.join(fix.early_modules)} first", soft_wrap=True)
     for step in fix.steps:

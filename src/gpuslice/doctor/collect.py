@@ -4,8 +4,8 @@ The snapshot is a directory, or a tar.gz when the target's name ends in `.tar.gz
 It holds, below its root, only:
 - `proc/cmdline`, `proc/modules`, `proc/interrupts`, `etc/hostname`;
 - per PCI function `sys/bus/pci/devices/<address>/` with `vendor`, `device`, `class`,
-  `numa_node`, and the `driver`, `iommu_group` and `physfn` links (made relative, pointing
-  into the snapshot) and its `mdev_supported_types/<type>/` directories;
+  `numa_node`, `sriov_totalvfs`, the `driver`, `iommu_group` and `physfn` links (made
+  relative, pointing into the snapshot) and its `mdev_supported_types/<type>/` directories;
 - `sys/kernel/iommu_groups/<N>/devices/<address>` links, `sys/bus/pci/drivers/<name>/`;
 - `sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts`,
   `sys/devices/system/node/online`;
@@ -85,6 +85,9 @@ def gather(root: Path) -> list[Entry]:
     for relative in _MARKERS:
         if (root / relative).exists():
             found.append(Entry(relative, text=""))
+    for directory in DRACUT_DIRS:
+        if (root / directory).is_dir():
+            found.append(Entry(directory))
     for directory in (*MODPROBE_DIRS, *DRACUT_DIRS):
         for path in entries(root / directory):
             if path.name.endswith(".conf"):

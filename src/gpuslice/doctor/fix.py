@@ -3,8 +3,8 @@
 The files take the paths they have on the host, below `<host>/`, as `gpuslice render` writes:
 - `etc/default/grub.d/gpuslice-doctor.cfg`: kernel arguments to add (Debian's grub-mkconfig
   sources grub.d; the file names the grubby command for other distributions);
-- `etc/modprobe.d/gpuslice-vfio.conf`: `options vfio-pci ids=` and `softdep ... pre: vfio-pci`
-  (the file `render` writes, with the same ids line);
+- `etc/modprobe.d/gpuslice-vfio.conf`: `options vfio-pci ids=`, `softdep ... pre: vfio-pci` and
+  `blacklist` lines (the file `render` writes, with the same ids line);
 - `etc/dracut.conf.d/gpuslice-vfio.conf`: the vfio modules loaded first in the initramfs;
 and at the top, `gpuslice-doctor.cmsh` (Bright's kernel parameters per node) and
 `doctor-steps.txt` (what no file does: firmware, packages, commands to run, per host).
@@ -39,6 +39,7 @@ class HostFix:
     remove_kernel_args: tuple[str, ...] = ()
     vfio_ids: tuple[str, ...] = ()
     softdeps: tuple[str, ...] = ()
+    blacklist: tuple[str, ...] = ()
     early_modules: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
 
@@ -50,6 +51,7 @@ class HostFix:
             or self.remove_kernel_args
             or self.vfio_ids
             or self.softdeps
+            or self.blacklist
             or self.early_modules
             or self.steps
         )
@@ -64,6 +66,7 @@ def merge_fixes(report: HostReport) -> HostFix:
         remove_kernel_args=_unique(a for f in fixes for a in f.remove_kernel_args),
         vfio_ids=tuple(sorted({i for f in fixes for i in f.vfio_ids})),
         softdeps=tuple(sorted({m for f in fixes for m in f.softdeps})),
+        blacklist=tuple(sorted({m for f in fixes for m in f.blacklist})),
         early_modules=_unique(m for f in fixes for m in f.early_modules),
         steps=_unique(s for f in fixes for s in f.steps),
     )
@@ -76,7 +79,7 @@ def fix_files(reports: Sequence[HostReport]) -> dict[str, str]:
     for fix in fixes:
         if fix.kernel_args or fix.remove_kernel_args:
             files[f"{fix.host}/{GRUB_FILE}"] = render_grub(fix)
-        if fix.vfio_ids or fix.softdeps:
+        if fix.vfio_ids or fix.softdeps or fix.blacklist:
             files[f"{fix.host}/{VFIO_MODPROBE}"] = render_modprobe(fix)
         if fix.early_modules:
             files[f"{fix.host}/{DRACUT_FILE}"] = render_dracut(fix)
@@ -108,12 +111,13 @@ def render_grub(fix: HostFix) -> str:
 def render_modprobe(fix: HostFix) -> str:
     """modprobe.d lines: vfio-pci's ids, and vfio-pci before each host driver."""
     lines = [
-        f"# Managed by gpuslice doctor: vfio-pci takes {fix.host}'s GPUs and their companion "
-        "functions first."
+        f"# Managed by gpuslice doctor: the drivers {fix.host}'s GPUs and their companion "
+        "functions need, first."
     ]
     if fix.vfio_ids:
         lines.append(f"options vfio-pci ids={','.join(fix.vfio_ids)}")
     lines.extend(f"softdep {module} pre: vfio-pci" for module in fix.softdeps)
+    lines.extend(f"blacklist {module}" for module in fix.blacklist)
     return "\n".join(lines) + "\n"
 
 
@@ -165,7 +169,7 @@ def render_steps(fixes: Sequence[HostFix]) -> str:
         files = []
         if fix.kernel_args or fix.remove_kernel_args:
             files.append(f"/{GRUB_FILE}")
-        if fix.vfio_ids or fix.softdeps:
+        if fix.vfio_ids or fix.softdeps or fix.blacklist:
             files.append(f"/{VFIO_MODPROBE}")
         if fix.early_modules:
             files.append(f"/{DRACUT_FILE}")

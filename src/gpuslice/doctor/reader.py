@@ -2,7 +2,8 @@
 
 Rules: a file is read as at most `limit` bytes (larger is a bad snapshot, not a slow one); it must
 be UTF-8, and a byte that is not names the file and its byte offset; a missing file is None (the
-checks turn it into a verdict); a directory or unreadable file where a file belongs is an error.
+checks turn it into a verdict); a directory, a pipe or device (which could block the reader), or an
+unreadable file where a file belongs is an error.
 Every error is an InputError (exit 2) naming the file.
 """
 
@@ -21,10 +22,12 @@ def read_text(path: Path, *, limit: int = FILE_LIMIT) -> str | None:
     """The text of `path`, or None when it does not exist.
 
     Raises InputError when it is larger than `limit` bytes, not UTF-8 (naming the byte offset),
-    a directory, or unreadable.
+    a directory, a pipe or device, or unreadable.
     """
     from gpuslice.errors import InputError
 
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise InputError("not a regular file (a pipe or device?)", source=str(path))
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)

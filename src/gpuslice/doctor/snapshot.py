@@ -13,6 +13,7 @@ writes there is an InputError naming it (a bad snapshot, exit 2).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ DRIVERCTL_DIR: Final = "etc/driverctl.d"
 MDEVCTL: Final = ("usr/sbin/mdevctl", "usr/bin/mdevctl", "sbin/mdevctl", "bin/mdevctl")
 HOSTNAME_FILES: Final = ("etc/hostname", "proc/sys/kernel/hostname")
 #: The PCI attribute files `read_sysfs` reads; their size is checked before it reads them.
-PCI_ATTRIBUTES: Final = ("vendor", "device", "class", "numa_node")
+PCI_ATTRIBUTES: Final = ("vendor", "device", "class", "numa_node", "sriov_totalvfs")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ def read_snapshot(root: Path, host: str) -> HostSnapshot:
 
 
 def _functions(root: Path) -> tuple[tuple[PciFunction, ...], bool]:
+    """The PCI functions (via `read_sysfs`), after checking each attribute it reads is a regular
+    file of at most FILE_LIMIT bytes; False when the snapshot has no PCI devices directory."""
     devices = root / PCI_DEVICES
     if not devices.is_dir():
         return (), False
@@ -147,10 +150,12 @@ def _functions(root: Path) -> tuple[tuple[PciFunction, ...], bool]:
         for name in PCI_ATTRIBUTES:
             path = entry / name
             try:
-                size = path.stat().st_size
+                status = path.stat()
             except OSError:
                 continue
-            if size > FILE_LIMIT:
+            if not stat.S_ISREG(status.st_mode):
+                raise InputError("not a regular file (a pipe or device?)", source=str(path))
+            if status.st_size > FILE_LIMIT:
                 msg = f"larger than {FILE_LIMIT} bytes: not a sysfs attribute"
                 raise InputError(msg, source=str(path))
     return read_sysfs(root), True

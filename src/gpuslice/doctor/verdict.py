@@ -22,14 +22,16 @@ class Fix:
 
     `kernel_args` are added to the kernel command line and `remove_kernel_args` taken off it;
     `vfio_ids` go into `options vfio-pci ids=`; `softdeps` are modules that get
-    `softdep <module> pre: vfio-pci`; `early_modules` go into the initramfs; `steps` are what
-    no file can do (firmware settings, moving a card, installing a package).
+    `softdep <module> pre: vfio-pci`; `blacklist` are modules that must not load at all (nouveau
+    on a vGPU host); `early_modules` go into the initramfs; `steps` are what no file can do
+    (firmware settings, moving a card, installing a package).
     """
 
     kernel_args: tuple[str, ...] = ()
     remove_kernel_args: tuple[str, ...] = ()
     vfio_ids: tuple[str, ...] = ()
     softdeps: tuple[str, ...] = ()
+    blacklist: tuple[str, ...] = ()
     early_modules: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
 

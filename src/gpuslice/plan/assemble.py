@@ -13,6 +13,7 @@ from gpuslice.plan.common import (
     device_type_notes,
     filters_option,
 )
+from gpuslice.plan.menu import numa_flavors, placement_scale, unknown_numa_notes
 from gpuslice.plan.quota import registered_limits, unified_limits_note
 from gpuslice.plan.types import (
     NOVA_CONF,
@@ -57,9 +58,16 @@ def assemble(
 ) -> Plan:
     """A plan with one node per controller (all alike) and one per host that has files.
 
+    The menu's NUMA and Placement-scale rules (`gpuslice.plan.menu`) apply to every strategy.
     Under unified limits the cloud objects gain the registered limits the GPU flavors need,
     and the notes say what to do with them (`gpuslice.plan.quota`).
     """
+    menu_notes = placement_scale(fleet, controllers) + unknown_numa_notes(fleet)
+    if strategy == "placement":
+        flavors, numa_notes = numa_flavors(fleet, cloud.flavors)
+        cloud = dataclasses.replace(cloud, flavors=flavors)
+        menu_notes += numa_notes
+    notes = notes + menu_notes
     limits = registered_limits(fleet, hosts, cloud.flavors)
     if limits:
         cloud = dataclasses.replace(cloud, registered_limits=limits)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host, SliceSpec
+from gpuslice.fleet import AllocationRatios, Fleet, GpuFlavor, GpuModel, Host, SliceSpec
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
@@ -274,9 +274,17 @@ def standard_inventory(
     vcpus: int,
     reserved: Resources,
     total: Resources,
+    *,
+    rendered: bool = True,
 ) -> dict[str, Inventory]:
-    """VCPU, MEMORY_MB and DISK_GB as nova reports them for `total` with `reserved` held back."""
+    """VCPU, MEMORY_MB and DISK_GB as nova reports them for `total` with `reserved` held back.
+
+    Ratios: the fleet's on a host gpuslice renders config for (`rendered`) or when the fleet
+    states them; else nova's initial ratios for the release.
+    """
     ratios = fleet.ratios
+    if not rendered and not fleet.ratios_stated:
+        ratios = AllocationRatios(*fleet.release.fact("initial_allocation_ratios"))
     return {
         "VCPU": Inventory(vcpus, reserved.vcpus, allocation_ratio=ratios.cpu),
         "MEMORY_MB": Inventory(total.memory_mb, reserved.memory_mb, allocation_ratio=ratios.ram),

@@ -153,7 +153,7 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     total = host_total(host)
     reserve = host_reserve(fleet)
     if not host.is_gpu_host:
-        standard = standard_inventory(fleet, total.vcpus, reserve, total)
+        standard = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
         return HostPlan(
             host,
             total,

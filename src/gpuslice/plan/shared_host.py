@@ -154,7 +154,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
 def _host_plan(fleet: Fleet, host: Host, strategy: ConcreteStrategy) -> HostPlan:
     total = host_total(host)
     reserve = host_reserve(fleet)
-    inventories = standard_inventory(fleet, total.vcpus, reserve, total)
+    inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=host.is_gpu_host)
     traits = (GPU_TRAIT,) if strategy == "dedicated" and host.is_gpu_host else ()
     provider = Provider(host.name, host.name, inventories, traits, host.gpus)
     if strategy == "dedicated" and host.is_gpu_host:

@@ -6,7 +6,10 @@
    (`fleet-2025.1.yaml`, placement) and render both below `out_dir`;
 3. simulate every strategy each release allows on a stress workload that fills the cloud
    (offered load 1.5, one VM in 25 a GPU VM), the same workload and seed for all;
-4. write one HTML report with both simulations, and say which strategies keep the promise.
+4. write one HTML report with both simulations, and say which strategies keep the promise;
+5. where the GPU menu example sits next to the lab (`examples/gpu-menu`: A100 hosts with 1, 2
+   and 4-GPU flavors, L40S hosts), plan, render and simulate it too (none and placement), every
+   model and flavor size in the workload.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class DemoResult:
     rendered: tuple[Rendered, ...]
     simulations: tuple[Simulation, ...]
     report: Path
+    menu: Simulation | None = None
 
 
 def find_lab(lab: str | Path | None = None) -> Path:
@@ -95,5 +99,18 @@ def run_demo(
         rendered.append(Rendered(name, str(fleet.release), plan.strategy, target, len(files)))
         stress = synthetic_for(fleet, workload, seed)
         simulations.append(simulate(fleet, stress, seed=seed, progress=progress))
-    report = write_report(simulations, out / "report", title="gpuslice demo: the bright lab")
-    return DemoResult(where, gpus, tuple(rendered), tuple(simulations), report)
+    menu: Simulation | None = None
+    menu_fleet = where.parent / "gpu-menu" / "fleet.yaml"
+    if menu_fleet.is_file():
+        fleet = load_fleet(menu_fleet)
+        plan = make_plan(fleet)
+        target = out / f"menu-{fleet.release.name}-{plan.strategy}"
+        files = write_tree(plan, target)
+        rendered.append(Rendered("gpu-menu", str(fleet.release), plan.strategy, target, len(files)))
+        stress = synthetic_for(fleet, workload, seed)
+        menu = simulate(
+            fleet, stress, strategies=("none", "placement"), seed=seed, progress=progress
+        )
+    sims = [*simulations, *([menu] if menu is not None else [])]
+    report = write_report(sims, out / "report", title="gpuslice demo: the bright lab")
+    return DemoResult(where, gpus, tuple(rendered), tuple(simulations), report, menu)

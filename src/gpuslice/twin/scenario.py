@@ -2,8 +2,11 @@
 
 Ordinary first: fill with ordinary VMs until No valid host; one GPU VM per GPU goes ACTIVE with
 its device in the guest XML; one more is refused; deleting a GPU VM does not let an ordinary VM
-in; a GPU VM boots again. Then GPU first, the same steps the other way round. Every step adds a
-row (expected, seen) to `Steps`.
+in; a GPU VM of the same flavor boots again. Then GPU first, the same steps the other way round.
+Where the host's menu has multi-GPU flavors, both orders again with the host's GPUs taken by the
+largest flavors that fit (`menu_boots`: a 4-GPU VM, or 2-GPU and 1-GPU VMs of several models),
+each with all its devices, of its model, in the guest XML. Every step adds a row (expected,
+seen) to `Steps`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gpuslice.cpuset import format_cpuset, parse_cpuset
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet
+from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host
 from gpuslice.plan.types import HostPlan, Plan
 from gpuslice.twin.job import HostJob, Steps
 
@@ -28,6 +31,37 @@ SMALLEST = (1, 64, 0)
 MAX_FILL_BOOTS = 40
 
 
+@dataclasses.dataclass(frozen=True)
+class MenuBoot:
+    """One GPU VM of the menu phase: its flavor, size, GPU count and its model's GPU addresses."""
+
+    flavor: str
+    flavor_id: str
+    vcpus: int
+    ram: int
+    gpus: int
+    addresses: frozenset[str]
+
+
+def menu_boots(fleet: Fleet, host: Host) -> list[tuple[GpuModel, GpuFlavor]]:
+    """The flavors that take all of `host`'s GPUs, largest first per model; empty when that is
+    one 1-GPU VM per GPU (the phases before already ran it).
+
+    Per model in fleet order: the largest flavor of its menu that fits the GPUs still free,
+    again and again, until none is left.
+    """
+    chosen: list[tuple[GpuModel, GpuFlavor]] = []
+    for model in fleet.models:
+        left = sum(1 for g in host.gpus if fleet.model_of(g) == model)
+        for item in sorted(model.menu, key=lambda f: -f.gpus):
+            while left >= item.gpus:
+                chosen.append((model, item))
+                left -= item.gpus
+    if all(item.gpus == 1 for _, item in chosen):
+        return []
+    return chosen
+
+
 class HostUnderTest:
     """A host during the scenario: its servers and the flavors made for it."""
 
@@ -39,6 +73,7 @@ class HostUnderTest:
         self.counter = 0
         self.flavors: dict[tuple[int, int, int], str] = {}
         self.gpu_flavor: dict[str, tuple[str, int, int]] = {}
+        self.menu: list[MenuBoot] = []
         by_name = {f["name"]: f for f in twin.flavors()}
         for gpu in job.host.gpus:
             model = fleet.model_of(gpu)
@@ -47,6 +82,21 @@ class HostUnderTest:
                 msg = f"cloud-objects.json has no flavor {model.flavor!r} for {gpu.address}"
                 raise InputError(msg, source=CLOUD_OBJECTS)
             self.gpu_flavor[gpu.address] = (str(found["id"]), found["vcpus"], found["ram"])
+        for model, item in menu_boots(fleet, job.host):
+            found = by_name.get(item.name)
+            if found is None:
+                msg = f"cloud-objects.json has no flavor {item.name!r} of {model.alias}'s menu"
+                raise InputError(msg, source=CLOUD_OBJECTS)
+            self.menu.append(
+                MenuBoot(
+                    item.name,
+                    str(found["id"]),
+                    found["vcpus"],
+                    found["ram"],
+                    item.gpus,
+                    frozenset(g.address for g in job.host.gpus if fleet.model_of(g) == model),
+                )
+            )
 
     def ordinary_flavor(self, size: tuple[int, int, int]) -> str:
         if size not in self.flavors:
@@ -136,9 +186,9 @@ def guest_size(xml: str) -> tuple[int, int]:
     return int(vcpu), int(memory) // 1024
 
 
-def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[str]:
-    """One GPU VM per GPU; returns the server ids that went ACTIVE."""
-    servers: list[str] = []
+def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, str]]:
+    """One GPU VM per GPU; returns (server id, flavor id) of those that went ACTIVE."""
+    servers: list[tuple[str, str]] = []
     in_guests: list[str] = []
     for index, gpu in enumerate(host.job.host.gpus, start=1):
         flavor_id, vcpus, ram = host.gpu_flavor[gpu.address]
@@ -146,7 +196,7 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[str]:
         seen = _outcome(result)
         ok = result.active
         if result.active:
-            servers.append(result.server_id)
+            servers.append((result.server_id, flavor_id))
             xml = host.twin.guest_xml(host.name, result.server_id)
             devices = attached(xml)
             guest = guest_size(xml)
@@ -196,8 +246,47 @@ def _extra_gpu(host: HostUnderTest, steps: Steps, label: str) -> None:
         host.twin.delete(result.server_id)
 
 
+def boot_menu(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, str]]:
+    """The menu phase's GPU VMs (`menu_boots`); returns (server id, flavor id) of the ACTIVE."""
+    servers: list[tuple[str, str]] = []
+    in_guests: list[str] = []
+    for boot in host.menu:
+        result = host.boot("gpu", boot.flavor_id)
+        seen = _outcome(result)
+        ok = result.active
+        if result.active:
+            servers.append((result.server_id, boot.flavor_id))
+            xml = host.twin.guest_xml(host.name, result.server_id)
+            devices = attached(xml)
+            guest = guest_size(xml)
+            in_guests.extend(devices)
+            seen = f"ACTIVE, guest XML: {', '.join(devices) or 'no PCI device'}, "
+            seen += f"{guest[0]} vCPU, {guest[1]} MB"
+            ok = (
+                len(devices) == boot.gpus
+                and set(devices) <= boot.addresses
+                and guest == (boot.vcpus, boot.ram)
+            )
+        steps.add(
+            f"{label}: {boot.flavor} ({boot.gpus} GPU(s))",
+            f"ACTIVE with {boot.gpus} of {', '.join(sorted(boot.addresses))} in the guest XML, "
+            f"{boot.vcpus} vCPU, {boot.ram} MB",
+            seen,
+            ok,
+        )
+    if len(servers) == len(host.menu):
+        each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
+        steps.add(
+            f"{label}: each GPU attached once",
+            ", ".join(sorted(g.address for g in host.job.host.gpus)),
+            ", ".join(sorted(in_guests)),
+            each_once,
+        )
+    return servers
+
+
 def _delete_gpu_then_ordinary(
-    host: HostUnderTest, steps: Steps, label: str, gpu_servers: list[str]
+    host: HostUnderTest, steps: Steps, label: str, gpu_servers: list[tuple[str, str]]
 ) -> None:
     if not gpu_servers:
         steps.add(
@@ -207,7 +296,8 @@ def _delete_gpu_then_ordinary(
             False,
         )
         return
-    host.twin.delete(gpu_servers.pop())
+    server_id, flavor_id = gpu_servers.pop()
+    host.twin.delete(server_id)
     result = host.boot("ordinary", host.ordinary_flavor(SMALLEST))
     steps.add(
         f"{label}: delete a GPU VM, then boot the smallest ordinary VM (1 vCPU, 64 MB)",
@@ -215,10 +305,12 @@ def _delete_gpu_then_ordinary(
         _outcome(result),
         _refused(result),
     )
-    # An ordinary VM that got in stays: the GPU VM below then shows what it cost.
-    flavor_id = next(iter(host.gpu_flavor.values()))[0]
+    # An ordinary VM that got in stays: the GPU VM below then shows what it cost. The same
+    # flavor as the deleted VM's: on a mixed host only its model's GPUs are free.
     again = host.boot("gpu", flavor_id)
-    steps.add(f"{label}: then a GPU VM again", "ACTIVE", _outcome(again), again.active)
+    steps.add(
+        f"{label}: then a GPU VM of the same flavor again", "ACTIVE", _outcome(again), again.active
+    )
 
 
 def _general_limit(job: HostJob, fleet: Fleet) -> tuple[int, int, int] | None:
@@ -290,6 +382,34 @@ def run_scenario(twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uu
         taken_b == taken_a and refusal is not None and _refused(refusal),
     )
     _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
+    host.delete_all()
+    if host.menu:
+        _menu_phases(host, steps, fleet, taken_a)
+
+
+def _menu_phases(
+    host: HostUnderTest, steps: Steps, fleet: Fleet, taken_a: tuple[int, int, int]
+) -> None:
+    """Both orders again with the menu's multi-GPU flavors taking the host's GPUs."""
+    label = "menu, ordinary first"
+    _fill_rows(host, steps, fleet, label)
+    gpu_servers = boot_menu(host, steps, label)
+    _extra_gpu(host, steps, label)
+    _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
+    host.delete_all()
+    label = "menu, GPU first"
+    gpu_servers = boot_menu(host, steps, label)
+    _extra_gpu(host, steps, label)
+    booted, refusal = host.fill()
+    taken = tuple(sum(s[i] for _b, s in booted) for i in range(3))
+    steps.add(
+        f"{label}: fill with ordinary VMs",
+        f"the same general part as with no GPU VM ({taken_a[0]} vCPU, {taken_a[1]} MB, "
+        f"{taken_a[2]} GB), then {NO_VALID_HOST}",
+        f"{len(booted)} VMs ({taken[0]} vCPU, {taken[1]} MB, {taken[2]} GB), then "
+        + (_outcome(refusal) if refusal is not None else "never refused"),
+        taken == taken_a and refusal is not None and _refused(refusal),
+    )
     host.delete_all()
 
 

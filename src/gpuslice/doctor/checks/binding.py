@@ -7,9 +7,9 @@ from gpuslice.doctor.checks.devices import (
     REBUILD,
     companions,
     driver_module,
-    gpus,
     ids,
     is_vfio,
+    judged,
     label,
     other_gpus_in_group,
     passed_through,
@@ -20,10 +20,10 @@ from gpuslice.doctor.verdict import CheckContext, Finding, Fix
 from gpuslice.inventory.function import PciFunction
 
 
-def rebind_fix(host: HostSnapshot, held: list[PciFunction]) -> Fix:
+def rebind_fix(host: HostSnapshot, context: CheckContext, held: list[PciFunction]) -> Fix:
     """Bind `held` to vfio-pci at boot: vfio-pci's ids (all of the host's GPUs and companions,
     since the line replaces any other), and vfio-pci before the drivers holding them."""
-    vfio_ids = tuple(sorted({i for f in passed_through(host) if (i := ids(f))}))
+    vfio_ids = tuple(sorted({i for f in passed_through(host, context) if (i := ids(f))}))
     modules = tuple(sorted({m for f in held if f.driver and (m := driver_module(f.driver))}))
     return Fix(vfio_ids=vfio_ids, softdeps=modules, steps=(REBUILD,))
 
@@ -35,19 +35,28 @@ class GpuDriver(Check):
     modes = frozenset({"passthrough"})
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
-        """Fail per GPU held by a host driver; warn per GPU with no driver (libvirt binds it)."""
+        """Fail per GPU held by a host driver; warn per GPU with no driver.
+
+        nova asks libvirt for `managed='yes'` host devices unless the device_spec says
+        `managed: no` (nova 34 `virt/libvirt/driver.py` `_get_guest_pci_device`): libvirt then
+        unbinds the GPU from its driver at each VM start, which fails or hangs while the host
+        uses it (a console on nouveau, nvidia-persistenced), and binds an unbound one itself.
+        """
         findings = []
-        for gpu in gpus(host):
+        for gpu in judged(host, context):
             subject = str(gpu.address)
             evidence = [label(gpu)]
             if is_vfio(gpu.driver):
                 findings.append(self.finding("ok", f"bound to {gpu.driver}", subject=subject))
             elif gpu.driver is None:
-                msg = "no driver: libvirt binds it at boot, but a host driver may take it first"
+                msg = "no driver: libvirt binds it at VM start, but a host driver may take it first"
                 findings.append(self.finding("warn", msg, subject=subject, evidence=evidence))
             else:
-                msg = f"held by the host driver {gpu.driver}, not vfio-pci"
-                fix = rebind_fix(host, [gpu])
+                msg = (
+                    f"held by the host driver {gpu.driver}, not vfio-pci: libvirt must unbind it "
+                    "at each VM start, which fails while the host uses it"
+                )
+                fix = rebind_fix(host, context, [gpu])
                 findings.append(
                     self.finding("fail", msg, subject=subject, evidence=evidence, fix=fix)
                 )
@@ -63,7 +72,7 @@ class CompanionDrivers(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU whose companions a host driver holds (the IOMMU group is not viable)."""
         findings = []
-        for gpu in gpus(host):
+        for gpu in judged(host, context):
             mates = companions(host, gpu)
             if not mates:
                 continue
@@ -75,7 +84,11 @@ class CompanionDrivers(Check):
                 msg = f"companion function held by a host driver: {names}"
                 findings.append(
                     self.finding(
-                        "fail", msg, subject=subject, evidence=evidence, fix=rebind_fix(host, held)
+                        "fail",
+                        msg,
+                        subject=subject,
+                        evidence=evidence,
+                        fix=rebind_fix(host, context, held),
                     )
                 )
             else:
@@ -93,7 +106,7 @@ class GroupIsolation(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU whose group holds a device outside its card; warn when it holds a GPU."""
         findings = []
-        for gpu in gpus(host):
+        for gpu in judged(host, context):
             if gpu.iommu_group is None:
                 continue  # the iommu check says why
             subject = str(gpu.address)

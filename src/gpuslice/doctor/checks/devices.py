@@ -1,19 +1,25 @@
 """What the checks share about a host's PCI functions: its GPUs, their companions, drivers.
 
 Rules:
-- a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate;
-- a *companion* of a GPU is another function in its slot (its HDMI audio, USB-C controller,
-  serial bus), or in its IOMMU group and slot; bridges (class 06xx) are neither;
-- an *unrelated* member is a function in the GPU's IOMMU group outside its slot that is neither
-  a bridge nor a GPU (a NIC, a disk controller);
+- a GPU is a function `gpuslice.inventory.classify` takes for a passthrough candidate; the
+  checks judge every GPU, or where a fleet lists the host's GPUs, only those (`judged`);
+- a *companion* of a GPU is another function of its card: in its slot (its HDMI audio, USB-C
+  controller, serial bus), or in its IOMMU group from the GPU's vendor (a card whose functions
+  sit behind its own PCIe switch); bridges (class 06xx) and GPUs are never companions;
+- an *unrelated* member is a function in the GPU's IOMMU group outside its slot, of another
+  vendor, that is neither a bridge nor a GPU (a NIC, a disk controller);
 - a VFIO driver is `vfio-pci` or a vendor variant of it (a name ending in `vfio-pci`, such as
   `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from gpuslice.doctor.config import module_name
 from gpuslice.doctor.snapshot import HostSnapshot
+from gpuslice.doctor.verdict import CheckContext
+from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.classify import effective_vendor_id, exclusion_reason
 from gpuslice.inventory.function import PciFunction
 
@@ -58,22 +64,41 @@ def gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
     return tuple(f for f in host.functions if exclusion_reason(f) is None)
 
 
-def physical_gpus(host: HostSnapshot) -> tuple[PciFunction, ...]:
-    """The GPUs that are not SR-IOV virtual functions (the cards themselves)."""
-    return tuple(f for f in gpus(host) if f.function == "physical")
+def judged(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The GPUs the checks judge: where a fleet lists the host's GPUs, those (and their SR-IOV
+    virtual functions); else every GPU. A GPU the fleet leaves out stays the host's."""
+    every = gpus(host)
+    if not context.fleet_gpus:
+        return every
+    wanted = set()
+    for address, _ in context.fleet_gpus:
+        with contextlib.suppress(ValueError):
+            wanted.add(PciAddress.parse(address))
+    return tuple(g for g in every if g.address in wanted or host.physfn.get(g.address) in wanted)
+
+
+def physical_gpus(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The judged GPUs that are not SR-IOV virtual functions (the cards themselves)."""
+    return tuple(f for f in judged(host, context) if f.function == "physical")
 
 
 def companions(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
-    """The other functions of `gpu`'s card (same slot), bridges and GPUs left out."""
+    """The other functions of `gpu`'s card (see the rules), bridges and GPUs left out."""
     mine = {g.address for g in gpus(host)}
+    in_group = {f.address for f in group_of(host, gpu) if _same_vendor(f, gpu)}
     return tuple(
         f
         for f in host.functions
-        if f.address.slot == gpu.address.slot
+        if (f.address.slot == gpu.address.slot or f.address in in_group)
         and f.address != gpu.address
         and f.address not in mine
         and not is_bridge(f)
     )
+
+
+def _same_vendor(function: PciFunction, gpu: PciFunction) -> bool:
+    vendor = effective_vendor_id(function)
+    return vendor is not None and vendor == effective_vendor_id(gpu)
 
 
 def group_of(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
@@ -84,12 +109,15 @@ def group_of(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
 
 
 def unrelated(host: HostSnapshot, gpu: PciFunction) -> tuple[PciFunction, ...]:
-    """Members of `gpu`'s IOMMU group outside its slot that are neither bridges nor GPUs."""
+    """Members of `gpu`'s IOMMU group outside its card that are neither bridges nor GPUs."""
     mine = {g.address for g in gpus(host)}
     return tuple(
         f
         for f in group_of(host, gpu)
-        if f.address.slot != gpu.address.slot and not is_bridge(f) and f.address not in mine
+        if f.address.slot != gpu.address.slot
+        and not _same_vendor(f, gpu)
+        and not is_bridge(f)
+        and f.address not in mine
     )
 
 
@@ -119,10 +147,10 @@ def ids(function: PciFunction) -> str | None:
     return f"{function.vendor_id}:{function.product_id}"
 
 
-def passed_through(host: HostSnapshot) -> tuple[PciFunction, ...]:
+def passed_through(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
     """Every GPU and companion function, without repeats, in address order."""
     found: dict[object, PciFunction] = {}
-    for gpu in gpus(host):
+    for gpu in judged(host, context):
         found[gpu.address] = gpu
         for mate in companions(host, gpu):
             found[mate.address] = mate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gpuslice.doctor.checks.base import Check
-from gpuslice.doctor.checks.devices import gpus, label
+from gpuslice.doctor.checks.devices import gpus, label, physical_gpus
 from gpuslice.doctor.snapshot import NUMA_ONLINE, PCI_DEVICES, HostSnapshot
 from gpuslice.doctor.verdict import CheckContext, Finding, Fix
 
@@ -23,7 +23,10 @@ class GpusPresent(Check):
         if not found:
             msg = f"no GPU among {len(host.functions)} PCI functions"
             return [self.finding("fail", msg, evidence=[f"{PCI_DEVICES}: no display controller"])]
-        return [self.finding("ok", f"{len(found)} GPU(s)", evidence=[label(gpu) for gpu in found])]
+        cards = sum(1 for gpu in found if gpu.function == "physical")
+        functions = len(found) - cards
+        msg = f"{cards} GPU(s)" + (f" and {functions} virtual function(s)" if functions else "")
+        return [self.finding("ok", msg, evidence=[label(gpu) for gpu in found])]
 
 
 class KvmDevice(Check):
@@ -55,7 +58,7 @@ class NumaNodeKnown(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Warn per GPU whose node is -1 on a host with several NUMA nodes (or an unknown count)."""
         findings = []
-        for gpu in gpus(host):
+        for gpu in physical_gpus(host, context):
             subject = str(gpu.address)
             if gpu.numa_node is not None:
                 findings.append(self.finding("ok", f"NUMA node {gpu.numa_node}", subject=subject))

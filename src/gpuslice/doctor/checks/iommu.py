@@ -12,7 +12,7 @@ _HOST_BRIDGE = PciAddress(0, 0, 0, 0)
 
 
 def cpu_vendor(host: HostSnapshot) -> str | None:
-    """`intel` or `amd` from the host bridge at 0000:00:00.0, else None."""
+    """`intel` or `amd` from the host bridge at 0000:00:00.0, else None (read as Intel)."""
     bridge = host.function(_HOST_BRIDGE)
     vendor = bridge.vendor_id if bridge is not None else None
     return {"8086": "intel", "1022": "amd"}.get(vendor or "")
@@ -32,20 +32,16 @@ class IommuEnabled(Check):
     id = "iommu"
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
-        """Fail without IOMMU groups, naming the kernel argument for the host's CPU vendor."""
+        """Fail without IOMMU groups; the fix adds `intel_iommu=on` unless the host bridge is
+        AMD's, takes off any `*iommu=off`, and names the firmware setting."""
         groups = host.groups or {}
         off = [w for w in (host.cmdline.words if host.cmdline else ()) if w in _OFF_ARGS]
         evidence = [f"{IOMMU_GROUPS}: {len(groups)} groups", *iommu_words(host)]
         if groups and not off:
             return [self.finding("ok", f"IOMMU on ({len(groups)} groups)", evidence=evidence)]
-        vendor = cpu_vendor(host)
-        add: tuple[str, ...]
-        if vendor == "intel":
-            add = ("intel_iommu=on",)
-        elif vendor == "amd":
-            add = ("amd_iommu=on",)
-        else:
-            add = ("intel_iommu=on", "amd_iommu=on")
+        # intel_iommu=on turns the Intel IOMMU on; the kernel's amd_iommu= knows no "on" (the
+        # AMD IOMMU is on whenever the firmware's IVRS table is there, unless amd_iommu=off).
+        add: tuple[str, ...] = () if cpu_vendor(host) == "amd" else ("intel_iommu=on",)
         steps = (
             "enable VT-d (Intel) or AMD-Vi/IOMMU in the firmware setup",
             "reboot, then check that /sys/kernel/iommu_groups has entries",

@@ -16,9 +16,9 @@ from gpuslice.doctor.checks.devices import (
     GPU_HOST_DRIVERS,
     REBUILD,
     driver_module,
-    gpus,
     ids,
     is_vfio,
+    judged,
     passed_through,
     vendor_of,
 )
@@ -62,7 +62,7 @@ class VfioIds(Check):
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail when a device nothing binds at boot is on no VFIO driver now; warn when it is."""
-        devices = passed_through(host)
+        devices = passed_through(host, context)
         if not devices:
             return []
         configured = configured_ids(host)
@@ -101,7 +101,9 @@ class VfioFirst(Check):
         Drivers considered: those holding one of the devices now, and the GPU vendor's host
         drivers that proc/modules shows loaded. Warn for the latter when they hold nothing.
         """
-        devices = passed_through(host)
+        devices = passed_through(host, context)
+        if not devices:
+            return []
         holding = {
             driver_module(d.driver)
             for d in devices
@@ -109,7 +111,7 @@ class VfioFirst(Check):
         }
         loaded = {
             module_name(m)
-            for gpu in gpus(host)
+            for gpu in judged(host, context)
             for m in GPU_HOST_DRIVERS.get(vendor_of(gpu) or "", ())
             if host.module_loaded(m)
         }
@@ -165,7 +167,7 @@ class VfioInInitramfs(Check):
 
         Only a warning: the snapshot cannot show whether the initramfs carries a GPU driver.
         """
-        if not passed_through(host):
+        if not passed_through(host, context):
             return []
         if vfio_builtin(host):
             return [self.finding("ok", "vfio-pci is built into the kernel")]
@@ -176,10 +178,11 @@ class VfioInInitramfs(Check):
             evidence = ["proc/cmdline: rd.driver.pre=vfio-pci"]
             return [self.finding("ok", "vfio-pci loaded first in the initramfs", evidence=evidence)]
         tool = host.initramfs.tool
-        fix = Fix(
-            early_modules=VFIO_EARLY,
-            steps=(REBUILD,),
-        )
+        if tool == "initramfs-tools":  # no drop-in directory: one line each in its modules file
+            step = f"add {', '.join(VFIO_EARLY)} to /etc/initramfs-tools/modules, one per line"
+            fix = Fix(steps=(step, REBUILD))
+        else:
+            fix = Fix(early_modules=VFIO_EARLY, steps=(REBUILD,))
         if tool is None:
             msg = "no dracut or initramfs-tools configuration in the snapshot: cannot tell"
         else:

@@ -31,7 +31,7 @@ class VgpuHostDriver(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU on another driver or none, naming what to install."""
         findings = []
-        for gpu in physical_gpus(host):
+        for gpu in physical_gpus(host, context):
             vendor = vendor_of(gpu) or ""
             wanted = VGPU_DRIVERS.get(vendor, ())
             subject = str(gpu.address)
@@ -50,13 +50,16 @@ class VgpuHostDriver(Check):
                 f"proc/modules: {', '.join(loaded) or 'no ' + '/'.join(wanted) or 'none'}",
             ]
             steps: list[str] = [_INSTALL.get(vendor, "install the vendor's vGPU host driver")]
-            if gpu.driver == "nouveau":
-                steps.insert(0, "blacklist nouveau (it takes the GPU first)")
+            blacklist = ("nouveau",) if host.module_loaded("nouveau") else ()
             if is_vfio(gpu.driver):
                 steps.insert(0, "remove the GPU's ids from vfio-pci's options")
             findings.append(
                 self.finding(
-                    "fail", why, subject=subject, evidence=evidence, fix=Fix(steps=tuple(steps))
+                    "fail",
+                    why,
+                    subject=subject,
+                    evidence=evidence,
+                    fix=Fix(blacklist=blacklist, steps=tuple(steps)),
                 )
             )
         return findings
@@ -71,7 +74,7 @@ class MdevTypes(Check):
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
         """Fail per GPU without mdev_supported_types, or without the type the fleet asks for."""
         findings = []
-        for gpu in physical_gpus(host):
+        for gpu in physical_gpus(host, context):
             subject = str(gpu.address)
             types = _types_of(host, gpu.address)
             where = f"{PCI_DEVICES}/{gpu.address}/mdev_supported_types"
