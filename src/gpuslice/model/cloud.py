@@ -143,6 +143,7 @@ def from_plan(
 ) -> CloudModel:
     """Build the model of the cloud that `plan` describes.
 
+    A fleet with vGPU models is refused (InputError): the model has no nested providers yet.
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
     sets none) and, from Ocata, DiskWeigher (1.0). nova's other default weighers weigh every
@@ -152,6 +153,14 @@ def from_plan(
     not the fleet's, so among equal weights the two may pick different hosts.
     """
     release = plan.release
+    if plan.fleet.vgpu_models:
+        names = ", ".join(m.alias for m in plan.fleet.vgpu_models)
+        msg = (
+            f"the embedded model has no vGPU cards yet (models {names}: nested providers and "
+            "numbered request groups are not modelled); simulate a fleet without them, and "
+            "check vGPU hosts on real nova with `gpuslice verify`"
+        )
+        raise InputError(msg, source=plan.fleet.source, field="gpu_models")
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
         for member in aggregate.hosts:
