@@ -25,6 +25,9 @@ STRATEGIES: tuple[StrategyName, ...] = (
     "auto",
 )
 CpuMode = Literal["accounted", "dedicated"]
+# Where a vGPU card's slice sits under placement: on the card's provider, or pooled on the root.
+VgpuSlices = Literal["per_card", "pooled"]
+GpuMode = Literal["passthrough", "vgpu"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,38 @@ class GpuFlavor:
 
 
 @dataclass(frozen=True)
+class VgpuFlavor:
+    """One flavor of a vGPU model's menu: `vgpus` vGPUs of one physical GPU.
+
+    It takes exactly `vgpus` per-vGPU slices with them, never an override: vGPUs and slice
+    leave a card in the same proportion, so no flavor can strand part of a card's slice.
+    """
+
+    name: str
+    vgpus: int = 1
+
+    def size(self, per_vgpu: SliceSpec) -> SliceSpec:
+        """What a VM of this flavor takes: `vgpus` slices of `per_vgpu`."""
+        return SliceSpec(
+            self.vgpus * per_vgpu.vcpus,
+            self.vgpus * per_vgpu.memory_mb,
+            self.vgpus * per_vgpu.disk_gb,
+        )
+
+
+@dataclass(frozen=True)
+class VgpuSpec:
+    """How a GPU model is cut into vGPUs: its mdev type, vGPUs per card and their flavors.
+
+    `slice` of the owning model is per vGPU; a card holds back `vgpus_per_gpu` of them.
+    """
+
+    mdev_type: str
+    vgpus_per_gpu: int
+    flavors: tuple[VgpuFlavor, ...]
+
+
+@dataclass(frozen=True)
 class GpuModel:
     """One kind of GPU: how it is matched (vendor/product id), its alias, slice and flavors.
 
@@ -78,6 +113,21 @@ class GpuModel:
     name: str | None = None
     device_type: DeviceType | None = None
     flavors: tuple[GpuFlavor, ...] = ()
+    vgpu: VgpuSpec | None = None
+
+    @property
+    def mode(self) -> GpuMode:
+        """`vgpu` when the model is cut into vGPUs (mdev), else `passthrough` (whole GPUs)."""
+        return "vgpu" if self.vgpu is not None else "passthrough"
+
+    @property
+    def gpu_slice(self) -> SliceSpec:
+        """What one physical GPU of this model holds back: its slice, or for a vGPU model
+        `vgpus_per_gpu` per-vGPU slices."""
+        if self.vgpu is None:
+            return self.slice
+        n = self.vgpu.vgpus_per_gpu
+        return SliceSpec(n * self.slice.vcpus, n * self.slice.memory_mb, n * self.slice.disk_gb)
 
     @property
     def vendor_product(self) -> str:
@@ -125,6 +175,13 @@ class Host:
     companions: tuple[GpuDevice, ...] = ()
     gpu_service_host: str | None = None
     cpu_numa: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    hypervisor_hostname: str | None = None
+
+    @property
+    def hypervisor(self) -> str:
+        """The hypervisor hostname libvirt reports (nova's root provider name): the fleet's
+        `hypervisor_hostname`, else the host's name."""
+        return self.hypervisor_hostname or self.name
 
     @property
     def is_gpu_host(self) -> bool:
@@ -152,11 +209,16 @@ class Fleet:
     host_reserve: HostReserve = field(default_factory=HostReserve)
     ratios: AllocationRatios = field(default_factory=AllocationRatios)
     cpu_mode: CpuMode = "accounted"
+    # Whether `ratios` are the cloud's everywhere (a fleet file's `allocation_ratios`), or only
+    # what gpuslice renders for the hosts it writes config for; False: the others keep
+    # nova's initial ratios for the release.
+    ratios_stated: bool = True
     aggregate: str = "gpu"
     flavors: FlavorPolicy = field(default_factory=FlavorPolicy)
     pci_in_placement: bool = False
     # The cloud's [quota] driver is nova.quota.UnifiedLimitsDriver (Keystone registered limits).
     unified_limits: bool = False
+    vgpu_slices: VgpuSlices = "per_card"
     source: str = "<fleet>"
 
     @property
@@ -173,6 +235,19 @@ class Fleet:
         """The GPU models present on at least one host, in fleet order."""
         present = {(g.vendor_id, g.product_id) for h in self.hosts for g in h.gpus}
         return tuple(m for m in self.models if (m.vendor_id, m.product_id) in present)
+
+    @cached_property
+    def vgpu_models(self) -> tuple[GpuModel, ...]:
+        """The vGPU models present on at least one host, in fleet order."""
+        return tuple(m for m in self.used_models if m.vgpu is not None)
+
+    def vgpu_gpus(self, host: Host) -> tuple[GpuDevice, ...]:
+        """The host's GPUs of a vGPU model (cut into mdevs, never passed through whole)."""
+        return tuple(g for g in host.gpus if self.model_of(g).vgpu is not None)
+
+    def passthrough_gpus(self, host: Host) -> tuple[GpuDevice, ...]:
+        """The host's GPUs passed through whole (every GPU not of a vGPU model)."""
+        return tuple(g for g in host.gpus if self.model_of(g).vgpu is None)
 
     def model_of(self, gpu: GpuDevice) -> GpuModel:
         """The GPU model that matches `gpu` by vendor and product id.

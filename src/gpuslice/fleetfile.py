@@ -39,6 +39,8 @@ from gpuslice.fleet import (
     HostReserve,
     SliceSpec,
     StrategyName,
+    VgpuFlavor,
+    VgpuSpec,
     model_device_type,
 )
 from gpuslice.inventory.device import GpuDevice
@@ -51,6 +53,8 @@ _PCI_ADDRESS = re.compile(
     r"(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$"
 )
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# An mdev type's directory name under mdev_supported_types (nvidia-592, i915-GVTg_V5_4).
+_MDEV_TYPE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NovaDeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Positive = Amount
 NonNegative = AmountOrZero
@@ -89,7 +93,8 @@ class FlavorIn(_Strict):
 
 class GpuFlavorIn(_Strict):
     name: Name
-    gpus: Annotated[int, Field(gt=0, le=MAX_GPUS_PER_HOST)] = 1
+    gpus: Annotated[int, Field(gt=0, le=MAX_GPUS_PER_HOST)] | None = None
+    vgpus: Positive | None = None
     vcpus: CpuCount | None = None
     memory_mb: Positive | None = None
     disk_gb: NonNegative | None = None
@@ -104,6 +109,9 @@ class GpuModelIn(_Strict):
     name: Text | None = None
     slice: SliceIn | None = None
     device_type: NovaDeviceType | None = None
+    mode: Literal["passthrough", "vgpu"] = "passthrough"
+    mdev_type: Annotated[str, Field(pattern=_MDEV_TYPE, max_length=MAX_NAME)] | None = None
+    vgpus_per_gpu: Positive | None = None
 
 
 class GpuIn(_Strict):
@@ -129,6 +137,7 @@ class HostIn(_Strict):
     lspci: Text | None = None
     gpus: list[GpuIn] = Field(default=[], max_length=MAX_GPUS_PER_HOST)
     gpu_service_host: Name | None = None
+    hypervisor_hostname: Name | None = None
 
 
 class FleetIn(_Strict):
@@ -142,6 +151,7 @@ class FleetIn(_Strict):
     flavor: FlavorIn = FlavorIn()
     pci_in_placement: bool = False
     unified_limits: bool = False
+    vgpu_slices: Literal["per_card", "pooled"] = "per_card"
     gpu_models: list[GpuModelIn] = []
     controllers: list[Name] = Field(min_length=1)
     hosts: list[HostIn] = Field(min_length=1)
@@ -239,11 +249,13 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
         ratios=AllocationRatios(
             raw.allocation_ratios.cpu, raw.allocation_ratios.ram, raw.allocation_ratios.disk
         ),
+        ratios_stated="allocation_ratios" in raw.model_fields_set,
         cpu_mode=cpu_mode,
         aggregate=raw.aggregate,
         flavors=FlavorPolicy(raw.flavor.is_public, tuple(raw.flavor.projects)),
         pci_in_placement=raw.pci_in_placement,
         unified_limits=raw.unified_limits,
+        vgpu_slices=raw.vgpu_slices,
         source=source,
     )
 
@@ -322,6 +334,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
         companions=companions,
         gpu_service_host=raw.gpu_service_host,
         cpu_numa=cpu_numa,
+        hypervisor_hostname=raw.hypervisor_hostname,
     )
 
 
@@ -385,7 +398,8 @@ def _check_names(
     """Every node and GPU service has a name of its own, compared as DNS does (case-insensitive).
 
     Rules: a host is listed once and is not also a controller (nova would count one service
-    for two machines); a `gpu_service_host` is no other node's name nor another GPU service's.
+    for two machines); hypervisor hostnames (default: the name) are unique; a
+    `gpu_service_host` is no other node's name nor another GPU service's.
     """
     names: dict[str, str] = {}
     for name in controllers:
@@ -402,6 +416,19 @@ def _check_names(
                 field=f"hosts.{index}.name",
             )
         names[host.name.casefold()] = "host"
+    hypervisors: dict[str, str] = {}
+    for index, host in enumerate(hosts):
+        # Placement names each compute node's root provider after it; names are unique there.
+        other = hypervisors.get(host.hypervisor.casefold())
+        if other is not None:
+            raise InputError(
+                f"hypervisor_hostname {host.hypervisor!r} is also host {other}'s; nova names each "
+                "host's resource providers after it, and Placement refuses a second",
+                source=located.source,
+                line=located.line_of(("hosts", index)),
+                field=f"hosts.{index}.hypervisor_hostname",
+            )
+        hypervisors[host.hypervisor.casefold()] = host.name
     for index, host in enumerate(hosts):
         alias = host.gpu_service_host
         if alias is None:
@@ -428,17 +455,20 @@ def _models(
     for index, m in enumerate(raw.gpu_models):
         spec = m.slice or raw.slice
         per_gpu = SliceSpec(spec.vcpus, spec.memory_mb, spec.disk_gb)
-        menu = _menu(index, m, per_gpu, located)
         default = raw.flavor.name if index == 0 else f"{raw.flavor.name}.{m.alias}"
+        vgpu = _vgpu_spec(index, m, m.flavor or default, per_gpu.disk_gb, located)
+        menu = () if vgpu is not None else _menu(index, m, per_gpu, located)
+        vgpu_first = vgpu.flavors[0].name if vgpu is not None else None
         model = GpuModel(
             alias=m.alias,
             vendor_id=m.vendor_id.lower(),
             product_id=m.product_id.lower(),
             slice=per_gpu,
-            flavor=menu[0].name if menu else (m.flavor or default),
+            flavor=vgpu_first or (menu[0].name if menu else (m.flavor or default)),
             name=m.name,
             device_type=m.device_type,
             flavors=menu,
+            vgpu=vgpu,
         )
         for earlier in models:
             clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
@@ -457,7 +487,7 @@ def _models(
                     line=located.line_of(("gpu_models", index)),
                     field=f"gpu_models.{index}",
                 )
-            shared = {f.name for f in earlier.menu} & {f.name for f in model.menu}
+            shared = _flavor_names(earlier) & _flavor_names(model)
             if shared:
                 raise InputError(
                     f"flavor {sorted(shared)[0]!r} is on the menu of two GPU models; "
@@ -561,10 +591,16 @@ def _menu(
     for position, f in enumerate(raw.flavors):
         at = (*where, "flavors", position)
         field = f"gpu_models.{index}.flavors.{position}"
-        flavor = GpuFlavor(f.name, f.gpus, f.vcpus, f.memory_mb, f.disk_gb)
-        most = SliceSpec(
-            f.gpus * per_gpu.vcpus, f.gpus * per_gpu.memory_mb, f.gpus * per_gpu.disk_gb
-        )
+        if f.vgpus is not None:
+            raise InputError(
+                "vgpus: is for a model in mode: vgpu; a passthrough flavor asks for gpus:",
+                source=located.source,
+                line=located.line_of((*at, "vgpus")),
+                field=f"{field}.vgpus",
+            )
+        gpus = f.gpus or 1
+        flavor = GpuFlavor(f.name, gpus, f.vcpus, f.memory_mb, f.disk_gb)
+        most = SliceSpec(gpus * per_gpu.vcpus, gpus * per_gpu.memory_mb, gpus * per_gpu.disk_gb)
         for key, asked, limit in (
             ("vcpus", f.vcpus, most.vcpus),
             ("memory_mb", f.memory_mb, most.memory_mb),
@@ -572,7 +608,7 @@ def _menu(
         ):
             if asked is not None and asked > limit:
                 msg = (
-                    f"flavor {f.name} asks {key} {asked}, more than its {f.gpus} slice(s) hold "
+                    f"flavor {f.name} asks {key} {asked}, more than its {gpus} slice(s) hold "
                     f"({limit}); a GPU VM takes at most its GPUs' slices, or another GPU of the "
                     "host would find its slice short. Lower it or raise the model's slice"
                 )
@@ -620,3 +656,109 @@ def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: L
                     line=located.line_of(("gpu_models", index, "flavors")),
                     field=f"gpu_models.{index}.flavors",
                 )
+
+
+def _flavor_names(model: GpuModel) -> set[str]:
+    """Every flavor name on a model's menu, passthrough or vGPU."""
+    if model.vgpu is not None:
+        return {f.name for f in model.vgpu.flavors}
+    return {f.name for f in model.menu}
+
+
+def _vgpu_spec(
+    index: int, raw: GpuModelIn, default: str, disk_gb: int, located: LocatedYaml
+) -> VgpuSpec | None:
+    """The model's vGPU cut when it is in `mode: vgpu`, else None (and no vGPU keys allowed).
+
+    Rules: a vGPU model names its `mdev_type` and `vgpus_per_gpu`; each flavor asks `vgpus`
+    (1 to vgpus_per_gpu; a VM's vGPUs come from one card) and nothing else: its size is always
+    vgpus x the per-vGPU slice, so no flavor strands part of a card's slice. Without flavors:
+    one 1-vGPU flavor named `flavor:` (or the default). Names and vGPU counts are listed once.
+    The per-vGPU slice has disk (`card_inventory` in gpuslice.plan.vgpu says why).
+    """
+    where = ("gpu_models", index)
+    if raw.mode == "passthrough":
+        for key in ("mdev_type", "vgpus_per_gpu"):
+            if getattr(raw, key) is not None:
+                raise InputError(
+                    f"{key} is for a model in mode: vgpu; add mode: vgpu or remove {key}",
+                    source=located.source,
+                    line=located.line_of((*where, key)),
+                    field=f"gpu_models.{index}.{key}",
+                )
+        return None
+    for key in ("mdev_type", "vgpus_per_gpu"):
+        if getattr(raw, key) is None:
+            example = "nvidia-592" if key == "mdev_type" else "4"
+            raise InputError(
+                f"a model in mode: vgpu needs {key} (for example {key}: {example}); "
+                "`gpuslice discover --sysfs /` lists the types each GPU offers",
+                source=located.source,
+                line=located.line_of(where),
+                field=f"gpu_models.{index}.{key}",
+            )
+    assert raw.mdev_type is not None
+    assert raw.vgpus_per_gpu is not None
+    if disk_gb < 1:
+        raise InputError(
+            "a vGPU slice needs disk_gb of at least 1: it is the part a vGPU VM takes from the "
+            "host's root provider, and nova's scheduler skips a host whose root provider would "
+            "give a request nothing",
+            source=located.source,
+            line=located.line_of((*where, "slice") if raw.slice else ("slice",)),
+            field=f"gpu_models.{index}.slice.disk_gb" if raw.slice else "slice.disk_gb",
+        )
+    per_gpu = raw.vgpus_per_gpu
+    if raw.flavors is not None and raw.flavor is not None:
+        raise InputError(
+            "give either flavor: (one 1-vGPU flavor) or flavors: (the menu), not both",
+            source=located.source,
+            line=located.line_of((*where, "flavor")),
+            field=f"gpu_models.{index}.flavor",
+        )
+    if raw.flavors is None:
+        return VgpuSpec(raw.mdev_type, per_gpu, (VgpuFlavor(raw.flavor or default, 1),))
+    if not raw.flavors:
+        raise InputError(
+            "flavors: is empty; list at least one, such as {name: v1.a10, vgpus: 1}",
+            source=located.source,
+            line=located.line_of((*where, "flavors")),
+            field=f"gpu_models.{index}.flavors",
+        )
+    menu: list[VgpuFlavor] = []
+    for position, f in enumerate(raw.flavors):
+        at = (*where, "flavors", position)
+        field = f"gpu_models.{index}.flavors.{position}"
+        wrong = next(
+            (k for k in ("gpus", "vcpus", "memory_mb", "disk_gb") if getattr(f, k) is not None),
+            None,
+        )
+        if wrong is not None:
+            raise InputError(
+                f"a vGPU flavor asks vgpus: only, not {wrong}; its size is vgpus x the "
+                "model's per-vGPU slice (so vGPUs and slice leave a card together)",
+                source=located.source,
+                line=located.line_of((*at, wrong)),
+                field=f"{field}.{wrong}",
+            )
+        vgpus = f.vgpus or 1
+        if vgpus > per_gpu:
+            raise InputError(
+                f"flavor {f.name} asks {vgpus} vGPUs but a card offers {per_gpu} "
+                f"(vgpus_per_gpu); nova takes one VM's vGPUs from one card, so it could never "
+                "boot. Lower vgpus",
+                source=located.source,
+                line=located.line_of((*at, "vgpus")),
+                field=f"{field}.vgpus",
+            )
+        for earlier in menu:
+            clash = (earlier.name == f.name and "name") or (earlier.vgpus == vgpus and "vGPU count")
+            if clash:
+                raise InputError(
+                    f"two flavors of this model share a {clash}; list each once",
+                    source=located.source,
+                    line=located.line_of(at),
+                    field=field,
+                )
+        menu.append(VgpuFlavor(f.name, vgpus))
+    return VgpuSpec(raw.mdev_type, per_gpu, tuple(sorted(menu, key=lambda f: f.vgpus)))

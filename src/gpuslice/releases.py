@@ -107,6 +107,11 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "provider_yaml": [(14, False), (22, True)],
     "isolated_aggregates": [(14, False), (20, True)],
     "pci_weigher": [(14, False), (16, True)],
+    "disk_weigher": [(14, False), (15, True)],
+    # what nova uses where no config sets the ratios (cpu, ram, disk): before Stein a 0.0
+    # default that the compute node read as 16.0/1.5/1.0, from Stein `initial_*_allocation_
+    # ratio`, whose defaults became 4.0/1.0/1.0 in 2023.1 (nova 26 vs 27 conf/compute.py)
+    "initial_allocation_ratios": [(14, (16.0, 1.5, 1.0)), (27, (4.0, 1.0, 1.0))],
     "pci_report_in_placement": [(14, False), (26, True)],
     "pci_in_placement_scheduling": [(14, False), (27, True)],
     "device_spec_resource_class": [(14, False), (26, True)],
@@ -127,6 +132,18 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "unified_limits_resource_list": [(14, False), (31, True)],
     # nova 30 `_create_mdev` defines each mdev through libvirt (persisted by mdevctl).
     "mdev_persisted_by_libvirt": [(14, False), (30, True)],
+    # vGPU (mdev), read from nova's own nova/conf/devices.py: 17 registers `[devices]
+    # enabled_vgpu_types` (only its first type is used); 21 adds `[vgpu_<type>]
+    # device_addresses` (one type per physical GPU); 24 renames them `enabled_mdev_types` and
+    # `[mdev_<type>]` and adds `mdev_class`; 29 adds `[mdev_<type>] max_instances`.
+    "mdev_types_option": [
+        (14, None),
+        (17, ("devices", "enabled_vgpu_types")),
+        (24, ("devices", "enabled_mdev_types")),
+    ],
+    "mdev_type_section_prefix": [(14, None), (21, "vgpu_"), (24, "mdev_")],
+    "mdev_class": [(14, False), (24, True)],
+    "mdev_max_instances": [(14, False), (29, True)],
     # nova's default enabled filters (the plan adds what it needs to these), read from nova's
     # own nova/conf/scheduler.py of 16.1.8, 17.0.13, 18.3.0, 19.3.2, 20.6.1, 21.2.4, 22.4.0,
     # 23.2.2, 24.2.1 and 34.0.0 (scripts/test-releases checks every release 15..34 against its

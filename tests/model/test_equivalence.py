@@ -72,6 +72,7 @@ def providers_of(hosts: list[tuple[int, int, int, bool, bool]]) -> list[Provider
             f"h{i}",
             vcpu=v,
             ram=r,
+            disk=20 * v,  # hosts differ in free disk too (DiskWeigher)
             gpus=g,
             traits=["CUSTOM_FAST"] if fast else [],
             extra={"MEMORY_MB": Inventory(r, allocation_ratio=1.5)} if over else None,
@@ -138,7 +139,7 @@ steps_spec = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=
 
 
 @settings(max_examples=150, deadline=None)
-@given(host_specs, flavor_specs, steps_spec, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS)
+@given(host_specs, flavor_specs, steps_spec, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS)
 def test_decisions_match_the_reference(
     hosts: list[tuple[int, int, int, bool, bool]],
     flavors: list[tuple[int, int, int, str]],
@@ -146,12 +147,14 @@ def test_decisions_match_the_reference(
     ram_multiplier: float,
     cpu_multiplier: float,
     pci_multiplier: float,
+    disk_multiplier: float,
 ) -> None:
     providers = providers_of(hosts)
     weighers = (
         WeigherSetting("RAMWeigher", ram_multiplier),
         WeigherSetting("CPUWeigher", cpu_multiplier),
         WeigherSetting("PCIWeigher", pci_multiplier),
+        WeigherSetting("DiskWeigher", disk_multiplier),
     )
     scheduler = Scheduler(from_plan(plan(providers), weighers=weighers), seed=3)
     kinds = prepare_kinds(scheduler, flavors, with_traits=True)
@@ -165,6 +168,9 @@ def test_decisions_match_the_reference(
         assert (None if claim is None else claim.provider) == expected
         if claim is not None:
             live.append(claim)
+        # the weights the fast path keeps are each weigher's raw values recomputed
+        for k, weigher in enumerate(scheduler.weighers):
+            assert scheduler.weights[k].tolist() == weigher.raw(scheduler).tolist()
 
 
 @settings(max_examples=60, deadline=None)

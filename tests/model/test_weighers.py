@@ -67,9 +67,26 @@ def test_default_weighers_follow_the_release() -> None:
     hosts = [provider("h", gpus=1)]
     modern = from_plan(plan(hosts, release="2025.1", pci_weight_multiplier=10.0))
     newton = from_plan(plan(hosts, release="newton"))
-    assert [w.name for w in modern.config.weighers] == ["RAMWeigher", "CPUWeigher", "PCIWeigher"]
-    assert modern.config.weighers[-1].multiplier == 10.0
-    assert "PCIWeigher" not in [w.name for w in newton.config.weighers]
+    ocata = from_plan(plan(hosts, release="ocata"))
+    assert [w.name for w in modern.config.weighers] == [
+        "RAMWeigher",
+        "CPUWeigher",
+        "PCIWeigher",
+        "DiskWeigher",
+    ]
+    assert modern.config.weighers[2].multiplier == 10.0
+    assert [w.name for w in newton.config.weighers] == ["RAMWeigher", "CPUWeigher"]
+    # nova 15's wheel has scheduler/weights/disk.py but no pci.py
+    assert [w.name for w in ocata.config.weighers] == ["RAMWeigher", "CPUWeigher", "DiskWeigher"]
+
+
+def test_disk_weigher_spreads_by_free_disk_and_counts_each_flavors_disk() -> None:
+    hosts = [provider("small", disk=100), provider("big", disk=130)]
+    s = Scheduler(from_plan(plan(hosts), weighers=only("DiskWeigher")))
+    assert chosen(s, flavor("d", disk=20)) == "big"  # 130 GB free against 100
+    assert chosen(s, flavor("d", disk=20)) == "big"  # 110 against 100
+    assert chosen(s, flavor("d", disk=20)) == "small"  # 90 against 100
+    assert s.weights[0].tolist() == [80 * 1024.0, 90 * 1024.0]
 
 
 def test_unknown_weigher_is_an_error() -> None:

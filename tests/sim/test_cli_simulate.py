@@ -104,3 +104,47 @@ def test_workload_file_and_options_over_it(
     spec.write_text("requets: 300\n", encoding="utf-8")
     assert main(args) == 2
     assert "did you mean 'requests'" in capsys.readouterr().err
+
+
+def _inflate_args(tmp_path: Path) -> list[str]:
+    pods = tmp_path / "pods.csv"
+    rows = ["name,cpu_milli,memory_mib,num_gpu,gpu_milli"]
+    rows += [f"p{k},4000,8192,{k % 2},1000" for k in range(12)]
+    pods.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return [CURRENT, "--trace", str(pods), "--trace-format", "alibaba-openb", "--inflate", "1.3"]
+
+
+def test_inflate_json_has_the_contract_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*_inflate_args(tmp_path), "--seeds", "3", "--strategies", "none,placement", "--json"]
+    assert main(["simulate", *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["seeds"] == [1, 2, 3]
+    for entry in data["strategies"]:
+        assert set(entry) >= {*CONTRACT, "seeds", "allocation_curve"}
+        assert entry["seeds"] == 3
+        assert entry["allocation_curve"][0]["arrived"] == 0.0
+        assert entry["allocation_curve"][-1]["arrived"] == pytest.approx(1.3)
+
+
+def test_inflate_table_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [*_inflate_args(tmp_path), "--seeds", "2", "--report", str(tmp_path / "r")]
+    assert main(["simulate", *args]) == 0
+    out = capsys.readouterr().out
+    assert "Inflated to 130%" in out
+    assert "placement: keeps the promise along the whole curve" in out
+    page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert "GPUs allocated (mean over seeds)" in page
+    assert json.loads((tmp_path / "r" / "simulation.json").read_text())["mode"] == "inflate"
+
+
+@pytest.mark.parametrize(
+    ("extra", "what"),
+    [(["--seeds", "3"], "--inflate"), (["--inflate", "1.3"], "--trace")],
+)
+def test_inflate_options_out_of_place_are_usage_errors(
+    extra: list[str], what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", CURRENT, *extra]) == 2
+    assert what in capsys.readouterr().err

@@ -101,7 +101,24 @@ def _print_report(report: AuditReport) -> None:
             bootable or "-",
         )
     console.print(table)
-    if not report.gpu_flavors:
+    if report.vgpu_cards:
+        cards = Table(title="vGPU cards")
+        for column in ("host", "card provider", "vGPUs used/all", "slice used/held", "bootable"):
+            cards.add_column(column)
+        for c in report.vgpu_cards:
+            cards.add_row(
+                c.host,
+                c.provider,
+                f"{c.vgpus_used}/{c.vgpus_total}",
+                ", ".join(
+                    f"{rc.removeprefix('CUSTOM_GPU_')} {c.slice_used.get(rc, 0)}/{n}"
+                    for rc, n in c.slice_held.items()
+                )
+                or "none (slice missing)",
+                ", ".join(f"{f} {'yes' if ok else 'NO'}" for f, ok in c.bootable.items()) or "-",
+            )
+        console.print(cards)
+    if not report.gpu_flavors and not report.vgpu_cards:
         console.print("no GPU flavor (none asks for a pci_passthrough:alias)")
     for state in report.flavors:
         if not state.can_boot:

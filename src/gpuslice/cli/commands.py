@@ -12,6 +12,7 @@ from gpuslice.cli.doctor import doctor_command
 from gpuslice.cli.plan import plan_command
 from gpuslice.cli.render import render_command
 from gpuslice.cli.simulate import simulate_command
+from gpuslice.cli.sweep import sweep_command
 from gpuslice.cli.verify import verify_command
 
 ALL: list[click.Command] = [
@@ -19,6 +20,7 @@ ALL: list[click.Command] = [
     plan_command,
     render_command,
     simulate_command,
+    sweep_command,
     demo_command,
     apply_command,
     audit_command,

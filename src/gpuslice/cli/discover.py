@@ -18,6 +18,7 @@ from gpuslice.inventory import (
     discover_from_lspci,
     discover_from_sysfs,
 )
+from gpuslice.inventory.mdev import MdevFunction, read_mdev
 
 
 @click.command("discover")
@@ -49,12 +50,39 @@ def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> 
     if lspci_file is not None:
         source = "<stdin>" if lspci_file == "-" else lspci_file
         result = discover_from_lspci(_read_text(lspci_file), source)
-    else:
-        result = discover_from_sysfs(sysfs_root or Path("/"))
+    mdev: tuple[MdevFunction, ...] = ()
+    if lspci_file is None:
+        root = sysfs_root or Path("/")
+        result = discover_from_sysfs(root)
+        mdev = read_mdev(root)
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "mdev": [item.to_json() for item in mdev]})
     else:
         _print_tables(result)
+        if mdev:
+            console.print(_mdev_table(mdev))
+
+
+def _mdev_table(functions: Sequence[MdevFunction]) -> Table:
+    """One row per vGPU type per function: what `mode: vgpu` models may name as mdev_type."""
+    table = Table(title="vGPU (mdev) types", title_justify="left")
+    table.add_column("function", no_wrap=True)
+    table.add_column("GPU", no_wrap=True)
+    table.add_column("mdev_type", no_wrap=True)
+    table.add_column("name", ratio=1)
+    table.add_column("available", justify="right")
+    table.add_column("api", no_wrap=True)
+    for item in functions:
+        for t in item.types:
+            table.add_row(
+                _cell(item.address + (" (VF)" if item.function == "virtual" else "")),
+                _cell(item.gpu),
+                _cell(t.type_id),
+                _cell(t.name),
+                _cell(t.available_instances),
+                _cell(t.device_api),
+            )
+    return table
 
 
 def _read_text(name: str) -> str:

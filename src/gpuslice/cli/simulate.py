@@ -22,7 +22,13 @@ from gpuslice.sim.runner import (
     synthetic_for,
     to_json,
 )
-from gpuslice.sim.traces import names_models, read_alibaba_fleet, read_trace, resolve_models
+from gpuslice.sim.traces import (
+    TRACE_FORMATS,
+    names_models,
+    read_alibaba_fleet,
+    read_trace,
+    resolve_models,
+)
 from gpuslice.sim.workload import SyntheticSpec, Workload, parse_mix, spec_from_mapping
 
 
@@ -260,7 +266,7 @@ def chosen_strategy(fleet: Fleet) -> str:
 @click.option("--trace", type=click.Path(dir_okay=False), help="replay this trace")
 @click.option(
     "--trace-format",
-    type=click.Choice(["generic", "alibaba-openb"]),
+    type=click.Choice(list(TRACE_FORMATS)),
     default="generic",
     show_default=True,
 )
@@ -285,6 +291,12 @@ def chosen_strategy(fleet: Fleet) -> str:
     help="synthetic: lifetime distribution (exponential)",
 )
 @click.option("--mix", help="synthetic flavor mix VCPUSxMEMxDISK[:WEIGHT],...")
+@click.option(
+    "--inflate",
+    type=float,
+    help="inflation mode: shuffle the trace per seed, fill to this x GPU capacity (e.g. 1.3)",
+)
+@click.option("--seeds", type=int, help="inflation mode: seeds from --seed on (10)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @click.option("--check", is_flag=True, help="exit 1 when the fleet's strategy breaks the promise")
 @click.option("--report", type=click.Path(file_okay=False), help="write an HTML report here")
@@ -295,12 +307,21 @@ def simulate_command(**options: Any) -> None:
     a flavor mix with a GPU share, a load level), the same for every strategy.
     """
     options["slice"] = options.pop("slice_")
+    if options["inflate"] is None and options["seeds"] is not None:
+        raise InputError("--seeds belongs to the inflation mode: add --inflate FACTOR")
+    if options["inflate"] is not None and not options["trace"]:
+        raise InputError("--inflate replays a trace: add --trace PODS.csv")
     fleet, workload = load_inputs(options)
     refuse_unplannable(fleet)
     strategies = parse_strategies(options["strategies"])
     target = chosen_strategy(fleet)
     if options["check"] and target not in strategies:
         strategies = (*strategies, target)
+    if options["inflate"] is not None:
+        from gpuslice.cli.inflate import inflate_and_report
+
+        inflate_and_report(fleet, workload, strategies, target, options)
+        return
     bar = LazyProgress(enabled=True)
     try:
         sim = simulate(

@@ -28,6 +28,7 @@ from gpuslice.cloud.state import (
     LiveFlavor,
     LiveProvider,
 )
+from gpuslice.cloud.vgpu_audit import CardReport, card_reports, vgpu_free_not_bootable, vgpus_asked
 from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
 _RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
@@ -81,6 +82,7 @@ class AuditReport:
     gpu_flavors: tuple[str, ...]
     violations: tuple[Violation, ...]
     flavors: tuple[FlavorState, ...] = ()
+    vgpu_cards: tuple[CardReport, ...] = ()
 
     @property
     def promise_broken(self) -> bool:
@@ -126,6 +128,7 @@ class AuditReport:
                 {"rule": v.rule, "host": v.host, "subject": v.subject, "message": v.message}
                 for v in self.violations
             ],
+            "vgpu_cards": [card.as_json() for card in self.vgpu_cards],
         }
 
 
@@ -373,7 +376,7 @@ def slice_consumer_without_gpu(
                         provider.name,
                     )
                 )
-            elif not menu.gpus_asked(server.extra_specs):
+            elif not menu.gpus_asked(server.extra_specs) and not vgpus_asked(server.extra_specs):
                 found.append(
                     Violation(
                         "slice_consumer_without_gpu",
@@ -399,7 +402,9 @@ def flavor_slice_without_alias(
             "VMs use up the slice of a GPU they do not get",
         )
         for f in snapshot.flavors
-        if asks_slice(f.extra_specs) and not menu.gpus_asked(f.extra_specs)
+        if asks_slice(f.extra_specs)
+        and not menu.gpus_asked(f.extra_specs)
+        and not vgpus_asked(f.extra_specs)
     ]
 
 
@@ -562,6 +567,18 @@ def gpu_free_not_bootable(
     return found
 
 
+def vgpu_card_free_not_bootable(
+    snapshot: CloudSnapshot, expected: Expected, hosts: tuple[HostReport, ...]
+) -> list[Violation]:
+    """Where N vGPUs of a card are free, the N-vGPU flavor can boot on that card (the promise
+    per physical GPU; `gpuslice.cloud.vgpu_audit`)."""
+    cards = card_reports(snapshot, snapshot.flavors)
+    return [
+        Violation("vgpu_card_free_not_bootable", subject, message, host)
+        for host, subject, message in vgpu_free_not_bootable(cards, snapshot.flavors)
+    ]
+
+
 RULES: dict[str, Rule] = {
     "slice_consumer_without_gpu": slice_consumer_without_gpu,
     "flavor_slice_without_alias": flavor_slice_without_alias,
@@ -569,6 +586,7 @@ RULES: dict[str, Rule] = {
     "host_outside_aggregate": host_outside_aggregate,
     "quota_from_placement": quota_from_placement,
     "gpu_free_not_bootable": gpu_free_not_bootable,
+    "vgpu_card_free_not_bootable": vgpu_card_free_not_bootable,
 }
 
 
@@ -583,6 +601,7 @@ def audit(snapshot: CloudSnapshot, expected: Expected | None = None) -> AuditRep
         gpu_flavors=tuple(f.name for f in menu.flavors),
         violations=tuple(violations),
         flavors=flavor_states(menu, ((h.name, h.models, h.bootable) for h in hosts)),
+        vgpu_cards=card_reports(snapshot, snapshot.flavors),
     )
 
 

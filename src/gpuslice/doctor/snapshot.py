@@ -32,6 +32,7 @@ from gpuslice.doctor.reader import FILE_LIMIT, INTERRUPTS_LIMIT, entries, link_n
 from gpuslice.errors import InputError
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.function import PciFunction
+from gpuslice.inventory.mdev import read_mdev_types
 from gpuslice.inventory.sysfs import read_sysfs
 
 PCI_DEVICES: Final = "sys/bus/pci/devices"
@@ -198,7 +199,7 @@ def _physfn(devices: Path) -> dict[PciAddress, PciAddress]:
 def _mdev_types(devices: Path) -> dict[PciAddress, tuple[str, ...]]:
     found: dict[PciAddress, tuple[str, ...]] = {}
     for entry in entries(devices):
-        types = tuple(t.name for t in entries(entry / "mdev_supported_types"))
+        types = tuple(t.type_id for t in read_mdev_types(entry))
         if not types:
             continue
         try:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
-from gpuslice.model.request import MEMORY_MB, VCPU
+from gpuslice.model.request import DISK_GB, MEMORY_MB, VCPU
 from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
 
 # Filters the model knows and applies with their nova meaning.
@@ -52,8 +52,10 @@ class ProviderModel:
 
     `capacity`, `min_unit`, `max_unit` and `step_size` are per resource class. `ram_total` and
     `vcpu_total` are what the host state reports to weighers (free RAM is counted against
-    `MEMORY_MB` total - reserved; vCPUs against `VCPU` total x ratio). `pci` counts devices per
-    (vendor_id, product_id) pool.
+    `MEMORY_MB` total - reserved; vCPUs against `VCPU` total x ratio - reserved, since nova's
+    host state counts `reserved_host_cpus` as used; disk against `disk_total` = `DISK_GB`
+    total - reserved, in GB, without a ratio). `pci` counts devices per (vendor_id,
+    product_id) pool.
     """
 
     name: str
@@ -68,6 +70,7 @@ class ProviderModel:
     ram_total: int
     vcpu_total: float
     enabled: bool = True
+    disk_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,24 @@ def from_plan(
 ) -> CloudModel:
     """Build the model of the cloud that `plan` describes.
 
+    A fleet with vGPU models is refused (InputError): the model has no nested providers yet.
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
-    sets none).
+    sets none) and, from Ocata, DiskWeigher (1.0). nova's other default weighers weigh every
+    host of the model alike (no I/O in flight, no build failures, one cell, no server groups,
+    one hypervisor version, no image properties), so they never change a choice and are left
+    out. Ties go to the first host in fleet order; nova keeps its host-state order, which is
+    not the fleet's, so among equal weights the two may pick different hosts.
     """
     release = plan.release
+    if plan.fleet.vgpu_models:
+        names = ", ".join(m.alias for m in plan.fleet.vgpu_models)
+        msg = (
+            f"the embedded model has no vGPU cards yet (models {names}: nested providers and "
+            "numbered request groups are not modelled); simulate a fleet without them, and "
+            "check vGPU hosts on real nova with `gpuslice verify`"
+        )
+        raise InputError(msg, source=plan.fleet.source, field="gpu_models")
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
         for member in aggregate.hosts:
@@ -164,6 +180,7 @@ def from_plan(
                 pci[key] = pci.get(key, 0) + 1
             memory = provider.inventories.get(MEMORY_MB)
             vcpu = provider.inventories.get(VCPU)
+            disk = provider.inventories.get(DISK_GB)
             providers.append(
                 ProviderModel(
                     name=provider.name,
@@ -177,7 +194,10 @@ def from_plan(
                     aggregates=tuple(aggregates_of.get(provider.service_host, ())),
                     pci=pci,
                     ram_total=0 if memory is None else memory.total - memory.reserved,
-                    vcpu_total=0.0 if vcpu is None else vcpu.total * vcpu.allocation_ratio,
+                    vcpu_total=0.0
+                    if vcpu is None
+                    else vcpu.total * vcpu.allocation_ratio - vcpu.reserved,
+                    disk_total=0 if disk is None else disk.total - disk.reserved,
                 )
             )
     if weighers is None:
@@ -185,6 +205,8 @@ def from_plan(
         if release.has("pci_weigher"):
             multiplier = plan.scheduler.pci_weight_multiplier
             chosen.append(WeigherSetting("PCIWeigher", 1.0 if multiplier is None else multiplier))
+        if release.has("disk_weigher"):
+            chosen.append(WeigherSetting("DiskWeigher"))
         weighers = tuple(chosen)
     config = SchedulerConfig(
         filters=plan.scheduler.filters,

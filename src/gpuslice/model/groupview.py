@@ -126,6 +126,9 @@ class GroupView:
         if len(self.floors) == 3:
             self._rescore3()
             return
+        if len(self.floors) == 4:
+            self._rescore4()
+            return
         values = list(zip(*[g.weights for g in scores], strict=True))
         hi = self.hi = [max(v) for v in values]
         lo = self.lo = [
@@ -136,7 +139,13 @@ class GroupView:
         coef = self.coef = [
             m / (h - low) if h > low else 0.0 for m, h, low in zip(self.mult, hi, lo, strict=True)
         ]
-        self.scores = {g: weighted_sum(coef, g.weights) for g in scores}
+        # weigher by weigher over all groups: per group the same sums, in the same order, as
+        # `weighted_sum` (0.0, then + c0 * w0, + c1 * w1, ...), without a call per group
+        groups = list(scores)
+        totals = [0.0] * len(groups)
+        for c, column in zip(coef, values, strict=True):
+            totals = [t + c * w for t, w in zip(totals, column, strict=True)]
+        self.scores = dict(zip(groups, totals, strict=True))
         self._best()
 
     def _rescore3(self) -> None:
@@ -167,6 +176,42 @@ class GroupView:
         self.coef = [c0, c1, c2]
         # the same sum as `weighted_sum`: ((c0 * a) + (c1 * b)) + (c2 * c)
         values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
+        self.scores = dict(zip(groups, values))  # noqa: B905 (same length)
+        best = self.best = max(values)
+        if values.count(best) == 1:
+            self.best_groups = [groups[values.index(best)]]
+        else:
+            self.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
+
+    def _rescore4(self) -> None:
+        """`rescore` written out for four weighers (nova's RAM, CPU, PCI and disk weighers)."""
+        groups = list(self.scores)
+        ws = [g.weights for g in groups]
+        w0, w1, w2, w3 = zip(*ws)  # noqa: B905 (every weights tuple has four)
+        f0, f1, f2, f3 = self.floors
+        m0, m1, m2, m3 = self.mult
+        h0, h1, h2, h3 = max(w0), max(w1), max(w2), max(w3)
+        l0 = min(w0) if f0 is None else f0
+        l1 = min(w1) if f1 is None else f1
+        l2 = min(w2) if f2 is None else f2
+        l3 = min(w3) if f3 is None else f3
+        self.hi = [h0, h1, h2, h3]
+        self.lo = [l0, l1, l2, l3]
+        self.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2), w3.count(h3)]
+        # (a weigher with a minval keeps its lower bound: its count there is never read)
+        self.lo_n = [
+            w0.count(l0) if f0 is None else 0,
+            w1.count(l1) if f1 is None else 0,
+            w2.count(l2) if f2 is None else 0,
+            w3.count(l3) if f3 is None else 0,
+        ]
+        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
+        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
+        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
+        c3 = m3 / (h3 - l3) if h3 > l3 else 0.0
+        self.coef = [c0, c1, c2, c3]
+        # the same sum as `weighted_sum`: (((c0 * a) + (c1 * b)) + (c2 * c)) + (c3 * d)
+        values = [c0 * a + c1 * b + c2 * c + c3 * d for a, b, c, d in ws]
         self.scores = dict(zip(groups, values))  # noqa: B905 (same length)
         best = self.best = max(values)
         if values.count(best) == 1:

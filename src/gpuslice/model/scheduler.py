@@ -40,7 +40,14 @@ from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, m
 from gpuslice.model.groups import Grouping, GroupKey
 from gpuslice.model.groupview import GroupView
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.weighers import WEIGHERS, BaseWeigher, CPUWeigher, PCIWeigher, RAMWeigher
+from gpuslice.model.weighers import (
+    WEIGHERS,
+    BaseWeigher,
+    CPUWeigher,
+    DiskWeigher,
+    PCIWeigher,
+    RAMWeigher,
+)
 
 ISOLATED = "IsolatedAggregates"
 
@@ -114,14 +121,25 @@ class Prepared:
         self.moves = (0, 0)
         # what a claim, then a release, adds to its host's RAM and vCPUs used (x - s * n is
         # x + -(s * n) bit for bit)
-        self.uses = ((float(spec.ram), float(spec.vcpus)), (-float(spec.ram), -float(spec.vcpus)))
+        self.uses = (
+            (float(spec.ram), float(spec.vcpus), float(spec.disk)),
+            (-float(spec.ram), -float(spec.vcpus), -float(spec.disk)),
+        )
         self.adds: tuple[tuple[tuple[int, float], ...], ...] = ((), ())
 
 
 class _HostLists:
     """The per-host values weighers read, as Python lists (what `raw_at` reads)."""
 
-    __slots__ = ("pci_free_total", "ram_total", "ram_used", "vcpu_total", "vcpus_used")
+    __slots__ = (
+        "disk_total",
+        "disk_used",
+        "pci_free_total",
+        "ram_total",
+        "ram_used",
+        "vcpu_total",
+        "vcpus_used",
+    )
 
     def __init__(
         self,
@@ -130,12 +148,16 @@ class _HostLists:
         vcpu_total: list[float],
         vcpus_used: list[float],
         pci_free_total: list[int],
+        disk_total: list[float],
+        disk_used: list[float],
     ) -> None:
         self.ram_total = ram_total
         self.ram_used = ram_used
         self.vcpu_total = vcpu_total
         self.vcpus_used = vcpus_used
         self.pci_free_total = pci_free_total
+        self.disk_total = disk_total
+        self.disk_used = disk_used
 
 
 class Claim(NamedTuple):
@@ -199,6 +221,8 @@ class Scheduler:
         self.vcpu_total = np.array([p.vcpu_total for p in model.providers], dtype=np.float64)
         self._ram_used_np = np.zeros(n, dtype=np.float64)
         self._vcpus_used_np = np.zeros(n, dtype=np.float64)
+        self.disk_total = np.array([p.disk_total for p in model.providers], dtype=np.float64)
+        self._disk_used_np = np.zeros(n, dtype=np.float64)
         self._dirty: set[int] = set()
         self._stale: set[int] = set()
         self._lists = _HostLists(
@@ -207,9 +231,12 @@ class Scheduler:
             self.vcpu_total.tolist(),
             self._vcpus_used_np.tolist(),
             self._pci_total_np.tolist(),
+            self.disk_total.tolist(),
+            self._disk_used_np.tolist(),
         )
         self._ram_used = self._lists.ram_used
         self._vcpus_used = self._lists.vcpus_used
+        self._disk_used = self._lists.disk_used
         self._isolation = tuple(_isolation_traits(p) for p in model.providers)
         self.filters: tuple[BaseFilter, ...] = tuple(make_filter(f) for f in model.config.filters)
         self._pci_filter = next(
@@ -258,7 +285,7 @@ class Scheduler:
         # per-host lists of free amounts, devices and weights catch up when read
         # (`_materialize`); RAM and vCPUs used stay per host (they are not in the key).
         self._lazy = self._grouped and all(
-            type(w) in (RAMWeigher, CPUWeigher, PCIWeigher) for w in self.weighers
+            type(w) in (RAMWeigher, CPUWeigher, PCIWeigher, DiskWeigher) for w in self.weighers
         )
         self._prepared = 0
         if self._grouped:
@@ -347,7 +374,7 @@ class Scheduler:
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
-            shift = weigher.delta(spec.vcpus, spec.ram, spec.gpus)
+            shift = weigher.delta(spec.vcpus, spec.ram, spec.gpus, spec.disk)
             if shift is None:
                 recompute.append(k)
             elif shift:
@@ -538,6 +565,7 @@ class Scheduler:
         spec = request.spec
         lists.ram_used[j] -= sign * spec.ram
         lists.vcpus_used[j] -= sign * spec.vcpus
+        lists.disk_used[j] -= sign * spec.disk
         wcol = self._wcols[j]
         for k, shift in request.shifts:
             wcol[k] -= sign * shift
@@ -557,7 +585,7 @@ class Scheduler:
         woff = self._woff
         if request.recompute:
             total = int(sum(new[1 + len(self.classes) : woff]))
-            one = _HostLists([0.0], [0.0], [0.0], [0.0], [total])
+            one = _HostLists([0.0], [0.0], [0.0], [0.0], [total], [0.0], [0.0])
             for k in request.recompute:
                 new[woff + k] = self.weighers[k].raw_at(one, 0)
         return tuple(new)
@@ -570,9 +598,10 @@ class Scheduler:
         `candidates`); the RAM and vCPUs of its flavors are kept here.
         """
         self._grouping.transition(j, request.moves[back], request, 1 if back else -1)
-        ram, vcpus = request.uses[back]
+        ram, vcpus, disk = request.uses[back]
         self._ram_used[j] += ram
         self._vcpus_used[j] += vcpus
+        self._disk_used[j] += disk
         self._stale.add(j)
 
     def _materialize(self) -> None:
@@ -615,6 +644,7 @@ class Scheduler:
         self._pci_total_np[hosts] = [lists.pci_free_total[j] for j in hosts]
         self._ram_used_np[hosts] = [lists.ram_used[j] for j in hosts]
         self._vcpus_used_np[hosts] = [lists.vcpus_used[j] for j in hosts]
+        self._disk_used_np[hosts] = [lists.disk_used[j] for j in hosts]
         self._weights_np[:, hosts] = (
             np.array([self._wcols[j] for j in hosts], dtype=np.float64).reshape(len(hosts), -1).T
         )
@@ -642,6 +672,12 @@ class Scheduler:
         """RAM (MiB) of the flavors on every host."""
         self._sync()
         return self._ram_used_np
+
+    @property
+    def disk_used(self) -> npt.NDArray[np.float64]:
+        """Root and ephemeral disk (GB) of the flavors on every host."""
+        self._sync()
+        return self._disk_used_np
 
     @property
     def vcpus_used(self) -> npt.NDArray[np.float64]:

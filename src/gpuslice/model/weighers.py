@@ -31,6 +31,10 @@ class HostUsage(Protocol):
     def vcpus_used(self) -> npt.NDArray[np.float64]: ...
     @property
     def pci_free_total(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def disk_total(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def disk_used(self) -> npt.NDArray[np.float64]: ...
 
 
 class HostValues(Protocol):
@@ -46,6 +50,10 @@ class HostValues(Protocol):
     def vcpus_used(self) -> Sequence[float]: ...
     @property
     def pci_free_total(self) -> Sequence[int]: ...
+    @property
+    def disk_total(self) -> Sequence[float]: ...
+    @property
+    def disk_used(self) -> Sequence[float]: ...
 
 
 class BaseWeigher:
@@ -62,7 +70,7 @@ class BaseWeigher:
         """Raw weight of host `index` (kept in step with `raw`)."""
         raise NotImplementedError
 
-    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+    def delta(self, vcpus: int, ram: int, gpus: int, disk: int = 0) -> float | None:
         """How a claim of these flavor amounts changes the raw weight; None: recompute it."""
         return None
 
@@ -81,13 +89,18 @@ class RAMWeigher(BaseWeigher):
         """Free RAM of one host."""
         return float(usage.ram_total[index] - usage.ram_used[index])
 
-    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+    def delta(self, vcpus: int, ram: int, gpus: int, disk: int = 0) -> float | None:
         """A claim takes its flavor's RAM."""
         return -float(ram)
 
 
 class CPUWeigher(BaseWeigher):
-    """Weigh hosts by free vCPUs (VCPU total x allocation ratio - vCPUs of the flavors on it)."""
+    """Weigh hosts by free vCPUs: VCPU total x allocation ratio - used.
+
+    As in nova's host state, used starts at `reserved_host_cpus` (the VCPU inventory's
+    reserved) and grows by the vCPUs of the flavors on the host (`vcpu_total` holds the first
+    difference).
+    """
 
     name = "CPUWeigher"
     minval = 0.0
@@ -100,7 +113,7 @@ class CPUWeigher(BaseWeigher):
         """Free vCPUs of one host."""
         return float(usage.vcpu_total[index] - usage.vcpus_used[index])
 
-    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+    def delta(self, vcpus: int, ram: int, gpus: int, disk: int = 0) -> float | None:
         """A claim takes its flavor's vCPUs."""
         return -float(vcpus)
 
@@ -123,11 +136,34 @@ class PCIWeigher(BaseWeigher):
         """Raw PCI weight of one host."""
         return float(MAX_DEVS - min(int(usage.pci_free_total[index]), MAX_DEVS - 1))
 
-    def delta(self, vcpus: int, ram: int, gpus: int) -> float | None:
+    def delta(self, vcpus: int, ram: int, gpus: int, disk: int = 0) -> float | None:
         """Unchanged without devices; with devices recomputed (the cap makes it non-linear)."""
         return 0.0 if gpus == 0 else None
 
 
+class DiskWeigher(BaseWeigher):
+    """Weigh hosts by free disk in MiB, as nova's host state counts it (Ocata+).
+
+    Free = (DISK_GB total - reserved - root and ephemeral disk of the flavors on it) x 1024:
+    no allocation ratio (nova's `free_disk_mb` ignores it), clamped at 0.
+    """
+
+    name = "DiskWeigher"
+    minval = 0.0
+
+    def raw(self, usage: HostUsage) -> npt.NDArray[np.float64]:
+        """Free disk (MiB) of every host."""
+        return (usage.disk_total - usage.disk_used) * 1024.0
+
+    def raw_at(self, usage: HostValues, index: int) -> float:
+        """Free disk (MiB) of one host."""
+        return float((usage.disk_total[index] - usage.disk_used[index]) * 1024.0)
+
+    def delta(self, vcpus: int, ram: int, gpus: int, disk: int = 0) -> float | None:
+        """A claim takes its flavor's disk."""
+        return -float(disk * 1024)
+
+
 WEIGHERS: dict[str, type[BaseWeigher]] = {
-    cls.name: cls for cls in (RAMWeigher, CPUWeigher, PCIWeigher)
+    cls.name: cls for cls in (RAMWeigher, CPUWeigher, PCIWeigher, DiskWeigher)
 }

@@ -10,6 +10,7 @@ from gpuslice.plan.quota import check_unified_limits
 from gpuslice.plan.shared_host import plan_shared_host
 from gpuslice.plan.split import plan_split, split_refusal
 from gpuslice.plan.types import ConcreteStrategy, Plan
+from gpuslice.plan.vgpu import check_vgpu
 
 __all__ = ["Plan", "choose_strategy", "make_plan", "split_refusal"]
 
@@ -38,6 +39,7 @@ def make_plan(fleet: Fleet, strategy: StrategyName | str | None = None) -> Plan:
     check_unified_limits(fleet)
     if name == "auto":
         name = choose_strategy(fleet)
+    check_vgpu(fleet, name)
     if name == "split":
         return plan_split(fleet)
     if name == "placement":

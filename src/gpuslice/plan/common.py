@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host, SliceSpec
+from gpuslice.fleet import AllocationRatios, Fleet, GpuFlavor, GpuModel, Host, SliceSpec
+from gpuslice.inventory.device import GpuDevice
 from gpuslice.inventory.sriov import settle_commands
 from gpuslice.plan.types import (
     NOVA_CONF,
@@ -27,6 +28,10 @@ from gpuslice.plan.types import (
 )
 
 GPU_TRAIT = "CUSTOM_GPU_HOST"
+# The slice's custom resource classes (placement offers the slice back in them).
+GPU_VCPU = "CUSTOM_GPU_VCPU"
+GPU_MEMORY = "CUSTOM_GPU_MEMORY_MB"
+GPU_DISK = "CUSTOM_GPU_DISK_GB"
 
 
 @dataclass
@@ -47,14 +52,17 @@ class NodeFiles:
 
 
 def models_on(fleet: Fleet, host: Host) -> tuple[GpuModel, ...]:
-    """The GPU models present on `host`, in fleet order."""
+    """The passthrough GPU models present on `host`, in fleet order (vGPU models are cut into
+    mdevs by `gpuslice.plan.vgpu`, never passed through whole)."""
     present = {(g.vendor_id, g.product_id) for g in host.gpus}
-    return tuple(m for m in fleet.models if (m.vendor_id, m.product_id) in present)
+    return tuple(
+        m for m in fleet.models if (m.vendor_id, m.product_id) in present and m.vgpu is None
+    )
 
 
 def used_models(fleet: Fleet) -> tuple[GpuModel, ...]:
-    """The GPU models present on at least one host (computed once per fleet)."""
-    return fleet.used_models
+    """The passthrough GPU models present on at least one host (vGPU models have no alias)."""
+    return tuple(m for m in fleet.used_models if m.vgpu is None)
 
 
 def aliases(fleet: Fleet) -> tuple[PciAlias, ...]:
@@ -148,6 +156,8 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
         if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
             spec["traits"] = GPU_TRAIT
         specs.append(_json(spec))
+    if not specs:
+        return
     files.set(
         path,
         section,
@@ -244,9 +254,14 @@ def _number(value: float) -> str:
     return str(int(value)) + ".0" if float(value).is_integer() else str(value)
 
 
-def vfio_document(host: Host) -> Document:
-    """modprobe options binding the GPUs and their companion functions to vfio-pci."""
-    ids = sorted({d.vendor_product for d in (*host.gpus, *host.companions) if d.vendor_product})
+def vfio_document(host: Host, gpus: Iterable[GpuDevice] | None = None) -> Document:
+    """modprobe options binding the GPUs and their companion functions to vfio-pci.
+
+    `gpus` are the passed-through ones (default: all the host's); vGPU cards stay with their
+    vendor's host driver.
+    """
+    chosen = tuple(host.gpus if gpus is None else gpus)
+    ids = sorted({d.vendor_product for d in (*chosen, *host.companions) if d.vendor_product})
     return Document(
         VFIO_MODPROBE,
         {"options vfio-pci ids": ",".join(ids)},
@@ -259,9 +274,17 @@ def standard_inventory(
     vcpus: int,
     reserved: Resources,
     total: Resources,
+    *,
+    rendered: bool = True,
 ) -> dict[str, Inventory]:
-    """VCPU, MEMORY_MB and DISK_GB as nova reports them for `total` with `reserved` held back."""
+    """VCPU, MEMORY_MB and DISK_GB as nova reports them for `total` with `reserved` held back.
+
+    Ratios: the fleet's on a host gpuslice renders config for (`rendered`) or when the fleet
+    states them; else nova's initial ratios for the release.
+    """
     ratios = fleet.ratios
+    if not rendered and not fleet.ratios_stated:
+        ratios = AllocationRatios(*fleet.release.fact("initial_allocation_ratios"))
     return {
         "VCPU": Inventory(vcpus, reserved.vcpus, allocation_ratio=ratios.cpu),
         "MEMORY_MB": Inventory(total.memory_mb, reserved.memory_mb, allocation_ratio=ratios.ram),
@@ -304,8 +327,11 @@ def gpu_flavors(fleet: Fleet, specs: Mapping[str, str] | SpecsOf) -> tuple[Flavo
 
 
 def flavor_names(fleet: Fleet) -> str:
-    """The names of every GPU flavor in use, comma-separated (aggregate `instance_type`)."""
-    return ",".join(item.name for model in used_models(fleet) for item in model.menu)
+    """The names of every GPU flavor in use, passthrough and vGPU, comma-separated (aggregate
+    `instance_type`)."""
+    names = [item.name for model in used_models(fleet) for item in model.menu]
+    names += [f.name for m in fleet.vgpu_models if m.vgpu is not None for f in m.vgpu.flavors]
+    return ",".join(names)
 
 
 def gpu_aggregate(fleet: Fleet, hosts: Iterable[str], metadata: Mapping[str, str]) -> Aggregate:

@@ -16,7 +16,10 @@ from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host, SliceSpec
 from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
+    GPU_DISK,
+    GPU_MEMORY,
     GPU_TRAIT,
+    GPU_VCPU,
     NodeFiles,
     alias_option,
     gpu_aggregate,
@@ -50,10 +53,17 @@ from gpuslice.plan.types import (
     Resources,
     SchedulerSettings,
 )
+from gpuslice.plan.vgpu import (
+    card_providers,
+    is_tied,
+    mdev_options,
+    provider_entries,
+    vgpu_flavors,
+    vgpu_notes,
+    vgpu_traits,
+)
 
-GPU_VCPU = "CUSTOM_GPU_VCPU"
-GPU_MEMORY = "CUSTOM_GPU_MEMORY_MB"
-GPU_DISK = "CUSTOM_GPU_DISK_GB"
+__all__ = ["GPU_DISK", "GPU_MEMORY", "GPU_VCPU", "plan_placement"]
 
 
 def plan_placement(fleet: Fleet) -> Plan:
@@ -96,9 +106,12 @@ def plan_placement(fleet: Fleet) -> Plan:
     classes = (GPU_MEMORY, GPU_DISK) if dedicated else (GPU_VCPU, GPU_MEMORY, GPU_DISK)
     cloud = CloudObjects(
         resource_classes=classes,
-        traits=(GPU_TRAIT,),
+        traits=(GPU_TRAIT, *vgpu_traits(fleet)),
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), {}),),
-        flavors=gpu_flavors(fleet, lambda size: _flavor_specs(size, dedicated)),
+        flavors=(
+            *gpu_flavors(fleet, lambda size: _flavor_specs(size, dedicated)),
+            *vgpu_flavors(fleet, "tied" if is_tied(fleet, "placement") else "pooled", {}),
+        ),
     )
     return assemble(
         fleet,
@@ -109,7 +122,7 @@ def plan_placement(fleet: Fleet) -> Plan:
         controllers,
         scheduler,
         cloud,
-        _notes(dedicated),
+        (*_notes(dedicated), *vgpu_notes(fleet, "placement")),
     )
 
 
@@ -140,7 +153,7 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     total = host_total(host)
     reserve = host_reserve(fleet)
     if not host.is_gpu_host:
-        standard = standard_inventory(fleet, total.vcpus, reserve, total)
+        standard = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
         return HostPlan(
             host,
             total,
@@ -153,8 +166,17 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         ), None
     held = slices_of(fleet, host)
     check_fits(fleet, host, held)
+    # The root offers back the passthrough GPUs' slices and every slice's disk; vGPU cards'
+    # vCPUs and RAM sit on their own providers (gpuslice.plan.vgpu). The root withholds all.
+    cards = card_providers(fleet, host)
+    tied = is_tied(fleet, "placement")
+    on_cards = (
+        Resources(p.inventories[GPU_VCPU].total, p.inventories[GPU_MEMORY].total) for p in cards
+    )
+    pooled = held - sum(on_cards, Resources()) if tied else held
     files = NodeFiles()
     passthrough_option(fleet, host, files)
+    mdev_options(fleet, host, files)
     alias_option(fleet, files)
     ratio_options(fleet, files)
     memory = fleet.host_reserve.memory_mb + held.memory_mb
@@ -173,7 +195,8 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         "/etc/nova/provider_config/",
         "nova reads the slice's custom inventory from here",
     )
-    files.documents.append(vfio_document(host))
+    if fleet.passthrough_gpus(host):
+        files.documents.append(vfio_document(host, fleet.passthrough_gpus(host)))
     reserved_disk_gb = -(-disk_mb // 1024)
     inventories: dict[str, Inventory]
     if dedicated:
@@ -213,24 +236,31 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
             "VCPU": Inventory(
                 total.vcpus, reserve.vcpus + held.vcpus, allocation_ratio=fleet.ratios.cpu
             ),
-            GPU_VCPU: Inventory(held.vcpus),
+            GPU_VCPU: Inventory(pooled.vcpus),
         }
     inventories["MEMORY_MB"] = Inventory(total.memory_mb, memory, allocation_ratio=fleet.ratios.ram)
     inventories["DISK_GB"] = Inventory(
         total.disk_gb, reserved_disk_gb, allocation_ratio=fleet.ratios.disk
     )
-    inventories[GPU_MEMORY] = Inventory(held.memory_mb)
-    if held.disk_gb:
-        inventories[GPU_DISK] = Inventory(held.disk_gb)
+    inventories[GPU_MEMORY] = Inventory(pooled.memory_mb)
+    if pooled.disk_gb:
+        inventories[GPU_DISK] = Inventory(pooled.disk_gb)
+    inventories = {
+        rc: i for rc, i in inventories.items() if i.total or not rc.startswith("CUSTOM_")
+    }
     custom = {rc: inv for rc, inv in inventories.items() if rc.startswith("CUSTOM_")}
-    files.documents.append(_provider_document(custom))
-    provider = Provider(host.name, host.name, inventories, (GPU_TRAIT,), host.gpus)
+    files.documents.append(_provider_document(custom, provider_entries(fleet, host, tied)))
+    provider = Provider(
+        host.name, host.name, inventories, (GPU_TRAIT,), fleet.passthrough_gpus(host)
+    )
     general = Resources(
         len(general_ids) - (0 if dedicated else reserve.vcpus + held.vcpus),
         total.memory_mb - memory,
         total.disk_gb - reserved_disk_gb,
     )
-    return HostPlan(host, total, reserve, general, held, general_ids, gpu_ids, (provider,)), files
+    cards = card_providers(fleet, host, with_slice=tied)
+    plan = HostPlan(host, total, reserve, general, held, general_ids, gpu_ids, (provider,), cards)
+    return plan, files
 
 
 def _check_numa_local(fleet: Fleet, host: Host, gpu_ids: tuple[int, ...]) -> None:
@@ -245,21 +275,20 @@ def _check_numa_local(fleet: Fleet, host: Host, gpu_ids: tuple[int, ...]) -> Non
         raise InputError(msg, source=fleet.source, field="cpu_mode")
 
 
-def _provider_document(custom: dict[str, Inventory]) -> Document:
-    additional: list[dict[str, Any]] = [{rc: {"total": inv.total}} for rc, inv in custom.items()]
+def _provider_document(custom: dict[str, Inventory], cards: list[dict[str, Any]]) -> Document:
+    """The root's entry (the passthrough GPUs' pooled slices and the host trait), then one entry
+    per vGPU card by its provider's name."""
+    root: dict[str, Any] = {"identification": {"uuid": "$COMPUTE_NODE"}}
+    if custom:
+        root["inventories"] = {
+            "additional": [{rc: {"total": inv.total}} for rc, inv in custom.items()]
+        }
+    root["traits"] = {"additional": [GPU_TRAIT]}
     return Document(
         PROVIDER_YAML,
-        {
-            "meta": {"schema_version": "1.0"},
-            "providers": [
-                {
-                    "identification": {"uuid": "$COMPUTE_NODE"},
-                    "inventories": {"additional": additional},
-                    "traits": {"additional": [GPU_TRAIT]},
-                }
-            ],
-        },
-        "the GPU slices offered back as custom inventory that only GPU flavors ask for",
+        {"meta": {"schema_version": "1.0"}, "providers": [root, *cards]},
+        "the GPU slices offered back as custom inventory that only GPU flavors ask for"
+        + ("; each vGPU card's slice on the card's own provider" if cards else ""),
     )
 
 

@@ -63,7 +63,7 @@ def registered_limits(
     wanted = sorted({rc for flavor in flavors for rc in counted_classes(flavor)})
     offered = dict.fromkeys(wanted, 0)
     for host in hosts:
-        for provider in host.providers:
+        for provider in (*host.providers, *host.vgpu_cards):
             for rc in wanted:
                 inventory = provider.inventories.get(rc)
                 if inventory is not None:

@@ -39,6 +39,7 @@ from gpuslice.plan.types import (
     Resources,
     SchedulerSettings,
 )
+from gpuslice.plan.vgpu import card_providers, mdev_options, vgpu_flavors, vgpu_notes
 
 WEIGHER_MULTIPLIER = 10.0
 
@@ -70,6 +71,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
             continue
         files = NodeFiles()
         passthrough_option(fleet, host, files)
+        mdev_options(fleet, host, files)
         alias_option(fleet, files)
         ratio_options(fleet, files)
         reserve = host_reserve(fleet)
@@ -79,7 +81,8 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
             files,
             "the hypervisor's own reserve; this strategy holds no slice back",
         )
-        files.documents.append(vfio_document(host))
+        if fleet.passthrough_gpus(host):
+            files.documents.append(vfio_document(host, fleet.passthrough_gpus(host)))
         if reserve.vcpus and release.has("reserved_host_cpus"):
             files.set(
                 "etc/nova/nova.conf",
@@ -132,7 +135,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
     cloud = CloudObjects(
         traits=(GPU_TRAIT,) if isolated else (),
         aggregates=(gpu_aggregate(fleet, (h.name for h in fleet.gpu_hosts), metadata),),
-        flavors=gpu_flavors(fleet, specs),
+        flavors=(*gpu_flavors(fleet, specs), *vgpu_flavors(fleet, "vgpu_only", specs)),
         provider_traits=provider_traits,
     )
     return assemble(
@@ -144,14 +147,14 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
         controllers,
         scheduler,
         cloud,
-        _notes(strategy, type_affinity),
+        (*_notes(strategy, type_affinity), *vgpu_notes(fleet, strategy)),
     )
 
 
 def _host_plan(fleet: Fleet, host: Host, strategy: ConcreteStrategy) -> HostPlan:
     total = host_total(host)
     reserve = host_reserve(fleet)
-    inventories = standard_inventory(fleet, total.vcpus, reserve, total)
+    inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=host.is_gpu_host)
     traits = (GPU_TRAIT,) if strategy == "dedicated" and host.is_gpu_host else ()
     provider = Provider(host.name, host.name, inventories, traits, host.gpus)
     if strategy == "dedicated" and host.is_gpu_host:
@@ -161,7 +164,8 @@ def _host_plan(fleet: Fleet, host: Host, strategy: ConcreteStrategy) -> HostPlan
     else:
         general = total - reserve
         gpu_slice = Resources()
-    return HostPlan(host, total, reserve, general, gpu_slice, host.cpus, (), (provider,))
+    cards = card_providers(fleet, host, with_slice=False, with_trait=False)
+    return HostPlan(host, total, reserve, general, gpu_slice, host.cpus, (), (provider,), cards)
 
 
 def _pci_multiplier(fleet: Fleet, strategy: ConcreteStrategy) -> float | None:

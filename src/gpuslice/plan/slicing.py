@@ -8,10 +8,11 @@ from gpuslice.plan.types import Resources
 
 
 def slices_of(fleet: Fleet, host: Host) -> Resources:
-    """What a host's GPUs hold back in all: the sum of each GPU's model slice."""
+    """What a host's GPUs hold back in all: the sum of each GPU's slice (for a vGPU card, its
+    vGPUs' slices)."""
     total = Resources()
     for gpu in host.gpus:
-        spec = fleet.model_of(gpu).slice
+        spec = fleet.model_of(gpu).gpu_slice
         total = total + Resources(spec.vcpus, spec.memory_mb, spec.disk_gb)
     return total
 
@@ -68,7 +69,7 @@ def gpu_cpus(fleet: Fleet, host: Host, count: int) -> tuple[int, ...]:
     chosen: list[int] = []
     numa = dict(host.cpu_numa)
     for gpu in host.gpus:
-        want = fleet.model_of(gpu).slice.vcpus
+        want = fleet.model_of(gpu).gpu_slice.vcpus
         node_cpus = numa.get(gpu.numa_node, ()) if gpu.numa_node is not None else ()
         local = [cpu for cpu in node_cpus if cpu in free and cpu not in chosen]
         for cpu in reversed(local):

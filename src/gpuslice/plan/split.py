@@ -124,7 +124,7 @@ def plan_split(fleet: Fleet) -> Plan:
         if not host.is_gpu_host:
             total = host_total(host)
             reserve = host_reserve(fleet)
-            inventories = standard_inventory(fleet, total.vcpus, reserve, total)
+            inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
             host_plans.append(
                 HostPlan(
                     host,

@@ -137,6 +137,8 @@ class HostPlan:
     general_cpus: tuple[int, ...]
     gpu_cpus: tuple[int, ...]
     providers: tuple[Provider, ...]
+    # Each vGPU card's child provider, as nova (VGPU) and provider.yaml (slice, trait) make it.
+    vgpu_cards: tuple[Provider, ...] = ()
 
 
 @dataclass(frozen=True)

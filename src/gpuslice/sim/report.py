@@ -43,8 +43,12 @@ def line_chart(
     y_max: float | None = None,
     y_label: str = "",
     percent: bool = False,
+    x_label: str | None = None,
 ) -> str:
-    """An SVG line chart: `lines` are (label, colour, values at xs)."""
+    """An SVG line chart: `lines` are (label, colour, values at xs).
+
+    The x axis is time in seconds (labelled in hours) unless `x_label` names it.
+    """
     x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
     if x1 <= x0:
         x1 = x0 + 1
@@ -73,9 +77,14 @@ def line_chart(
         )
         parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" class="yl">{label}</text>')
     hours = (x1 - x0) / 3600
+    axis = (
+        html.escape(x_label)
+        if x_label is not None
+        else (f"time: {hours:,.1f} h from the first request")
+    )
     parts.append(
-        f'<text x="{PAD_L + plot_w / 2}" y="{HEIGHT - 6}" class="xl">time: '
-        f"{hours:,.1f} h from the first request{(' · ' + y_label) if y_label else ''}</text>"
+        f'<text x="{PAD_L + plot_w / 2}" y="{HEIGHT - 6}" class="xl">'
+        f"{axis}{(' · ' + y_label) if y_label else ''}</text>"
     )
     for index, (label, colour, values) in enumerate(lines):
         points = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(xs, values, strict=False))

@@ -15,6 +15,9 @@ Alibaba openb (github.com/alibaba/clusterdata, cluster-trace-gpu-v2023):
 - pods (`name,cpu_milli,memory_mib,num_gpu,gpu_milli,...,creation_time,deletion_time,...`)
   become VMs created at `creation_time` and deleted at `deletion_time` (seconds), whatever
   their final phase (a failed or pending pod was still a request);
+- a pod list without times (`multigpu20` has only `name,cpu_milli,memory_mib,num_gpu,
+  gpu_milli`) is read in file order, one pod a second from 0, none ever leaving: the papers
+  replay these lists without times (see `sim.inflate`);
 - a pod without GPUs is an ordinary VM of ceil(cpu_milli / 1000) vCPUs and memory_mib MiB;
 - a pod with GPUs becomes a GPU VM of `num_gpu` whole GPUs; a fractional pod (num_gpu 1,
   gpu_milli < 1000) also takes one whole GPU, since PCI passthrough cannot share a card. Its
@@ -46,7 +49,8 @@ from gpuslice.sim.workload import VmRequest, Workload
 
 GENERIC_COLUMNS = ("create_time", "delete_time", "vcpus", "memory_mb", "disk_gb", "gpus")
 ALIBABA_NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
-ALIBABA_POD_COLUMNS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "creation_time")
+ALIBABA_POD_COLUMNS = ("cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
+ALIBABA_POD_TIMES = ("creation_time", "deletion_time")
 
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
@@ -185,17 +189,27 @@ def parse_alibaba_nodes(text: str, *, source: str = "<nodes>") -> tuple[AlibabaN
 def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
     """Read the openb pod list into a workload (mapping in the module docstring)."""
     requests: list[VmRequest] = []
-    fractional = 0
-    for line, row in _rows(text, source, (*ALIBABA_POD_COLUMNS, "deletion_time")):
-        created = _time(row, "creation_time", source, line)
-        deleted: float | None = None
-        if row["deletion_time"]:
+    fractional = constrained = 0
+    rows = _rows(text, source, ALIBABA_POD_COLUMNS)
+    timed = bool(rows) and all(c in rows[0][1] for c in ALIBABA_POD_TIMES)
+    if rows and not timed and any(c in rows[0][1] for c in ALIBABA_POD_TIMES):
+        msg = "the header has one of creation_time, deletion_time: give both or neither"
+        raise InputError(msg, source=source)
+    for order, (line, row) in enumerate(rows):
+        models = _gpu_spec(row, source, line)
+        constrained += bool(models)
+        if not timed:
+            created, deleted = float(order), None
+        else:
+            created = _time(row, "creation_time", source, line)
+            deleted = None
+        if timed and row["deletion_time"]:
             deleted = _time(row, "deletion_time", source, line)
             if deleted < created:
                 msg = "deletion_time is before creation_time"
                 raise InputError(msg, source=source, line=line, field="deletion_time")
         gpus = _whole(row, "num_gpu", source, line, MAX_GPUS_PER_HOST)
-        spec = "|".join(model_alias(m) for m in row.get("gpu_spec", "").split("|") if m.strip())
+        spec = "|".join(model_alias(m) for m in models)
         milli = _number(row, "gpu_milli", source, line)
         if gpus == 1 and milli < 1000:
             fractional += 1
@@ -211,11 +225,88 @@ def parse_alibaba_pods(text: str, *, source: str = "<pods>") -> Workload:
             )
         )
     requests.sort(key=lambda r: r.arrival)
-    notes = (
+    notes = [
         f"Alibaba openb pods {source}: {len(requests)} tasks as VMs",
         f"{fractional} fractional-GPU tasks each take one whole GPU (passthrough cannot share)",
+    ]
+    if not timed:
+        notes.append("no creation or deletion times: pods arrive in file order and never leave")
+    if constrained:
+        notes.append(f"{constrained} tasks name accepted GPU models (gpu_spec)")
+    return Workload(tuple(requests), source, tuple(notes))
+
+
+def _gpu_spec(row: dict[str, str], source: str, line: int) -> tuple[str, ...]:
+    """The GPU models a pod accepts (`gpu_spec`, `|`-separated; empty or absent: any)."""
+    text = row.get("gpu_spec", "")
+    if not text:
+        return ()
+    models = tuple(m.strip() for m in text.split("|"))
+    if not all(models):
+        msg = f"{text!r}: write accepted GPU models separated by | (e.g. V100M16|V100M32)"
+        raise InputError(msg, source=source, line=line, field="gpu_spec")
+    return models
+
+
+V2025_COLUMNS = (
+    "instance_sn",
+    "cpu_request",
+    "gpu_request",
+    "memory_request",
+    "disk_request",
+    "creation_time",
+    "deletion_time",
+)
+
+
+def parse_alibaba_v2025(text: str, *, source: str = "<instances>") -> Workload:
+    """Read the v2025 DLRM serving trace (cluster-trace-gpu-v2025) into a workload.
+
+    Rules:
+    - every instance is a VM; `gpu_request` > 0 makes it a GPU VM of that many whole GPUs
+      (sized by the plan's GPU flavor, like openb pods), else an ordinary VM of
+      ceil(`cpu_request`) vCPUs, ceil(`memory_request` x 1024) MiB and ceil(`disk_request`)
+      GiB (the trace gives GiB);
+    - an empty `creation_time` (it existed before the trace began) arrives at 0; an empty
+      `deletion_time` (still running at the end) never leaves; a deletion before its
+      creation is an error. Requests, not limits, are what a flavor would reserve.
+    """
+    requests: list[VmRequest] = []
+    before = 0
+    for line, row in _rows(text, source, V2025_COLUMNS):
+        created = 0.0
+        if row["creation_time"]:
+            created = _time(row, "creation_time", source, line)
+        else:
+            before += 1
+        deleted: float | None = None
+        if row["deletion_time"]:
+            deleted = _time(row, "deletion_time", source, line)
+            if deleted < created:
+                msg = "deletion_time is before creation_time"
+                raise InputError(msg, source=source, line=line, field="deletion_time")
+        requests.append(
+            VmRequest(
+                arrival=created,
+                lifetime=None if deleted is None else deleted - created,
+                vcpus=math.ceil(_number(row, "cpu_request", source, line)),
+                memory_mb=math.ceil(_number(row, "memory_request", source, line) * 1024),
+                disk_gb=math.ceil(_number(row, "disk_request", source, line)),
+                gpus=_whole(row, "gpu_request", source, line, MAX_GPUS_PER_HOST),
+            )
+        )
+    requests.sort(key=lambda r: r.arrival)
+    gpu = sum(1 for r in requests if r.gpus)
+    notes = (
+        f"Alibaba v2025 DLRM instances {source}: {len(requests) - gpu} CPU and {gpu} GPU "
+        "instances as VMs",
+        f"{before} existed before the trace began (arrive at 0); GPU instances take the "
+        "plan's GPU flavor",
     )
     return Workload(tuple(requests), source, notes)
+
+
+TRACE_FORMATS = ("generic", "alibaba-openb", "alibaba-gpu-v2025")
 
 
 def read_text(path: str | Path) -> str:
@@ -224,13 +315,15 @@ def read_text(path: str | Path) -> str:
 
 
 def read_trace(path: str | Path, trace_format: str) -> Workload:
-    """Read a trace file in `trace_format` (`generic` or `alibaba-openb`)."""
+    """Read a trace file in one of `TRACE_FORMATS`."""
     text = read_text(path)
     if trace_format == "generic":
         return parse_generic(text, source=str(path))
     if trace_format == "alibaba-openb":
         return parse_alibaba_pods(text, source=str(path))
-    msg = f"unknown trace format {trace_format!r}; use generic or alibaba-openb"
+    if trace_format == "alibaba-gpu-v2025":
+        return parse_alibaba_v2025(text, source=str(path))
+    msg = f"unknown trace format {trace_format!r}; use {', '.join(TRACE_FORMATS)}"
     raise InputError(msg)
 
 

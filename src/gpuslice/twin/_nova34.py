@@ -19,8 +19,10 @@ import nova.tests.functional  # noqa: F401  # isort: skip
 import copy
 import importlib
 import logging
+import re
 import time
 import uuid
+import uuid as uuid_module
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ from nova.tests.functional.api import client as api_client
 from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import host as libvirt_host
+from nova.virt.libvirt import utils as libvirt_utils
 
 from gpuslice.errors import GpusliceError, InputError, ServiceUnreachableError
 from gpuslice.inventory.device import GpuDevice
@@ -64,6 +67,8 @@ class FakeHost:
     gpus: tuple[GpuDevice, ...]
     service_host: str | None = None
     hypervisor_hostname: str | None = None
+    # vGPU cards: (PCI address, mdev type, available instances on an empty card).
+    mdev_cards: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass
@@ -131,13 +136,16 @@ class _TwinCase(base.ServersTestBase):  # type: ignore[misc]
     def twin_apply(self, entries: Sequence[ConfEntry]) -> None:
         for (section, name), items in grouped(entries).items():
             values = [e.value for e in items]
-            value: Any = values if is_multi(section, name) else values[-1]
             try:
+                value: Any = values if is_multi(section, name) else values[-1]
                 self.flags(**{name: value, "group": _group(section)})
             except Exception as error:  # oslo.config raises several types here
                 where = items[0].where
                 msg = f"nova refused [{section}] {name} = {values[-1]!r}: {error}"
                 raise InputError(msg, source=where) from None
+            if (section, name) == ("devices", "enabled_mdev_types"):
+                # nova registers [mdev_<type>] groups only once it knows the types.
+                nova_conf.devices.register_dynamic_opts(CONF)
 
     def setUp(self) -> None:
         super().setUp()
@@ -197,8 +205,12 @@ class NovaTwin:
             cell.memory = host.memory_mb * 1024 // nodes
             cell.mempages = fakelibvirt.create_mempages([(4, cell.memory // 4)])
         pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
+        cards = {address: (mdev_type, count) for address, mdev_type, count in host.mdev_cards}
         for index, gpu in enumerate(host.gpus):
             _domain, bus, slot, function = _split_address(gpu.address)
+            if gpu.address in cards:
+                _add_mdev_card(pci_info, gpu, index, *cards[gpu.address])
+                continue
             # nova 34 fakelibvirt: a "PF" carries a virt_functions capability (vf_ratio 0: none
             # enabled, as on an SR-IOV-capable GPU passed through whole), which nova's libvirt
             # driver reports as type-PF.
@@ -233,6 +245,8 @@ class NovaTwin:
             "free": host.disk_gb,
         }
         node_id = node_uuid or stable_node_uuid(service_host)
+        if cards:
+            self._count_mdevs_down()
         original = case.mock_conn.return_value
         case.mock_conn.return_value = connection
         try:
@@ -244,6 +258,33 @@ class NovaTwin:
             case.mock_conn.return_value = original
         case.computes[service_host] = compute
         return node_id
+
+    def _count_mdevs_down(self) -> None:
+        """Create mdevs in the fake as hardware does: the parent's available instances drop.
+
+        nova 34's fakelibvirt keeps `availableInstances` constant and has no mdev creation;
+        nova's own vGPU tests patch `LibvirtDriver._create_mdev` the same way (once per run).
+        """
+        if getattr(self._case, "_gpuslice_mdevs", False):
+            return
+        self._case._gpuslice_mdevs = True
+
+        def create_mdev(driver: Any, dev_name: str, mdev_type: str, uuid: str | None = None) -> str:
+            made = uuid or str(uuid_module.uuid4())
+            connection = driver._host.get_connection()
+            parent = connection.pci_info.devices[dev_name]
+            parent.pci_device = _AVAILABLE.sub(
+                lambda m: f"{m[1]}{int(m[2]) - 1}{m[3]}", parent.pci_device, count=1
+            )
+            name = libvirt_utils.mdev_uuid2name(made)
+            connection.mdev_info.devices[name] = fakelibvirt.FakeMdevDevice(
+                dev_name=name, type_id=mdev_type, parent=dev_name
+            )
+            return made
+
+        patcher = mock.patch.object(libvirt_driver.LibvirtDriver, "_create_mdev", new=create_mdev)
+        patcher.start()
+        self._case.addCleanup(patcher.stop)
 
     def try_start_host(self, host: FakeHost, *, node_uuid: str | None = None) -> str:
         """Start a compute as `start_host` does; returns nova's error text, or "" if it started."""
@@ -411,6 +452,33 @@ class NovaTwin:
         return [s["id"] for s in self.api.get_servers(detail=True) if s["status"] == status]
 
 
+_AVAILABLE = re.compile(r"(<availableInstances>)(\d+)(</availableInstances>)")
+
+
+def _add_mdev_card(
+    pci_info: Any, gpu: GpuDevice, index: int, mdev_type: str, instances: int
+) -> None:
+    """An mdev-capable GPU offering `instances` of `mdev_type` (nova 34's fake offers a fixed
+    nvidia-11 x 16; its XML is rewritten to the fleet's type and count)."""
+    _domain, bus, slot, function = _split_address(gpu.address)
+    device = pci_info.add_device(
+        dev_type="MDEV_TYPES",
+        bus=bus,
+        slot=slot,
+        function=function,
+        iommu_group=100 + index,
+        numa_node=gpu.numa_node if gpu.numa_node is not None else -1,
+        vend_id=gpu.vendor_id,
+        prod_id=gpu.product_id,
+        prod_name=gpu.device or "GPU",
+        driver_name="nvidia",
+    )
+    xml = device.pci_device.replace(
+        f"<type id='{fakelibvirt.NVIDIA_11_VGPU_TYPE}'>", f"<type id='{mdev_type}'>"
+    )
+    device.pci_device = _AVAILABLE.sub(rf"\g<1>{instances}\g<3>", xml)
+
+
 def _api_message(error: Exception) -> str:
     """The API's own message where the body has one, else the exception's text."""
     response = getattr(error, "response", None)
@@ -429,6 +497,22 @@ def _split_address(address: str) -> tuple[int, int, int, int]:
     domain, bus, rest = address.split(":")
     slot, function = rest.split(".")
     return int(domain, 16), int(bus, 16), int(slot, 16), int(function, 16)
+
+
+def mdev_registry(types: Sequence[str]) -> dict[str, list[Any]]:
+    """The options of nova's dynamic `[mdev_<type>]` groups for `types` (nova 34
+    `conf/devices.py` `register_dynamic_opts`, run on a ConfigOpts of its own)."""
+    from oslo_config import cfg
+
+    conf = cfg.ConfigOpts()
+    nova_conf.devices.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override("enabled_mdev_types", list(types), group="devices")
+    nova_conf.devices.register_dynamic_opts(conf)
+    return {
+        f"mdev_{t}": [info["opt"] for info in conf._groups[f"mdev_{t}"]._opts.values()]
+        for t in types
+    }
 
 
 def option_default(section: str, name: str) -> Any:

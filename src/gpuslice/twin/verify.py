@@ -29,6 +29,7 @@ from gpuslice.fleet import Fleet, Host
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
+from gpuslice.plan.vgpu import is_tied
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
@@ -43,6 +44,7 @@ from gpuslice.twin.scenario import (
     compare_model,
     run_scenario,
 )
+from gpuslice.twin.vgpu import run_vgpu_scenario
 
 if TYPE_CHECKING:
     from gpuslice.twin._nova34 import NovaTwin
@@ -103,7 +105,8 @@ def check_files(
         if _is_conf(path):
             entries = parse_ini(text, path)
             entries = port_entries(entries, source, NOVA_RELEASE)
-            found = check_entries(entries, registry, value_checks=value_checks)
+            known = {**registry, **_mdev_groups(entries)}
+            found = check_entries(entries, known, value_checks=value_checks)
             if own is not None:
                 found = weigh_findings(found, own.get(path, frozenset()))
             findings.extend(found)
@@ -139,6 +142,22 @@ def kept_notes(
             if note is not None:
                 notes.append(note)
     return notes
+
+
+def _mdev_groups(entries: Sequence[ConfEntry]) -> dict[str, list[Any]]:
+    """nova's dynamic `[mdev_<type>]` groups for the types a file enables (none without)."""
+    types = [
+        t.strip()
+        for e in entries
+        if (e.section, e.name) == ("devices", "enabled_mdev_types")
+        for t in e.value.split(",")
+        if t.strip()
+    ]
+    if not types:
+        return {}
+    from gpuslice.twin import _nova34
+
+    return _nova34.mdev_registry(types)
 
 
 def verify(
@@ -361,9 +380,18 @@ def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
 
 
 def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
+    """The fake libvirt host for `host`: its GPUs as nova sees them, its vGPU cards as
+    mdev-capable GPUs offering `vgpus_per_gpu` of their type, its hypervisor hostname."""
     from gpuslice.twin._nova34 import FakeHost
 
     nodes = len(host.cpu_numa) or 1
+    cards: list[tuple[str, str, int]] = []
+    for gpu in fleet.vgpu_gpus(host):
+        spec = fleet.model_of(gpu).vgpu
+        assert spec is not None
+        cards.append((gpu.address, spec.mdev_type, spec.vgpus_per_gpu))
+    if host.hypervisor_hostname:
+        overrides.setdefault("hypervisor_hostname", host.hypervisor_hostname)
     return FakeHost(
         name=host.name,
         cpus=host.cpus,
@@ -371,6 +399,7 @@ def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
         gpus=gpus_as_nova_sees_them(fleet, host),
+        mdev_cards=tuple(cards),
         **overrides,
     )
 
@@ -481,7 +510,11 @@ def _run_host(
             rp_uuid = twin.start_host(_fake_host(fleet, job.host))
             _check_host_seen(twin, steps, fleet, job, rp_uuid)
             _create_cloud_objects(twin, cloud, [job.host.name], rp_uuid, steps)
-            run_scenario(twin, steps, fleet, job, rp_uuid)
+            if fleet.vgpu_gpus(job.host):
+                tied = is_tied(fleet, plan.strategy)
+                run_vgpu_scenario(twin, steps, fleet, job, rp_uuid, tied)
+            else:
+                run_scenario(twin, steps, fleet, job, rp_uuid)
             if compare[0] > 0 and job.plan is not None:
                 found = compare_model(twin, steps, fleet, plan, job.plan, *compare)
                 if report is not None:
@@ -494,6 +527,8 @@ def _run_host(
 def _check_host_seen(
     twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str
 ) -> None:
+    """nova sees the host's CPUs, RAM, disk and passthrough GPUs (vGPU cards are no PCI
+    devices to nova), and the root provider's inventory and traits as planned."""
     host = job.host
     inv = twin.inventories(rp_uuid)
     devices = twin.pci_devices(host.name)
@@ -502,9 +537,11 @@ def _check_host_seen(
         return int(inv.get(rc, {}).get("total", 0))
 
     cpus = total("VCPU") + total("PCPU")  # shared plus dedicated CPUs
+    passed = {g.address for g in fleet.passthrough_gpus(host)}
     want_gpus = sorted(
         f"{g.address} {g.vendor_id}:{g.product_id} {g.device_type}"
         for g in gpus_as_nova_sees_them(fleet, host)
+        if g.address in passed
     )
     seen_gpus = sorted(f"{d[0]} {d[1]}:{d[2]} {d[4]}" for d in devices)
     expected = f"{len(host.cpus)} CPUs, {host.memory_mb} MB, {host.disk_gb} GB; GPUs {want_gpus}"

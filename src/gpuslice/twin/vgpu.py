@@ -1,0 +1,202 @@
+"""The scenario verify runs on a host with vGPU cards, on real nova 34.
+
+Each card's provider is checked by the planned name (VGPU from nova, the slice from
+provider.yaml); ordinary VMs then fill the host; 1-vGPU VMs boot until every vGPU is taken, each
+with an mdev in its guest XML and its allocation's VGPU and slice on one card's provider; one
+more is refused. On a host that also passes GPUs through whole, each of those then boots too.
+Every step adds a row (expected, seen) to `Steps`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import yaml
+
+from gpuslice.fleet import Fleet, GpuModel
+from gpuslice.plan.common import GPU_MEMORY, GPU_VCPU
+from gpuslice.plan.vgpu import VGPU, card_inventory, child_provider_name, vgpu_trait
+from gpuslice.twin.job import HostJob, Steps
+from gpuslice.twin.scenario import (
+    NO_VALID_HOST,
+    HostUnderTest,
+    _fill_rows,
+    _outcome,
+    _refused,
+    attached,
+)
+
+if TYPE_CHECKING:
+    from gpuslice.twin._nova34 import NovaTwin
+
+
+def mdevs_in(xml: str) -> int:
+    """How many mediated devices the guest XML attaches (`<hostdev type='mdev'>`)."""
+    return sum(1 for h in ET.fromstring(xml).iter("hostdev") if h.get("type") == "mdev")
+
+
+def provider_yaml_names(text: str | None) -> list[str]:
+    """The provider names a rendered provider.yaml identifies (`identification: {name: ...}`)."""
+    if not text:
+        return []
+    data = yaml.safe_load(text) or {}
+    return [
+        str(p["identification"]["name"])
+        for p in data.get("providers", [])
+        if isinstance(p, dict) and "name" in (p.get("identification") or {})
+    ]
+
+
+def _cards_of(by_name: dict[str, dict[str, object]]) -> list[str]:
+    return sorted(n for n in by_name if "_pci_" in n)
+
+
+def _one_vgpu_flavor(twin: NovaTwin, model: GpuModel) -> tuple[str, str] | None:
+    assert model.vgpu is not None
+    smallest = model.vgpu.flavors[0]
+    found = next((f for f in twin.flavors() if f["name"] == smallest.name), None)
+    return (str(found["id"]), smallest.name) if found is not None else None
+
+
+def run_vgpu_scenario(
+    twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str, tied: bool
+) -> None:
+    """Cards seen as planned; ordinary VMs fill the host; every vGPU still boots, tied to its
+    card when `tied`; one more is refused."""
+    host = job.host
+    cards = fleet.vgpu_gpus(host)
+    by_name = {p["name"]: p for p in twin.providers()}
+    names = {gpu.address: child_provider_name(host, gpu) for gpu in cards}
+    named = provider_yaml_names(job.provider_yaml)
+    if named:
+        absent = [n for n in named if n not in by_name]
+        steps.add(
+            "provider.yaml names providers nova has (its hypervisor hostname)",
+            ", ".join(named),
+            "absent: " + ", ".join(absent) + f" (nova's: {', '.join(_cards_of(by_name))})"
+            if absent
+            else ", ".join(named),
+            not absent,
+        )
+    for gpu in cards:
+        model = fleet.model_of(gpu)
+        want = card_inventory(model) if tied else {VGPU: card_inventory(model)[VGPU]}
+        name = names[gpu.address]
+        provider = by_name.get(name)
+        expected = ", ".join(f"{rc} {i.total}" for rc, i in want.items())
+        if tied:
+            expected += f"; trait {vgpu_trait(model)}"
+        if provider is None:
+            under = sorted(n for n in by_name if n.endswith(name.split("_pci_", 1)[1]))
+            seen = f"no provider of that name (nova's: {', '.join(under) or 'none'})"
+            steps.add(f"card {gpu.address}: provider {name}", expected, seen, False)
+            continue
+        inv = twin.inventories(provider["uuid"])
+        got = ", ".join(f"{rc} {int(inv[rc]['total'])}" for rc in want if rc in inv)
+        ok = all(rc in inv and int(inv[rc]["total"]) == i.total for rc, i in want.items())
+        if tied:
+            traits = twin.traits(provider["uuid"])
+            got += f"; trait {vgpu_trait(model) if vgpu_trait(model) in traits else 'missing'}"
+            ok = ok and vgpu_trait(model) in traits
+        steps.add(f"card {gpu.address}: provider {name}", expected, got, ok)
+
+    under_test = HostUnderTest(twin, fleet, job, rp_uuid)
+    label = "ordinary first"
+    _fill_rows(under_test, steps, fleet, label)
+    uuid_to_name = {p["uuid"]: p["name"] for p in by_name.values()}
+    for model in {fleet.model_of(g).alias: fleet.model_of(g) for g in cards}.values():
+        assert model.vgpu is not None
+        flavor = _one_vgpu_flavor(twin, model)
+        if flavor is None:
+            steps.add(
+                f"{label}: vGPU flavor of {model.alias}", "in cloud-objects.json", "none", False
+            )
+            continue
+        flavor_id, flavor_name = flavor
+        mine = [g for g in cards if fleet.model_of(g) is model]
+        count = len(mine) * model.vgpu.vgpus_per_gpu
+        per_card: Counter[str] = Counter()
+        active = 0
+        for index in range(1, count + 1):
+            result = under_test.boot("vgpu", flavor_id)
+            seen = _outcome(result)
+            ok = result.active
+            if result.active:
+                active += 1
+                xml = twin.guest_xml(under_test.name, result.server_id)
+                allocation = twin.allocations(result.server_id)
+                holders = {
+                    rc: [uuid_to_name.get(rp, rp) for rp, a in allocation.items() if rc in a]
+                    for rc in (VGPU, GPU_VCPU, GPU_MEMORY)
+                }
+                vgpu_on = holders[VGPU]
+                per_card.update(vgpu_on)
+                seen = f"ACTIVE, {mdevs_in(xml)} mdev in guest XML; VGPU on {', '.join(vgpu_on)}"
+                ok = mdevs_in(xml) == 1 and len(vgpu_on) == 1
+                if tied:
+                    same = holders[GPU_VCPU] == vgpu_on and holders[GPU_MEMORY] == vgpu_on
+                    seen += (
+                        "; slice on the same provider"
+                        if same
+                        else (f"; slice on {', '.join(holders[GPU_VCPU] + holders[GPU_MEMORY])}")
+                    )
+                    ok = ok and same
+                elif holders[GPU_VCPU]:
+                    seen += f"; slice on {', '.join(holders[GPU_VCPU])} (pooled)"
+            steps.add(
+                f"{label}: {flavor_name} VM {index} of {count}",
+                "ACTIVE, 1 mdev; VGPU" + (" and slice" if tied else "") + " on one card",
+                seen,
+                ok,
+            )
+        want_cards = {names[g.address]: model.vgpu.vgpus_per_gpu for g in mine}
+        steps.add(
+            f"{label}: vGPUs per card",
+            ", ".join(f"{n} {c}" for n, c in sorted(want_cards.items())),
+            ", ".join(f"{n} {c}" for n, c in sorted(per_card.items())) or "none",
+            dict(per_card) == want_cards,
+        )
+        result = under_test.boot("vgpu", flavor_id)
+        steps.add(
+            f"{label}: one more {flavor_name} VM (every vGPU in use)",
+            NO_VALID_HOST,
+            _outcome(result),
+            _refused(result),
+        )
+        if active == 0:
+            break
+    _passthrough_beside(under_test, steps, fleet, label)
+
+
+def _passthrough_beside(host: HostUnderTest, steps: Steps, fleet: Fleet, label: str) -> None:
+    """On a host that mixes models, each passed-through GPU still boots its 1-GPU flavor (its
+    device in the guest XML) once the vGPUs are taken, and one more is refused."""
+    passed = fleet.passthrough_gpus(host.job.host)
+    if not passed:
+        return
+    for index, gpu in enumerate(passed, start=1):
+        flavor_id = host.gpu_flavor[gpu.address][0]
+        result = host.boot("gpu", flavor_id)
+        seen = _outcome(result)
+        ok = result.active
+        if result.active:
+            devices = attached(host.twin.guest_xml(host.name, result.server_id))
+            seen = f"ACTIVE, guest XML: {', '.join(devices) or 'no PCI device'}"
+            ok = devices == [gpu.address] or (
+                len(devices) == 1 and devices[0] in {g.address for g in passed}
+            )
+        steps.add(
+            f"{label}: passthrough GPU VM {index} of {len(passed)} beside the vGPUs",
+            f"ACTIVE with a {gpu.vendor_product} in the guest XML",
+            seen,
+            ok,
+        )
+    result = host.boot("gpu", host.gpu_flavor[passed[0].address][0])
+    steps.add(
+        f"{label}: one more passthrough GPU VM (all passed-through GPUs in use)",
+        NO_VALID_HOST,
+        _outcome(result),
+        _refused(result),
+    )
