@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from gpuslice import inputs
 from gpuslice.errors import InputError
 from gpuslice.plan.types import Plan
 from gpuslice.render.cloud import render_cloud_objects
@@ -101,8 +102,9 @@ def marker_text(files: dict[str, str]) -> str:
 def _listed(marker: Path) -> set[str] | None:
     """The files a marker lists, or None when `marker` is not a readable render marker."""
     try:
-        text = marker.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = inputs.read_bytes(marker, inputs.CONFIG)  # bounded, regular files only
+        text = "" if data is None else data.decode("utf-8")
+    except (InputError, UnicodeDecodeError):
         return None
     if not text.startswith("# Written by `gpuslice render --out`"):
         return None

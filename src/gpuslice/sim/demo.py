@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gpuslice
+from gpuslice import inputs
 from gpuslice.errors import InputError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.inventory import GpuDevice, discover_from_lspci
@@ -84,10 +85,7 @@ def run_demo(
     where = find_lab(lab)
     out = Path(out_dir)
     capture = where / "captures" / "hyper18.txt"
-    try:
-        text = capture.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(capture)) from None
+    text = inputs.read_text(capture, inputs.CAPTURE, regular_only=True)
     gpus = discover_from_lspci(text, str(capture)).gpus
     rendered: list[Rendered] = []
     simulations: list[Simulation] = []
