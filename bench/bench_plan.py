@@ -8,7 +8,7 @@
 Each command runs in a fresh process (the child calls `gpuslice.cli.main`), so its time
 includes imports and reading the fleet file, as a user sees it. CPU time (user + system) is
 printed beside wall time because a shared machine's load stretches wall time; peak memory is the
-largest child's max RSS so far. The fleet: N GPU hosts with --gpus GPUs each (half per NUMA
+child's own max RSS. The fleet: N GPU hosts with --gpus GPUs each (half per NUMA
 node, explicit addresses) plus 3 controllers, strategy placement on 2025.1, written as the YAML a
 user would write. Targets (issue 11): under 5 s each, peak under 500 MB, on 2 cores.
 """
@@ -33,9 +33,11 @@ COMMANDS = {
 }
 
 CHILD = """
-import sys
+import resource, sys
 from gpuslice.cli import main
-sys.exit(main(sys.argv[1:]))
+code = main(sys.argv[1:])
+sys.stderr.write(f"\\nPEAK {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+sys.exit(code)
 """
 
 
@@ -80,11 +82,14 @@ def run_child(args: list[str]) -> tuple[float, float, float, int]:
     )
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    err = done.stderr.decode(errors="replace")
     if done.returncode:
-        sys.stderr.write(done.stderr.decode(errors="replace")[-2000:])
-    # ru_maxrss of children is the largest child so far: grows only, so report the max seen.
-    return wall, cpu, max(peak, before) / 1024, done.returncode
+        sys.stderr.write(err[-2000:])
+    # The child reports its own max RSS (RUSAGE_CHILDREN would give the largest child so far).
+    peaks = [line.split()[1] for line in err.splitlines() if line.startswith("PEAK ")]
+    peak = int(peaks[-1]) if peaks else max(usage.ru_maxrss, before)
+    return wall, cpu, peak / 1024, done.returncode
 
 
 def profile(args: list[str]) -> None:
