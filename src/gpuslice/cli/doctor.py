@@ -41,9 +41,8 @@ _STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "b
 @click.option(
     "--mode",
     type=click.Choice(["passthrough", "vgpu"]),
-    default="passthrough",
-    show_default=True,
-    help="What the GPUs are for: whole-GPU passthrough or vGPU (mdev).",
+    help="What the GPUs are for: whole-GPU passthrough or vGPU (mdev). Default: with a FLEET, "
+    "what its GPU models say per host; else passthrough.",
 )
 @click.option("--mdev-type", help="vgpu: the mdev type each GPU must offer (nvidia-592).")
 @click.option(
@@ -62,7 +61,7 @@ def doctor_command(
     snapshots: Path | None,
     collect_to: Path | None,
     host_name: str | None,
-    mode: str,
+    mode: str | None,
     mdev_type: str | None,
     fix_dir: Path | None,
     check_names: Sequence[str],
@@ -88,7 +87,9 @@ def doctor_command(
     from gpuslice.errors import InputError, PromiseBrokenError
     from gpuslice.render.tree import write_files
 
-    doctor_mode: Mode = "vgpu" if mode == "vgpu" else "passthrough"
+    doctor_mode: Mode | None = (
+        None if mode is None else ("vgpu" if mode == "vgpu" else "passthrough")
+    )
     if collect_to is not None:
         if fleet is not None or snapshots is not None or fix_dir is not None:
             raise InputError("--collect takes only --root", field="--collect")
@@ -111,7 +112,7 @@ def doctor_command(
     else:
         if snapshots is not None:
             raise InputError("--snapshots needs a FLEET file", field="--snapshots")
-        context = CheckContext(mode=doctor_mode, mdev_type=mdev_type)
+        context = CheckContext(mode=doctor_mode or "passthrough", mdev_type=mdev_type)
         reports = (doctor_root(root or Path("/"), host=host_name, context=context, checks=checks),)
     if as_json:
         print_json(report_json(reports))

@@ -64,11 +64,22 @@ def device_specs(plan: Plan, host: str) -> tuple[dict[str, str], ...]:
     return tuple(specs)
 
 
-def host_context(plan: Plan, host: Host, mode: Mode, mdev_type: str | None) -> CheckContext:
-    """The context of a fleet host: release, listed GPUs and rendered specs."""
+def host_context(plan: Plan, host: Host, mode: Mode | None, mdev_type: str | None) -> CheckContext:
+    """The context of a fleet host: release, listed GPUs, rendered specs and what the GPUs are for.
+
+    Without an explicit `mode`, a host with a GPU of a vGPU model (`mode: vgpu` in the fleet) is
+    checked as a vGPU host, offering that model's mdev type unless `mdev_type` is given; any
+    other host as a passthrough host. A host mixing both is checked as a vGPU host.
+    """
     fleet: Fleet = plan.fleet
+    vgpu_types = [
+        model.vgpu.mdev_type for gpu in host.gpus if (model := fleet.model_of(gpu)).vgpu is not None
+    ]
+    host_mode: Mode = mode or ("vgpu" if vgpu_types else "passthrough")
+    if host_mode == "vgpu" and mdev_type is None and vgpu_types:
+        mdev_type = vgpu_types[0]
     return CheckContext(
-        mode=mode,
+        mode=host_mode,
         release=fleet.release,
         device_spec=device_specs(plan, host.name),
         fleet_gpus=tuple((g.address, g.vendor_product) for g in host.gpus),
@@ -80,11 +91,13 @@ def doctor_fleet(
     plan: Plan,
     snapshots: Path,
     *,
-    mode: Mode = "passthrough",
+    mode: Mode | None = None,
     mdev_type: str | None = None,
     checks: tuple[Check, ...] | None = None,
 ) -> tuple[HostReport, ...]:
     """Examine every GPU host of the plan's fleet from its snapshot below `snapshots`.
+
+    `mode` None lets the fleet say per host (see `host_context`).
 
     A host without a snapshot is not ready (a finding saying where it was looked for).
     """
@@ -93,7 +106,7 @@ def doctor_fleet(
         context = host_context(plan, host, mode, mdev_type)
         path = snapshot_path(snapshots, host.name)
         if path is None:
-            reports.append(_missing(host.name, mode, snapshots))
+            reports.append(_missing(host.name, context.mode, snapshots))
             continue
         reports.append(doctor_root(path, host=host.name, context=context, checks=checks))
     return tuple(reports)
