@@ -151,6 +151,12 @@ class LiveCloud(integrated_helpers.ProviderUsageBaseTestCase):
     def useFixture(self, fixture):  # noqa: N802 - testtools' name
         if type(fixture).__name__ == "PlacementFixture":
             self._placement_fixture = fixture
+        if type(fixture).__name__ == "OSAPIFixture":
+            # nova's API loads api-paste.ini; pip installs it below the venv, not where nova's
+            # harness looks: point nova at it, as verify does.
+            from gpuslice.twin._nova34 import use_shipped_api_paste
+
+            use_shipped_api_paste(self)
         return super().useFixture(fixture)
 
     def placement_fixture_conf(self):
