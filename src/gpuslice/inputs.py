@@ -125,6 +125,17 @@ def read_optional(path: Path, kind: Kind) -> str | None:
     return read_text(path, kind)
 
 
+def link_name(path: Path) -> str | None:
+    """The last part of the target of the symlink at `path` (sysfs' `driver`, `iommu_group`,
+    `physfn`), or None when there is no readable symlink there."""
+    if not path.is_symlink():
+        return None
+    try:
+        return path.readlink().name or None
+    except OSError:
+        return None
+
+
 def quote(token: str, limit: int = 40) -> str:
     """`token` quoted for an error message, cut to `limit` characters (never a whole line)."""
     text = token if len(token) <= limit else token[: limit - 3] + "..."

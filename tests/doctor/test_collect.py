@@ -11,6 +11,7 @@ import pytest
 from gpuslice.doctor import collect, doctor_root
 from gpuslice.doctor.reader import read_text
 from gpuslice.errors import InputError
+from gpuslice.inputs import Kind
 from tests.doctor.helpers import SNAPSHOTS, copy_snapshot
 
 
@@ -60,8 +61,8 @@ def test_collect_refuses_an_existing_target_and_leaves_nothing_on_error(tmp_path
 def test_the_bounded_reader_caps_size_and_names_the_offset(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"x" * 101)
-    with pytest.raises(InputError, match="larger than 100 bytes") as error:
-        read_text(big, limit=100)
+    with pytest.raises(InputError, match="at most 100 bytes") as error:
+        read_text(big, kind=Kind("snapshot file", 100))
     assert str(big) in str(error.value)
     assert read_text(tmp_path / "absent") is None
     bad = tmp_path / "bad"

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from gpuslice.doctor.reader import INTERRUPTS_LIMIT, entries, link_name, read_text
+from gpuslice import inputs
+from gpuslice.doctor.reader import INTERRUPTS, entries, link_name, read_text
 from gpuslice.doctor.snapshot import (
     DRACUT_DIRS,
     DRACUT_FILES,
@@ -73,15 +74,15 @@ def gather(root: Path) -> list[Entry]:
     """Everything a snapshot of `root` holds (see the module docstring), in path order."""
     found: list[Entry] = []
 
-    def add_file(relative: str, limit: int | None = None) -> None:
+    def add_file(relative: str, kind: inputs.Kind | None = None) -> None:
         path = root / relative
-        text = read_text(path) if limit is None else read_text(path, limit=limit)
+        text = read_text(path) if kind is None else read_text(path, kind=kind)
         if text is not None:
             found.append(Entry(relative, text=text))
 
     for relative in _PLAIN:
         add_file(relative)
-    add_file("proc/interrupts", INTERRUPTS_LIMIT)
+    add_file("proc/interrupts", INTERRUPTS)
     for relative in _MARKERS:
         if (root / relative).exists():
             found.append(Entry(relative, text=""))

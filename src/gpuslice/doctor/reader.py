@@ -12,49 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from gpuslice import inputs
+from gpuslice.inputs import link_name
+
+__all__ = ["INTERRUPTS", "SNAPSHOT_FILE", "entries", "link_name", "read_text"]
+
 #: The most a snapshot file may hold. sysfs reports 4096 bytes for its attributes.
-FILE_LIMIT: Final = 1 << 20
+SNAPSHOT_FILE: Final = inputs.Kind("snapshot file", 1 << 20)
 #: /proc/interrupts has one column per CPU and one line per interrupt: allow more.
-INTERRUPTS_LIMIT: Final = 16 << 20
+INTERRUPTS: Final = inputs.Kind("snapshot of /proc/interrupts", 16 << 20)
 
 
-def read_text(path: Path, *, limit: int = FILE_LIMIT) -> str | None:
-    """The text of `path`, or None when it does not exist.
+def read_text(path: Path, *, kind: inputs.Kind = SNAPSHOT_FILE) -> str | None:
+    """The text of `path` through gpuslice's one bounded reader, or None when it does not exist.
 
-    Raises InputError when it is larger than `limit` bytes, not UTF-8 (naming the byte offset),
-    a directory, a pipe or device, or unreadable.
+    A snapshot holds regular files only: a pipe or device (which could block), a directory where
+    a file belongs, a file over `kind.limit`, bytes that are not UTF-8 (named by byte offset) or
+    an unreadable file raise InputError naming the file.
     """
-    from gpuslice.errors import InputError
-
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise InputError("not a regular file (a pipe or device?)", source=str(path))
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", source=str(path)) from None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", source=str(path)) from None
-    if len(data) > limit:
-        msg = f"larger than {limit} bytes: not a file a snapshot holds; collect it again"
-        raise InputError(msg, source=str(path))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        msg = f"not UTF-8 text: byte {data[error.start]:#04x} at byte offset {error.start}"
-        raise InputError(msg, source=str(path)) from None
-
-
-def link_name(path: Path) -> str | None:
-    """The last part of the symlink at `path`, or None when there is no symlink there."""
-    if not path.is_symlink():
-        return None
-    try:
-        return Path(path.readlink()).name or None
-    except OSError:
-        return None
+    return inputs.read_text(path, kind, regular_only=True)
 
 
 def entries(directory: Path) -> list[Path]:

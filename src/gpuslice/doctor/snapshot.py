@@ -28,7 +28,7 @@ from gpuslice.doctor.config import (
     parse_initramfs_tools,
     parse_modprobe,
 )
-from gpuslice.doctor.reader import FILE_LIMIT, INTERRUPTS_LIMIT, entries, link_name, read_text
+from gpuslice.doctor.reader import INTERRUPTS, SNAPSHOT_FILE, entries, link_name, read_text
 from gpuslice.errors import InputError
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.function import PciFunction
@@ -129,7 +129,7 @@ def read_snapshot(root: Path, host: str) -> HostSnapshot:
         physfn=_physfn(root / PCI_DEVICES),
         mdev_types=_mdev_types(root / PCI_DEVICES),
         pci_drivers=_names(root / PCI_DRIVERS),
-        interrupts=read_text(root / "proc/interrupts", limit=INTERRUPTS_LIMIT),
+        interrupts=read_text(root / "proc/interrupts", kind=INTERRUPTS),
         unsafe_interrupts=_flag(read_text(root / UNSAFE_INTERRUPTS)),
         kvm=(root / "dev/kvm").exists(),
         mdevctl=any((root / p).exists() for p in MDEVCTL),
@@ -142,7 +142,8 @@ def read_snapshot(root: Path, host: str) -> HostSnapshot:
 
 def _functions(root: Path) -> tuple[tuple[PciFunction, ...], bool]:
     """The PCI functions (via `read_sysfs`), after checking each attribute it reads is a regular
-    file of at most FILE_LIMIT bytes; False when the snapshot has no PCI devices directory."""
+    file of at most `SNAPSHOT_FILE.limit` bytes; False when the snapshot has no PCI devices
+    directory."""
     devices = root / PCI_DEVICES
     if not devices.is_dir():
         return (), False
@@ -155,8 +156,8 @@ def _functions(root: Path) -> tuple[tuple[PciFunction, ...], bool]:
                 continue
             if not stat.S_ISREG(status.st_mode):
                 raise InputError("not a regular file (a pipe or device?)", source=str(path))
-            if status.st_size > FILE_LIMIT:
-                msg = f"larger than {FILE_LIMIT} bytes: not a sysfs attribute"
+            if status.st_size > SNAPSHOT_FILE.limit:
+                msg = f"larger than {SNAPSHOT_FILE.limit} bytes: not a sysfs attribute"
                 raise InputError(msg, source=str(path))
     return read_sysfs(root), True
 

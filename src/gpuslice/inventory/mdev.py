@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
+from gpuslice import inputs
 from gpuslice.errors import InputError
-
-#: sysfs attributes are at most a page; anything larger is not what the kernel writes.
-_LIMIT: Final = 4096
+from gpuslice.inputs import link_name
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def read_mdev(root: Path) -> tuple[MdevFunction, ...]:
         if not types:
             continue
         physfn = entry / "physfn"
-        parent = _link_name(physfn)
+        parent = link_name(physfn)
         found.append(
             MdevFunction(
                 address=entry.name,
@@ -104,27 +103,5 @@ def read_mdev_types(function_dir: Path) -> tuple[MdevType, ...]:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_LIMIT + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", source=str(path)) from None
-    if len(data) > _LIMIT:
-        raise InputError(f"larger than {_LIMIT} bytes: not a sysfs attribute", source=str(path))
-    try:
-        text = data.decode("utf-8").strip()
-    except UnicodeDecodeError as error:
-        msg = f"not UTF-8 text: byte offset {error.start}"
-        raise InputError(msg, source=str(path)) from None
-    return text or None
-
-
-def _link_name(path: Path) -> str | None:
-    if not path.is_symlink():
-        return None
-    try:
-        return Path(path.readlink()).name or None
-    except OSError:
-        return None
+    text = inputs.read_optional(path, inputs.SYSFS)
+    return text.strip() or None if text is not None else None

@@ -24,6 +24,7 @@ from typing import Final
 from gpuslice import inputs
 from gpuslice.bounds import MAX_NUMA_NODE
 from gpuslice.errors import InputError
+from gpuslice.inputs import link_name
 from gpuslice.inventory.address import PciAddress
 from gpuslice.inventory.function import PciFunction
 from gpuslice.inventory.pci_names import class_name, product_name, vendor_name
@@ -74,7 +75,7 @@ def _read_function(entry: Path, groups: dict[PciAddress, int]) -> PciFunction:
     vendor_id = _read_id(entry / "vendor", _ID)
     product_id = _read_id(entry / "device", _ID)
     class_id = _read_id(entry / "class", _CLASS)
-    group = _link_name(entry / "iommu_group")
+    group = link_name(entry / "iommu_group")
     physfn = entry / "physfn"
     virtual = physfn.is_symlink() or physfn.exists()
     totalvfs = _read_count(entry / "sriov_totalvfs")
@@ -86,7 +87,7 @@ def _read_function(entry: Path, groups: dict[PciAddress, int]) -> PciFunction:
         class_name=class_name(class_id),
         vendor=vendor_name(vendor_id),
         device=product_name(vendor_id, product_id),
-        driver=_link_name(entry / "driver"),
+        driver=link_name(entry / "driver"),
         iommu_group=int(group) if group and _GROUP.fullmatch(group) else groups.get(address),
         numa_node=_read_numa(entry / "numa_node"),
         function="virtual" if virtual else "physical",
@@ -134,14 +135,3 @@ def _read_count(path: Path) -> int | None:
         msg = f"expected a count of virtual functions such as 16, found {text!r}"
         raise InputError(msg, source=str(path))
     return int(text)
-
-
-def _link_name(path: Path) -> str | None:
-    """The last part of the symlink `path` points to, or None when there is no such link."""
-    if not path.is_symlink():
-        return None
-    try:
-        return Path(path.readlink()).name or None
-    except OSError as error:
-        msg = f"cannot read link: {error}"
-        raise InputError(msg, source=str(path)) from None
