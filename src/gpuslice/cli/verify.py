@@ -47,6 +47,13 @@ NEEDS_NOVA = (
     show_default=True,
     help="With --compare-model: how many boots and deletes.",
 )
+@click.option(
+    "--hosts",
+    "multi",
+    type=click.IntRange(2, 256),
+    help="With --compare-model: clone the first (or --host) GPU host this many times under one "
+    "nova and compare lock-step and free-running, host by host (instead of the per-host runs).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sequence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def verify_command(
@@ -56,10 +63,13 @@ def verify_command(
     hosts: tuple[str, ...],
     compare_model: bool,
     requests: int,
+    multi: int | None,
     seed: int,
     as_json: bool,
 ) -> None:
     """Boot the plan on real Nova 34 and check the promise on every GPU host (exit 1 if broken)."""
+    if multi is not None and not compare_model:
+        raise InputError("--hosts needs --compare-model", field="--hosts")
     if importlib.util.find_spec("nova") is None:
         raise InputError(NEEDS_NOVA)
     load_fleet(fleet)  # bad input fails here, before nova starts
@@ -71,6 +81,7 @@ def verify_command(
         hosts=hosts,
         compare=requests if compare_model else 0,
         seed=seed,
+        multi=multi or 0,
     )
     if as_json:
         click_echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))

@@ -32,6 +32,7 @@ def main(argv: list[str]) -> int:
             hosts=tuple(request.get("hosts", ())),
             compare=int(request.get("compare", 0)),
             seed=int(request.get("seed", 1)),
+            multi=int(request.get("multi", 0)),
         )
         result: dict[str, object] = {"report": report.as_dict()}
     except GpusliceError as error:

@@ -253,6 +253,12 @@ class NovaTwin:
             with mock.patch("nova.virt.node.get_local_node_uuid", return_value=node_id):
                 compute = case.start_service("compute", host=service_host)
                 compute.driver._host.get_connection = lambda: connection
+                # The harness's mocks of these are one per class: pin this host's own values
+                # on its driver, so that later periodic updates read them, not the last host's.
+                online = set(range(cpus))
+                disk = {"total": host.disk_gb, "used": 0, "free": host.disk_gb}
+                compute.driver._host.get_online_cpus = lambda: set(online)
+                compute.driver._get_local_gb_info = lambda: dict(disk)
                 compute.driver._host.get_node_uuid()
         finally:
             case.mock_conn.return_value = original
@@ -303,6 +309,34 @@ class NovaTwin:
             for dev in objects.PciDeviceList.get_by_compute_node(ctxt, node.id):
                 out.append((dev.address, dev.vendor_id, dev.product_id, dev.status, dev.dev_type))
         return out
+
+    def run_periodics(self) -> None:
+        """Run every compute's `update_available_resource` once, as a cloud does each minute.
+
+        nova 34 writes a new compute node's allocation ratios from `initial_*_allocation_ratio`
+        (cpu 4.0) and only the first periodic update puts nova.conf's values in the scheduler's
+        host state (Placement has nova.conf's at once).
+        """
+        self._case._run_periodics(raise_on_error=True)
+
+    def watch_weighing(self) -> list[list[NovaWeighed]]:
+        """From now on, every weighing nova's scheduler does, best first, with the host-state
+        values its weighers read (nova 34 `HostManager.get_weighed_hosts`)."""
+        from nova.scheduler import host_manager
+
+        seen: list[list[NovaWeighed]] = []
+        original = host_manager.HostManager.get_weighed_hosts
+
+        def record(manager: Any, hosts: Any, spec: Any) -> Any:
+            weighed = original(manager, hosts, spec)
+            scores = _scores(manager.weighers, hosts, spec) if len(hosts) > 1 else {}
+            seen.append([_weighed(w, scores.get(w.obj.host, ())) for w in weighed])
+            return weighed
+
+        patcher = mock.patch.object(host_manager.HostManager, "get_weighed_hosts", new=record)
+        patcher.start()
+        self._case.addCleanup(patcher.stop)
+        return seen
 
     def logs(self) -> str:
         """Everything nova logged at INFO and above in this run so far."""
@@ -450,6 +484,53 @@ class NovaTwin:
         if status is None:
             return [s["id"] for s in self.api.get_servers(detail=False)]
         return [s["id"] for s in self.api.get_servers(detail=True) if s["status"] == status]
+
+
+@dataclass(frozen=True)
+class NovaWeighed:
+    """One host of one nova weighing: its summed weight and what its weighers read."""
+
+    host: str
+    weight: float
+    free_ram_mb: float
+    vcpus_free: float
+    free_disk_mb: float
+    pci_free: int
+    io_ops: int = 0
+    instances: int = 0
+    # (weigher class name, multiplier x normalised weight), as nova summed them
+    scores: tuple[tuple[str, float], ...] = ()
+
+
+def _scores(weighers: Any, hosts: Any, spec: Any) -> dict[str, tuple[tuple[str, float], ...]]:
+    """Each host's score from each weigher, as nova 34's `BaseWeightHandler` computes it."""
+    from nova import weights as nova_weights
+
+    objs = [nova_weights.WeighedObject(h, 0.0) for h in hosts]
+    out: dict[str, list[tuple[str, float]]] = {str(h.host): [] for h in hosts}
+    for weigher in weighers:
+        raw = weigher.weigh_objects(objs, spec)
+        norm = nova_weights.normalize(raw, minval=weigher.minval, maxval=weigher.maxval)
+        for obj, value in zip(objs, norm, strict=True):
+            score = weigher.weight_multiplier(obj.obj) * value
+            out[str(obj.obj.host)].append((type(weigher).__name__, float(score)))
+    return {host: tuple(items) for host, items in out.items()}
+
+
+def _weighed(weighed: Any, scores: tuple[tuple[str, float], ...] = ()) -> NovaWeighed:
+    state = weighed.obj
+    pools = state.pci_stats.pools if state.pci_stats else []
+    return NovaWeighed(
+        host=str(state.host),
+        weight=float(weighed.weight),
+        free_ram_mb=float(state.free_ram_mb),
+        vcpus_free=float(state.vcpus_total * state.cpu_allocation_ratio - state.vcpus_used),
+        free_disk_mb=float(state.free_disk_mb),
+        pci_free=int(sum(pool["count"] for pool in pools)),
+        io_ops=int(state.num_io_ops or 0),
+        instances=int(state.num_instances or 0),
+        scores=scores,
+    )
 
 
 _AVAILABLE = re.compile(r"(<availableInstances>)(\d+)(</availableInstances>)")

@@ -31,6 +31,7 @@ def verify_in_child(
     hosts: Sequence[str] = (),
     compare: int = 0,
     seed: int = 1,
+    multi: int = 0,
     timeout_s: float = 3600,
 ) -> Report:
     """Verify `fleet` on real nova in a child process; raises what the child raised."""
@@ -47,6 +48,7 @@ def verify_in_child(
                     "hosts": list(hosts),
                     "compare": compare,
                     "seed": seed,
+                    "multi": multi,
                 }
             ),
             encoding="utf-8",

@@ -168,16 +168,28 @@ def verify(
     hosts: Sequence[str] = (),
     compare: int = 0,
     seed: int = 1,
+    multi: int = 0,
 ) -> Report:
     """Verify `fleet` under `strategy` on real nova 34; returns every row.
 
     `rendered` (relative path -> text, as `gpuslice render` writes) replaces rendering the plan
     in memory. With `compare` > 0, each host then replays a sequence of that many requests
     (made from `seed`) on nova and on the embedded model. Raises InputError when a nova.conf has
-    an unknown option or a bad value.
+    an unknown option or a bad value. With `multi` > 0 (and `compare` > 0) it runs only the
+    multi-host comparison: the first (or the `hosts`-named) GPU host cloned `multi` times
+    under one nova (`gpuslice.twin.compare_multi`).
     """
     name = strategy or fleet.strategy
     report = Report()
+    if multi > 0 and compare > 0:
+        from gpuslice.twin.compare_multi import run_multi
+
+        _jobs(fleet, make_plan(fleet, name), {}, {}, hosts)  # unknown --host names fail here
+        template = next(h for h in fleet.gpu_hosts if not hosts or h.name in hosts)
+        started = time.monotonic()
+        run_multi(fleet, name, template, multi, compare, seed, report)
+        report.run_seconds[f"{template.name} x {multi}"] = round(time.monotonic() - started, 1)
+        return report
     refusal: str | None = None
     try:
         plan = make_plan(fleet, name)
