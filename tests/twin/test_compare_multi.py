@@ -100,10 +100,11 @@ def test_four_hosts_lockstep_and_free_running_on_real_nova(
     )
     assert code in (0, 1)
     steps = [r["step"] for r in report["rows"]]
-    assert len(steps) == 2
-    assert "lock-step" in steps[0]
-    assert "free-running" in steps[1]
-    for mode in ("lock-step", "free-running"):
+    assert len(steps) == 3
+    assert "lock-step (" in steps[0]
+    assert "lock-step, settled" in steps[1]
+    assert "free-running" in steps[2]
+    for mode in ("lock-step", "lock-step, settled", "free-running"):
         decisions = report["comparisons"][mode]
         assert len(decisions) == 16
         boots = [d for d in decisions if d["kind"] == "boot"]
@@ -116,3 +117,6 @@ def test_four_hosts_lockstep_and_free_running_on_real_nova(
     # nova 34: a host that just took a VM keeps io_ops 1 until the periodic update, and
     # IoOpsWeigher (multiplier -1.0, not in the model) sends the next VM elsewhere.
     assert any(d["cause"].startswith("missing: nova's IoOpsWeigher") for d in lock)
+    # once the periodic update has run, io_ops no longer decides
+    settled = report["comparisons"]["lock-step, settled"]
+    assert not any("IoOpsWeigher" in d["cause"].split(";")[0] for d in settled)

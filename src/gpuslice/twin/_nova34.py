@@ -319,6 +319,13 @@ class NovaTwin:
         """
         self._case._run_periodics(raise_on_error=True)
 
+    def run_periodic(self, service_host: str) -> None:
+        """Run one compute's `update_available_resource` (what it does each minute)."""
+        case = self._case
+        ctxt = nova_context.get_admin_context()
+        with nova_context.target_cell(ctxt, case.host_mappings[service_host].cell_mapping) as cc:
+            case.computes[service_host].manager.update_available_resource(cc)
+
     def watch_weighing(self) -> list[list[NovaWeighed]]:
         """From now on, every weighing nova's scheduler does, best first, with the host-state
         values its weighers read (nova 34 `HostManager.get_weighed_hosts`)."""

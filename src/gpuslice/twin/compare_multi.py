@@ -6,6 +6,8 @@ that the weighers have something to tell apart) and plays requests in two modes:
 - lock-step: before each boot the model decides; then nova's outcome is fed back (the model
   claims on nova's host, or claims nothing when nova refused), so every decision starts from
   the state nova is in;
+- lock-step, settled: the same, and each host a request touched runs nova's periodic
+  resource update right after it (requests more than a minute apart);
 - free-running: the model plays the whole sequence alone; nova replays it.
 
 Each boot is scored on accept/refuse agreement and on same host. A boot placed elsewhere by
@@ -306,8 +308,14 @@ def play_lockstep(
     sequencer: Sequencer,
     length: int,
     watched: Sequence[Sequence[NovaWeighed]] = (),
+    *,
+    settle: bool = False,
 ) -> list[Decision]:
-    """Lock-step: the model decides first, then takes nova's outcome as its own state."""
+    """Lock-step: the model decides first, then takes nova's outcome as its own state.
+
+    `settle`: after each request, the host it touched runs its periodic resource update, as
+    when requests come more than a minute apart (nova's `io_ops` of a finished build drop).
+    """
     scheduler = Scheduler(from_plan(plan), seed=sequencer.seed)
     known = {w.name for w in scheduler.weighers}
     overrides = plan.release.has("resource_overrides_in_flavor")
@@ -322,6 +330,8 @@ def play_lockstep(
             claim = claims.pop(what, None)
             if claim is not None:
                 scheduler.release(claim)
+                if settle:
+                    twin.run_periodic(scheduler.names[claim.provider])
             out.append(Decision(index, f"delete the VM of request {what}", None, None, "delete"))
             continue
         assert isinstance(what, Flavor)
@@ -349,6 +359,8 @@ def play_lockstep(
             cause = "; ".join(x for x in (cause, decider, found, raw) if x)
         if boot.active:
             servers[index] = boot.server_id
+            if settle and nova_host:
+                twin.run_periodic(nova_host)
             claim = _claim_on(scheduler, prepared, nova_host) if nova_host else None
             if claim is not None:
                 claims[index] = claim
@@ -430,9 +442,9 @@ def run_multi(
 ) -> None:
     """Clone `template` `count` times, start them all under one real nova, play both modes.
 
-    Adds one row per mode and measure to `report`, and the per-request decisions under
-    `report.comparisons["lock-step"]` and `["free-running"]`. Raises InputError when the
-    copies' rendered nova.conf differ (one run holds one CONF).
+    Adds one row per mode to `report`, and the per-request decisions under
+    `report.comparisons[mode]` ("lock-step", "lock-step, settled", "free-running"). Raises
+    InputError when the copies' rendered nova.conf differ (one run holds one CONF).
     """
     from gpuslice.plan import make_plan
     from gpuslice.render import render_files
@@ -486,6 +498,11 @@ def run_multi(
         found["lock-step"] = play_lockstep(
             twin, plan, ids, Sequencer(gpu, ordinary, seed), length, watched
         )
+        twin.run_periodics()  # each mode starts from an empty, settled cloud
+        found["lock-step, settled"] = play_lockstep(
+            twin, plan, ids, Sequencer(gpu, ordinary, seed), length, watched, settle=True
+        )
+        twin.run_periodics()
         found["free-running"] = play_free(
             twin, plan, ids, Sequencer(gpu, ordinary, seed), length, watched
         )
@@ -497,7 +514,7 @@ def run_multi(
     for mode, decisions in found.items():
         summary = summarize(mode, decisions)
         report.comparisons[mode] = [d.as_dict() for d in decisions]
-        lock = mode == "lock-step"
+        lock = mode.startswith("lock-step")
         steps.add(
             f"embedded model and nova on {count} hosts, {mode} ({len(decisions)} requests, "
             f"seed {seed})",
