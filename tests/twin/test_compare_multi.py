@@ -32,7 +32,7 @@ def test_clones_step_disk_and_render_one_nova_conf() -> None:
     fleet = load_fleet(LAB)
     clones = clone_fleet(fleet, fleet.gpu_hosts[0], 5)
     assert [h.name for h in clones.hosts] == [f"hyper18-{k}" for k in range(5)]
-    assert [h.disk_gb for h in clones.hosts] == [100, 110, 120, 130, 100]
+    assert [h.disk_gb for h in clones.hosts] == [100, 102, 104, 106, 108]
     files = render_files(make_plan(clones))
     bodies = {"\n".join(files[f"{h.name}/{NOVA_CONF}"].splitlines()[1:]) for h in clones.hosts}
     assert len(bodies) == 1  # one CONF holds every compute of a run
@@ -50,7 +50,7 @@ def test_weights_per_weigher_sum_to_the_models_scores() -> None:
     assert set(weights) == set(scores)
     for name, parts in weights.items():
         assert sum(parts.values()) == pytest.approx(scores[name])
-    # stepped disks: the largest disk (copy 3) has the top DiskWeigher value
+    # stepped disks: the largest disk (the last copy) has the top DiskWeigher value
     assert weights["hyper18-3"]["DiskWeigher"] == 1.0
     assert weights["hyper18-0"]["DiskWeigher"] < weights["hyper18-1"]["DiskWeigher"]
 

@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from gpuslice.twin._nova34 import NovaTwin, NovaWeighed
     from gpuslice.twin.report import Report
 
-# Disk steps of the clones (GB added to the template's disk): four sizes, repeating.
-DISK_STEP_GB = 10
-DISK_STEPS = 4
+# Disk step of the clones (GB added per copy): every copy a size of its own, so that nova's
+# and the model's tie rules (host-state order, fleet order) decide as little as possible.
+DISK_STEP_GB = 2
 # Same share of deletes and GPU boots as the single-host sequence.
 DELETE_SHARE = 0.35
 GPU_SHARE = 0.30
@@ -49,7 +49,7 @@ TIE_EPSILON = 1e-9
 def clone_fleet(fleet: Fleet, template: Host, count: int) -> Fleet:
     """`fleet` with its hosts replaced by `count` copies of `template`, named `NAME-KK`.
 
-    Copy k has `DISK_STEP_GB * (k % DISK_STEPS)` GB more disk; everything else (CPUs, RAM,
+    Copy k has `DISK_STEP_GB * k` GB more disk; everything else (CPUs, RAM,
     GPUs) is the template's, so the rendered nova.conf is the same on every copy (nova's
     harness holds one CONF for all computes of a run).
     """
@@ -61,7 +61,7 @@ def clone_fleet(fleet: Fleet, template: Host, count: int) -> Fleet:
         dataclasses.replace(
             template,
             name=f"{template.name}-{k:0{width}d}",
-            disk_gb=template.disk_gb + DISK_STEP_GB * (k % DISK_STEPS),
+            disk_gb=template.disk_gb + DISK_STEP_GB * k,
             hypervisor_hostname=None,
             gpu_service_host=None,
         )
