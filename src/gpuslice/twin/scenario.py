@@ -223,14 +223,19 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             ok,
         )
     if len(servers) == len(host.job.host.gpus):
-        each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
-        steps.add(
-            f"{label}: each GPU attached once",
-            ", ".join(sorted(g.address for g in host.job.host.gpus)),
-            ", ".join(sorted(in_guests)),
-            each_once,
-        )
+        _each_gpu_once(host, steps, label, in_guests)
     return servers
+
+
+def _each_gpu_once(host: HostUnderTest, steps: Steps, label: str, in_guests: list[str]) -> None:
+    """The step that the guests hold every GPU of the host exactly once, between them."""
+    each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
+    steps.add(
+        f"{label}: each GPU attached once",
+        ", ".join(sorted(g.address for g in host.job.host.gpus)),
+        ", ".join(sorted(in_guests)),
+        each_once,
+    )
 
 
 def _extra_gpu(host: HostUnderTest, steps: Steps, label: str) -> None:
@@ -275,13 +280,7 @@ def boot_menu(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             ok,
         )
     if len(servers) == len(host.menu):
-        each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
-        steps.add(
-            f"{label}: each GPU attached once",
-            ", ".join(sorted(g.address for g in host.job.host.gpus)),
-            ", ".join(sorted(in_guests)),
-            each_once,
-        )
+        _each_gpu_once(host, steps, label, in_guests)
     return servers
 
 
