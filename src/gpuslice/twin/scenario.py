@@ -366,20 +366,7 @@ def run_scenario(twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uu
     label = "GPU first"
     gpu_servers = boot_gpus(host, steps, label)
     _extra_gpu(host, steps, label)
-    booted, refusal = host.fill()
-    taken_b = (
-        sum(s[0] for _b, s in booted),
-        sum(s[1] for _b, s in booted),
-        sum(s[2] for _b, s in booted),
-    )
-    steps.add(
-        f"{label}: fill with ordinary VMs",
-        f"the same general part as with no GPU VM ({taken_a[0]} vCPU, {taken_a[1]} MB, "
-        f"{taken_a[2]} GB), then {NO_VALID_HOST}",
-        f"{len(booted)} VMs ({taken_b[0]} vCPU, {taken_b[1]} MB, {taken_b[2]} GB), then "
-        + (_outcome(refusal) if refusal is not None else "never refused"),
-        taken_b == taken_a and refusal is not None and _refused(refusal),
-    )
+    _fill_beside_gpus(host, steps, label, taken_a)
     _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
     host.delete_all()
     if host.menu:
@@ -399,6 +386,15 @@ def _menu_phases(
     label = "menu, GPU first"
     gpu_servers = boot_menu(host, steps, label)
     _extra_gpu(host, steps, label)
+    _fill_beside_gpus(host, steps, label, taken_a)
+    host.delete_all()
+
+
+def _fill_beside_gpus(
+    host: HostUnderTest, steps: Steps, label: str, taken_a: tuple[int, int, int]
+) -> None:
+    """The step that ordinary VMs beside the GPU VMs take the same general part (`taken_a`:
+    vCPU, MB, GB) as on a host with no GPU VM, and then nova refuses the next."""
     booted, refusal = host.fill()
     taken = tuple(sum(s[i] for _b, s in booted) for i in range(3))
     steps.add(
@@ -409,7 +405,6 @@ def _menu_phases(
         + (_outcome(refusal) if refusal is not None else "never refused"),
         taken == taken_a and refusal is not None and _refused(refusal),
     )
-    host.delete_all()
 
 
 def compare_model(
