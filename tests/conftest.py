@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from gpuslice.errors import InputError
+from gpuslice.fleetfile import load_fleet
+from gpuslice.plan import make_plan
+
+Writer = Callable[[str], Path]
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 BRIGHT_LAB = EXAMPLES / "bright-lab"
@@ -23,3 +29,10 @@ def write_fleet(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+def error_of(write_fleet: Writer, text: str) -> InputError:
+    """The `InputError` that loading and planning fleet `text` raises (the test fails if none)."""
+    with pytest.raises(InputError) as caught:
+        make_plan(load_fleet(write_fleet(text)))
+    return caught.value

@@ -191,17 +191,15 @@ def _explain(error: ValidationError, located: LocatedYaml) -> InputError:
     # A misspelt key also shows as a missing one; the misspelling is what the user must fix.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
-    field = ".".join(str(part) for part in loc)
-    line = located.line_of(loc)
     if first["type"] == "extra_forbidden":
         known = _known_fields(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
         advice = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
-        return InputError(f"unknown key{advice}", source=located.source, line=line, field=field)
+        return located.error(loc, f"unknown key{advice}")
     message = first["msg"]
     if first["type"] == "missing":
         message = "this key is required"
-    return InputError(message, source=located.source, line=line, field=field)
+    return located.error(loc, message)
 
 
 def _known_fields(parent: tuple[Any, ...]) -> list[str]:
@@ -267,9 +265,7 @@ def _strategy(value: str, located: LocatedYaml) -> StrategyName:
     hint = difflib.get_close_matches(value, STRATEGIES, n=1)
     advice = f"did you mean {hint[0]!r}? " if hint else ""
     msg = f"unknown strategy {value!r}; {advice}choose one of {', '.join(STRATEGIES)}"
-    raise InputError(
-        msg, source=located.source, line=located.line_of(("strategy",)), field="strategy"
-    )
+    raise located.error(("strategy",), msg)
 
 
 def _cpu_mode(value: str, located: LocatedYaml) -> CpuMode:
@@ -281,13 +277,10 @@ def _cpu_mode(value: str, located: LocatedYaml) -> CpuMode:
         f"unknown cpu_mode {value!r}; use accounted (reserved_host_cpus: GPU VMs float over "
         "all CPUs) or dedicated (cpu_dedicated_set: GPU VMs pinned to NUMA-local CPUs)"
     )
-    raise InputError(
-        msg, source=located.source, line=located.line_of(("cpu_mode",)), field="cpu_mode"
-    )
+    raise located.error(("cpu_mode",), msg)
 
 
 def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host:
-    source = located.source
     where = ("hosts", index)
     if isinstance(raw.cpus, int):
         cpus = tuple(range(raw.cpus))
@@ -318,12 +311,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
                 f"GPU {gpu.address} is listed twice (in gpus: and/or the lspci capture); "
                 "list each GPU once"
             )
-            raise InputError(
-                msg,
-                source=source,
-                line=located.line_of((*where, "gpus")),
-                field=f"hosts.{index}.gpus",
-            )
+            raise located.error((*where, "gpus"), msg)
         seen.add(gpu.address)
     return Host(
         name=raw.name,
@@ -356,9 +344,7 @@ def _numa(
     listed = sorted(cpu for _, ids in nodes for cpu in ids)
     if listed != sorted(cpus):
         msg = "the NUMA nodes' CPUs must be exactly the host's CPUs, each once"
-        raise InputError(
-            msg, source=located.source, line=located.line_of(where), field=f"hosts.{index}.numa"
-        )
+        raise located.error(where, msg)
     return nodes
 
 
@@ -372,9 +358,7 @@ def _gpus_from_lspci(
         text = inputs.read_text(path, inputs.CAPTURE, regular_only=True)
     except InputError as error:
         msg = f"lspci capture {str(path)!r}: {error.detail}; paths are relative to the fleet file"
-        raise InputError(
-            msg, source=located.source, line=located.line_of(where), field=".".join(map(str, where))
-        ) from None
+        raise located.error(where, msg) from None
     field = ".".join(map(str, where))
     named = f"the capture {field} names at {located.source}:{located.line_of(where)}"
     try:
@@ -408,12 +392,10 @@ def _check_names(
         seen = names.get(host.name.casefold())
         if seen is not None:
             what = "listed twice" if seen == "host" else f"also the name of a {seen}"
-            raise InputError(
+            raise located.error(
+                ("hosts", index, "name"),
                 f"host {host.name!r} is {what}; every node needs a name of its own "
                 "(a host named like a controller would share its nova service records)",
-                source=located.source,
-                line=located.line_of(("hosts", index, "name")),
-                field=f"hosts.{index}.name",
             )
         names[host.name.casefold()] = "host"
     hypervisors: dict[str, str] = {}
@@ -439,12 +421,7 @@ def _check_names(
                 f"gpu_service_host {alias!r} is already the name of a {seen}; "
                 "the GPU service needs a name of its own"
             )
-            raise InputError(
-                msg,
-                source=located.source,
-                line=located.line_of(("hosts", index, "gpu_service_host")),
-                field=f"hosts.{index}.gpu_service_host",
-            )
+            raise located.error(("hosts", index, "gpu_service_host"), msg)
         names[alias.casefold()] = "GPU service"
 
 
@@ -481,20 +458,15 @@ def _models(
                     if clash == "vendor:product"
                     else ""
                 )
-                raise InputError(
-                    f"two GPU models share a {clash}{advice}",
-                    source=located.source,
-                    line=located.line_of(("gpu_models", index)),
-                    field=f"gpu_models.{index}",
+                raise located.error(
+                    ("gpu_models", index), f"two GPU models share a {clash}{advice}"
                 )
             shared = _flavor_names(earlier) & _flavor_names(model)
             if shared:
-                raise InputError(
+                raise located.error(
+                    ("gpu_models", index),
                     f"flavor {sorted(shared)[0]!r} is on the menu of two GPU models; "
                     "give each flavor its own name",
-                    source=located.source,
-                    line=located.line_of(("gpu_models", index)),
-                    field=f"gpu_models.{index}",
                 )
         models.append(model)
     known = {m.vendor_product for m in models}
@@ -508,12 +480,7 @@ def _models(
                     f"host {host.name}: GPU {gpu.address} ({key}) matches no entry of "
                     "gpu_models; add one for it"
                 )
-                raise InputError(
-                    msg,
-                    source=located.source,
-                    line=located.line_of(("gpu_models",)),
-                    field="gpu_models",
-                )
+                raise located.error(("gpu_models",), msg)
             first = not models
             models.append(
                 GpuModel(
@@ -552,11 +519,8 @@ def _with_device_types(
             where: tuple[str | int, ...] = (
                 ("gpu_models", index, "device_type") if index < listed else ("hosts",)
             )
-            raise InputError(
-                f"GPU model {model.alias} ({model.vendor_product}): {error}",
-                source=located.source,
-                line=located.line_of(where),
-                field=".".join(map(str, where)),
+            raise located.error(
+                where, f"GPU model {model.alias} ({model.vendor_product}): {error}"
             ) from None
         out.append(replace(model, device_type=device_type))
     return tuple(out)
@@ -574,29 +538,23 @@ def _menu(
     if raw.flavors is None:
         return ()
     if raw.flavor is not None:
-        raise InputError(
+        raise located.error(
+            (*where, "flavor"),
             "give either flavor: (one 1-GPU flavor) or flavors: (the menu), not both",
-            source=located.source,
-            line=located.line_of((*where, "flavor")),
-            field=f"gpu_models.{index}.flavor",
         )
     if not raw.flavors:
-        raise InputError(
+        raise located.error(
+            (*where, "flavors"),
             "flavors: is empty; list at least one, such as {name: g1.gpu, gpus: 1}",
-            source=located.source,
-            line=located.line_of((*where, "flavors")),
-            field=f"gpu_models.{index}.flavors",
         )
     menu: list[GpuFlavor] = []
     for position, f in enumerate(raw.flavors):
         at = (*where, "flavors", position)
         field = f"gpu_models.{index}.flavors.{position}"
         if f.vgpus is not None:
-            raise InputError(
+            raise located.error(
+                (*at, "vgpus"),
                 "vgpus: is for a model in mode: vgpu; a passthrough flavor asks for gpus:",
-                source=located.source,
-                line=located.line_of((*at, "vgpus")),
-                field=f"{field}.vgpus",
             )
         gpus = f.gpus or 1
         flavor = GpuFlavor(f.name, gpus, f.vcpus, f.memory_mb, f.disk_gb)
@@ -620,11 +578,8 @@ def _menu(
                 earlier.gpus == flavor.gpus and "GPU count"
             )
             if clash:
-                raise InputError(
-                    f"two flavors of this model share a {clash}; list each once",
-                    source=located.source,
-                    line=located.line_of(at),
-                    field=field,
+                raise located.error(
+                    at, f"two flavors of this model share a {clash}; list each once"
                 )
         menu.append(flavor)
     return tuple(sorted(menu, key=lambda f: f.gpus))
@@ -650,12 +605,7 @@ def _check_menus_fit(models: list[GpuModel], hosts: tuple[Host, ...], located: L
                     f"more than {most}: it could never boot. Drop it or add a host with "
                     f"{flavor.gpus}"
                 )
-                raise InputError(
-                    msg,
-                    source=located.source,
-                    line=located.line_of(("gpu_models", index, "flavors")),
-                    field=f"gpu_models.{index}.flavors",
-                )
+                raise located.error(("gpu_models", index, "flavors"), msg)
 
 
 def _flavor_names(model: GpuModel) -> set[str]:
@@ -680,11 +630,9 @@ def _vgpu_spec(
     if raw.mode == "passthrough":
         for key in ("mdev_type", "vgpus_per_gpu"):
             if getattr(raw, key) is not None:
-                raise InputError(
+                raise located.error(
+                    (*where, key),
                     f"{key} is for a model in mode: vgpu; add mode: vgpu or remove {key}",
-                    source=located.source,
-                    line=located.line_of((*where, key)),
-                    field=f"gpu_models.{index}.{key}",
                 )
         return None
     for key in ("mdev_type", "vgpus_per_gpu"):
@@ -710,55 +658,43 @@ def _vgpu_spec(
         )
     per_gpu = raw.vgpus_per_gpu
     if raw.flavors is not None and raw.flavor is not None:
-        raise InputError(
+        raise located.error(
+            (*where, "flavor"),
             "give either flavor: (one 1-vGPU flavor) or flavors: (the menu), not both",
-            source=located.source,
-            line=located.line_of((*where, "flavor")),
-            field=f"gpu_models.{index}.flavor",
         )
     if raw.flavors is None:
         return VgpuSpec(raw.mdev_type, per_gpu, (VgpuFlavor(raw.flavor or default, 1),))
     if not raw.flavors:
-        raise InputError(
+        raise located.error(
+            (*where, "flavors"),
             "flavors: is empty; list at least one, such as {name: v1.a10, vgpus: 1}",
-            source=located.source,
-            line=located.line_of((*where, "flavors")),
-            field=f"gpu_models.{index}.flavors",
         )
     menu: list[VgpuFlavor] = []
     for position, f in enumerate(raw.flavors):
         at = (*where, "flavors", position)
-        field = f"gpu_models.{index}.flavors.{position}"
         wrong = next(
             (k for k in ("gpus", "vcpus", "memory_mb", "disk_gb") if getattr(f, k) is not None),
             None,
         )
         if wrong is not None:
-            raise InputError(
+            raise located.error(
+                (*at, wrong),
                 f"a vGPU flavor asks vgpus: only, not {wrong}; its size is vgpus x the "
                 "model's per-vGPU slice (so vGPUs and slice leave a card together)",
-                source=located.source,
-                line=located.line_of((*at, wrong)),
-                field=f"{field}.{wrong}",
             )
         vgpus = f.vgpus or 1
         if vgpus > per_gpu:
-            raise InputError(
+            raise located.error(
+                (*at, "vgpus"),
                 f"flavor {f.name} asks {vgpus} vGPUs but a card offers {per_gpu} "
                 f"(vgpus_per_gpu); nova takes one VM's vGPUs from one card, so it could never "
                 "boot. Lower vgpus",
-                source=located.source,
-                line=located.line_of((*at, "vgpus")),
-                field=f"{field}.vgpus",
             )
         for earlier in menu:
             clash = (earlier.name == f.name and "name") or (earlier.vgpus == vgpus and "vGPU count")
             if clash:
-                raise InputError(
-                    f"two flavors of this model share a {clash}; list each once",
-                    source=located.source,
-                    line=located.line_of(at),
-                    field=field,
+                raise located.error(
+                    at, f"two flavors of this model share a {clash}; list each once"
                 )
         menu.append(VgpuFlavor(f.name, vgpus))
     return VgpuSpec(raw.mdev_type, per_gpu, tuple(sorted(menu, key=lambda f: f.vgpus)))

@@ -77,6 +77,11 @@ class LocatedYaml:
             probe = probe[:-1]
         return self.lines.get(())
 
+    def error(self, path: Path_, message: str) -> InputError:
+        """An `InputError` at `path`: the line of `path` (`line_of`), the path dotted as field."""
+        field = ".".join(str(part) for part in path)
+        return InputError(message, source=self.source, line=self.line_of(path), field=field)
+
 
 def load_located_yaml(text: str, source: str) -> LocatedYaml:
     """Parse `text` as one YAML document, keeping lines, within the bounds of the module docstring.

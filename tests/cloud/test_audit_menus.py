@@ -4,7 +4,6 @@ NIC flavor: judged per model and size, no false alarm, fragmentation reported.""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from gpuslice.cloud.state import (
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.types import Plan
+from tests.conftest import Writer
 
 FLEET = """\
 release: "2025.1"
@@ -76,10 +76,8 @@ Snap = Callable[..., CloudSnapshot]
 
 
 @pytest.fixture
-def plan(tmp_path: Path) -> Plan:
-    path = tmp_path / "fleet.yaml"
-    path.write_text(FLEET, encoding="utf-8")
-    return make_plan(load_fleet(path))
+def plan(write_fleet: Writer) -> Plan:
+    return make_plan(load_fleet(write_fleet(FLEET)))
 
 
 def _fits(flavor: LiveFlavor, provider: LiveProvider) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from gpuslice.errors import InputError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.render import render_files
+from tests.conftest import Writer
 
-Writer = Callable[[str], Path]
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "lspci"
 
 HEAD = """\

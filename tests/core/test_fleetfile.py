@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
-import pytest
-
-from gpuslice.errors import InputError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
+from tests.conftest import Writer, error_of
 
 GOOD = """\
 release: "2025.1"
@@ -24,15 +19,6 @@ hosts:
     gpus:
       - {address: "86:00.0", vendor_id: "10DE", product_id: "1024"}
 """
-
-Writer = Callable[[str], Path]
-
-
-def error_of(write_fleet: Writer, text: str) -> InputError:
-    path = write_fleet(text)
-    with pytest.raises(InputError) as caught:
-        make_plan(load_fleet(path))
-    return caught.value
 
 
 def test_good_fleet_loads_with_normalised_ids(write_fleet: Writer) -> None:

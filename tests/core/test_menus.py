@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
-from gpuslice.errors import InputError
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
-from tests.conftest import EXAMPLES
-
-Writer = Callable[[str], Path]
+from tests.conftest import EXAMPLES, Writer, error_of
 
 MENU = """\
 release: "2025.1"
@@ -51,12 +45,6 @@ hosts:
       - {address: "31:00.0", vendor_id: "10de", product_id: "20f1"}
       - {address: "41:00.0", vendor_id: "10de", product_id: "26b5"}
 """
-
-
-def error_of(write_fleet: Writer, text: str) -> InputError:
-    with pytest.raises(InputError) as caught:
-        make_plan(load_fleet(write_fleet(text)))
-    return caught.value
 
 
 def test_menu_is_sorted_by_gpus_and_the_default_is_the_smallest(write_fleet: Writer) -> None:

@@ -48,8 +48,11 @@ def demo_command(out: Path, lab: str | None, seed: int) -> None:
         if table is not None:
             console.print(table)
     console.print("[bold]4. verdict[/]")
-    for sim in (*result.simulations, *([result.menu] if result.menu else [])):
-        console.print(f"   on {sim.release}:")
+    labelled = [(f"on {sim.release}", sim) for sim in result.simulations]
+    if result.menu:
+        labelled.append((f"the GPU menu fleet on {result.menu.release}", result.menu))
+    for label, sim in labelled:
+        console.print(f"   {label}:")
         for line in verdict_lines(sim):
             console.print(f"     {line}")
     console.print(f"report: [bold]{result.report}[/] (open it in a browser)")

@@ -21,7 +21,7 @@ import contextlib
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -110,10 +110,7 @@ def _pci(root: Path) -> list[Entry]:
     for device in entries(root / PCI_DEVICES):
         base = f"{PCI_DEVICES}/{device.name}"
         found.append(Entry(base))
-        for name in PCI_ATTRIBUTES:
-            text = read_text(device / name)
-            if text is not None:
-                found.append(Entry(f"{base}/{name}", text=text))
+        found.extend(_files(device, base, PCI_ATTRIBUTES))
         links = {
             "driver": "../../../../bus/pci/drivers/{}",
             "iommu_group": "../../../../kernel/iommu_groups/{}",
@@ -126,10 +123,17 @@ def _pci(root: Path) -> list[Entry]:
         for mdev_type in entries(device / "mdev_supported_types"):
             type_dir = f"{base}/mdev_supported_types/{mdev_type.name}"
             found.append(Entry(type_dir))
-            for name in _MDEV_FILES:
-                text = read_text(mdev_type / name)
-                if text is not None:
-                    found.append(Entry(f"{type_dir}/{name}", text=text))
+            found.extend(_files(mdev_type, type_dir, _MDEV_FILES))
+    return found
+
+
+def _files(directory: Path, base: str, names: Iterable[str]) -> list[Entry]:
+    """The files `names` of `directory` that can be read, as entries below `base`."""
+    found: list[Entry] = []
+    for name in names:
+        text = read_text(directory / name)
+        if text is not None:
+            found.append(Entry(f"{base}/{name}", text=text))
     return found
 
 

@@ -300,10 +300,15 @@ def gpu_flavor(
 ) -> Flavor:
     """One flavor of `model`'s menu: `alias:k` for its k GPUs, its size (k slices unless the
     fleet lowers them), and the strategy's extra specs."""
-    size = item.size(model.slice)
     specs = {"pci_passthrough:alias": f"{model.alias}:{item.gpus}", **extra_specs}
+    return sized_flavor(fleet, item.name, item.size(model.slice), specs)
+
+
+def sized_flavor(fleet: Fleet, name: str, size: SliceSpec, specs: Mapping[str, str]) -> Flavor:
+    """A GPU flavor of `size` with `specs` (sorted by key), public or for the fleet's projects
+    as its flavor policy says."""
     return Flavor(
-        name=item.name,
+        name=name,
         vcpus=size.vcpus,
         ram=size.memory_mb,
         disk=size.disk_gb,

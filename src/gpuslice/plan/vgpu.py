@@ -17,7 +17,7 @@ from typing import Any, Literal
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec, VgpuFlavor
 from gpuslice.inventory.device import GpuDevice
-from gpuslice.plan.common import GPU_DISK, GPU_MEMORY, GPU_VCPU, NodeFiles
+from gpuslice.plan.common import GPU_DISK, GPU_MEMORY, GPU_VCPU, NodeFiles, sized_flavor
 from gpuslice.plan.types import NOVA_CONF, Flavor, Inventory, Note, Provider
 
 VGPU = "VGPU"
@@ -270,18 +270,7 @@ def vgpu_flavors(
                 own = pooled_specs(model, item)
             else:
                 own = vgpu_only_specs(item)
-            specs = {**extra, **own}
-            flavors.append(
-                Flavor(
-                    name=item.name,
-                    vcpus=size.vcpus,
-                    ram=size.memory_mb,
-                    disk=size.disk_gb,
-                    is_public=fleet.flavors.is_public,
-                    extra_specs=dict(sorted(specs.items())),
-                    projects=fleet.flavors.projects,
-                )
-            )
+            flavors.append(sized_flavor(fleet, item.name, size, {**extra, **own}))
     return tuple(flavors)
 
 

@@ -7,12 +7,10 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from gpuslice.errors import InputError
 from gpuslice.sim.inflate import Inflation, inflation_to_json
-from gpuslice.sim.report import STYLE, _colour, line_chart
+from gpuslice.sim.report import STYLE, _colour, line_chart, write_page
 
 X_LABEL = "arrived GPU demand, share of the cluster's GPUs"
 
@@ -90,14 +88,6 @@ to the target, never leaving. Values are means over seeds; ± is the standard de
 
 def write_inflation_report(exp: Inflation, out_dir: str | Path) -> Path:
     """Write `index.html` and `simulation.json` into `out_dir`; return the HTML's path."""
-    target = Path(out_dir)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        page = target / "index.html"
-        page.write_text(render_inflation_report(exp), encoding="utf-8")
-        (target / "simulation.json").write_text(
-            json.dumps(inflation_to_json(exp), indent=2, sort_keys=True), encoding="utf-8"
-        )
-    except OSError as error:
-        raise InputError(f"cannot write the report: {error.strerror}", source=str(target)) from None
-    return page
+    return write_page(
+        out_dir, render_inflation_report(exp), "simulation.json", inflation_to_json(exp)
+    )

@@ -275,15 +275,22 @@ def write_report(
 ) -> Path:
     """Write `index.html` and `simulation.json` into `out_dir`; return the HTML's path."""
     many = (sims,) if isinstance(sims, Simulation) else tuple(sims)
+    data: object = to_json(many[0]) if len(many) == 1 else [to_json(s) for s in many]
+    return write_page(out_dir, render_report(many, title), "simulation.json", data)
+
+
+def write_page(out_dir: str | Path, page: str, json_name: str, document: object) -> Path:
+    """Write the HTML `page` as `index.html` and `document` as JSON named `json_name` into
+    `out_dir` (made if missing); return the HTML's path. A file system error is an
+    `InputError` naming the directory."""
     target = Path(out_dir)
     try:
         target.mkdir(parents=True, exist_ok=True)
-        page = target / "index.html"
-        page.write_text(render_report(many, title), encoding="utf-8")
-        data: object = to_json(many[0]) if len(many) == 1 else [to_json(s) for s in many]
-        (target / "simulation.json").write_text(
-            json.dumps(data, indent=2, sort_keys=True), encoding="utf-8"
+        html_path = target / "index.html"
+        html_path.write_text(page, encoding="utf-8")
+        (target / json_name).write_text(
+            json.dumps(document, indent=2, sort_keys=True), encoding="utf-8"
         )
     except OSError as error:
         raise InputError(f"cannot write the report: {error.strerror}", source=str(target)) from None
-    return page
+    return html_path

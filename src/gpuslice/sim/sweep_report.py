@@ -8,12 +8,11 @@ strategy colours.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from gpuslice.errors import InputError
-from gpuslice.sim.report import STYLE, _colour
+from gpuslice.sim.report import STYLE, _colour, write_page
 from gpuslice.sim.sweep import Cell, Sweep, slice_label, summarize, to_json
 
 WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 640, 360, 56, 130, 28, 40
@@ -147,14 +146,4 @@ longer reach, compared with strategy none at the same slice.</small></p>
 
 def write_sweep_report(sweep: Sweep, out_dir: str | Path) -> Path:
     """Write `index.html` and `sweep.json` into `out_dir`; return the HTML's path."""
-    target = Path(out_dir)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        page = target / "index.html"
-        page.write_text(render_sweep_report(sweep), encoding="utf-8")
-        (target / "sweep.json").write_text(
-            json.dumps(to_json(sweep), indent=2, sort_keys=True), encoding="utf-8"
-        )
-    except OSError as error:
-        raise InputError(f"cannot write the report: {error.strerror}", source=str(target)) from None
-    return page
+    return write_page(out_dir, render_sweep_report(sweep), "sweep.json", to_json(sweep))

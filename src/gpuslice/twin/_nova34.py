@@ -207,7 +207,6 @@ class NovaTwin:
         pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
         cards = {address: (mdev_type, count) for address, mdev_type, count in host.mdev_cards}
         for index, gpu in enumerate(host.gpus):
-            _domain, bus, slot, function = _split_address(gpu.address)
             if gpu.address in cards:
                 _add_mdev_card(pci_info, gpu, index, *cards[gpu.address])
                 continue
@@ -218,15 +217,8 @@ class NovaTwin:
             pci_info.add_device(
                 dev_type="PF" if pf else "PCI",
                 vf_ratio=0 if pf else None,
-                bus=bus,
-                slot=slot,
-                function=function,
-                iommu_group=100 + index,
-                numa_node=gpu.numa_node if gpu.numa_node is not None else -1,
-                vend_id=gpu.vendor_id,
-                prod_id=gpu.product_id,
-                prod_name=gpu.device or "GPU",
                 driver_name=gpu.driver or "vfio-pci",
+                **_fake_device_fields(gpu, index),
             )
         service_host = host.service_host or host.name
         connection = fakelibvirt.Connection(
@@ -543,23 +535,29 @@ def _weighed(weighed: Any, scores: tuple[tuple[str, float], ...] = ()) -> NovaWe
 _AVAILABLE = re.compile(r"(<availableInstances>)(\d+)(</availableInstances>)")
 
 
+def _fake_device_fields(gpu: GpuDevice, index: int) -> dict[str, Any]:
+    """What fakelibvirt's `add_device` is told of the fleet's `index`-th GPU, whatever its kind:
+    its address, its own IOMMU group (100 + index), NUMA node (-1: unknown), ids and name."""
+    _domain, bus, slot, function = _split_address(gpu.address)
+    return {
+        "bus": bus,
+        "slot": slot,
+        "function": function,
+        "iommu_group": 100 + index,
+        "numa_node": gpu.numa_node if gpu.numa_node is not None else -1,
+        "vend_id": gpu.vendor_id,
+        "prod_id": gpu.product_id,
+        "prod_name": gpu.device or "GPU",
+    }
+
+
 def _add_mdev_card(
     pci_info: Any, gpu: GpuDevice, index: int, mdev_type: str, instances: int
 ) -> None:
     """An mdev-capable GPU offering `instances` of `mdev_type` (nova 34's fake offers a fixed
     nvidia-11 x 16; its XML is rewritten to the fleet's type and count)."""
-    _domain, bus, slot, function = _split_address(gpu.address)
     device = pci_info.add_device(
-        dev_type="MDEV_TYPES",
-        bus=bus,
-        slot=slot,
-        function=function,
-        iommu_group=100 + index,
-        numa_node=gpu.numa_node if gpu.numa_node is not None else -1,
-        vend_id=gpu.vendor_id,
-        prod_id=gpu.product_id,
-        prod_name=gpu.device or "GPU",
-        driver_name="nvidia",
+        dev_type="MDEV_TYPES", driver_name="nvidia", **_fake_device_fields(gpu, index)
     )
     xml = device.pci_device.replace(
         f"<type id='{fakelibvirt.NVIDIA_11_VGPU_TYPE}'>", f"<type id='{mdev_type}'>"

@@ -223,14 +223,19 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             ok,
         )
     if len(servers) == len(host.job.host.gpus):
-        each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
-        steps.add(
-            f"{label}: each GPU attached once",
-            ", ".join(sorted(g.address for g in host.job.host.gpus)),
-            ", ".join(sorted(in_guests)),
-            each_once,
-        )
+        _each_gpu_once(host, steps, label, in_guests)
     return servers
+
+
+def _each_gpu_once(host: HostUnderTest, steps: Steps, label: str, in_guests: list[str]) -> None:
+    """The step that the guests hold every GPU of the host exactly once, between them."""
+    each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
+    steps.add(
+        f"{label}: each GPU attached once",
+        ", ".join(sorted(g.address for g in host.job.host.gpus)),
+        ", ".join(sorted(in_guests)),
+        each_once,
+    )
 
 
 def _extra_gpu(host: HostUnderTest, steps: Steps, label: str) -> None:
@@ -275,13 +280,7 @@ def boot_menu(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             ok,
         )
     if len(servers) == len(host.menu):
-        each_once = sorted(in_guests) == sorted(g.address for g in host.job.host.gpus)
-        steps.add(
-            f"{label}: each GPU attached once",
-            ", ".join(sorted(g.address for g in host.job.host.gpus)),
-            ", ".join(sorted(in_guests)),
-            each_once,
-        )
+        _each_gpu_once(host, steps, label, in_guests)
     return servers
 
 
@@ -367,20 +366,7 @@ def run_scenario(twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uu
     label = "GPU first"
     gpu_servers = boot_gpus(host, steps, label)
     _extra_gpu(host, steps, label)
-    booted, refusal = host.fill()
-    taken_b = (
-        sum(s[0] for _b, s in booted),
-        sum(s[1] for _b, s in booted),
-        sum(s[2] for _b, s in booted),
-    )
-    steps.add(
-        f"{label}: fill with ordinary VMs",
-        f"the same general part as with no GPU VM ({taken_a[0]} vCPU, {taken_a[1]} MB, "
-        f"{taken_a[2]} GB), then {NO_VALID_HOST}",
-        f"{len(booted)} VMs ({taken_b[0]} vCPU, {taken_b[1]} MB, {taken_b[2]} GB), then "
-        + (_outcome(refusal) if refusal is not None else "never refused"),
-        taken_b == taken_a and refusal is not None and _refused(refusal),
-    )
+    _fill_beside_gpus(host, steps, label, taken_a)
     _delete_gpu_then_ordinary(host, steps, label, gpu_servers)
     host.delete_all()
     if host.menu:
@@ -400,6 +386,15 @@ def _menu_phases(
     label = "menu, GPU first"
     gpu_servers = boot_menu(host, steps, label)
     _extra_gpu(host, steps, label)
+    _fill_beside_gpus(host, steps, label, taken_a)
+    host.delete_all()
+
+
+def _fill_beside_gpus(
+    host: HostUnderTest, steps: Steps, label: str, taken_a: tuple[int, int, int]
+) -> None:
+    """The step that ordinary VMs beside the GPU VMs take the same general part (`taken_a`:
+    vCPU, MB, GB) as on a host with no GPU VM, and then nova refuses the next."""
     booted, refusal = host.fill()
     taken = tuple(sum(s[i] for _b, s in booted) for i in range(3))
     steps.add(
@@ -410,7 +405,6 @@ def _menu_phases(
         + (_outcome(refusal) if refusal is not None else "never refused"),
         taken == taken_a and refusal is not None and _refused(refusal),
     )
-    host.delete_all()
 
 
 def compare_model(
