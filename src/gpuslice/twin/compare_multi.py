@@ -301,6 +301,31 @@ def _describe(flavor: Flavor) -> str:
     return f"boot {flavor.name} ({flavor.vcpus} vCPU, {flavor.ram} MB, {flavor.disk} GB)"
 
 
+def _cause(
+    scheduler: Scheduler,
+    snapshot: np.ndarray[Any, Any],
+    weights: Mapping[str, Mapping[str, float]],
+    removed: Mapping[str, str],
+    last: Sequence[NovaWeighed],
+    pair: tuple[str | None, str | None],
+) -> str:
+    """Why nova and the model chose differently (empty when they agree), with the evidence:
+    nova's own weighing of the two hosts and the model's raw values for them. A nova weigher
+    the model lacks, when it decided, is named as the cause."""
+    nova_host, model_host = pair
+    cause = explain_difference(weights, nova_host, model_host, removed)
+    if not cause:
+        return cause
+    raw = model_evidence(scheduler, snapshot, pair)
+    known = {w.name for w in scheduler.weighers}
+    decider = nova_decider(last, nova_host, model_host, known)
+    if decider.startswith("missing") and cause.startswith("weigher"):
+        cause = decider  # a weigher the model lacks decided; the model's view follows
+        decider = ""
+    found = nova_evidence(last, pair)
+    return "; ".join(x for x in (cause, decider, found, raw) if x)
+
+
 def play_lockstep(
     twin: NovaTwin,
     plan: Plan,
@@ -317,7 +342,6 @@ def play_lockstep(
     when requests come more than a minute apart (nova's `io_ops` of a finished build drop).
     """
     scheduler = Scheduler(from_plan(plan), seed=sequencer.seed)
-    known = {w.name for w in scheduler.weighers}
     overrides = plan.release.has("resource_overrides_in_flavor")
     servers: dict[int, str] = {}
     claims: dict[int, Claim] = {}
@@ -346,17 +370,8 @@ def play_lockstep(
             scheduler.release(placed)
         boot = twin.boot(f"cmp-{index}", flavor_ids[what.name])
         nova_host = boot.host if boot.active else None
-        cause = explain_difference(weights, nova_host, model_host, removed)
-        if cause:
-            pair = (nova_host, model_host)
-            raw = model_evidence(scheduler, snapshot, pair)
-            last = watched[-1] if len(watched) > before else ()
-            decider = nova_decider(last, nova_host, model_host, known)
-            if decider.startswith("missing") and cause.startswith("weigher"):
-                cause = decider  # a weigher the model lacks decided; the model's view follows
-                decider = ""
-            found = nova_evidence(last, pair)
-            cause = "; ".join(x for x in (cause, decider, found, raw) if x)
+        last = watched[-1] if len(watched) > before else ()
+        cause = _cause(scheduler, snapshot, weights, removed, last, (nova_host, model_host))
         if boot.active:
             servers[index] = boot.server_id
             if settle and nova_host:
@@ -385,7 +400,6 @@ def play_free(
     """Free-running: the model plays the sequence alone, nova replays it; deletes follow the
     model (a VM nova did not place is absent there)."""
     scheduler = Scheduler(from_plan(plan), seed=sequencer.seed)
-    known = {w.name for w in scheduler.weighers}
     overrides = plan.release.has("resource_overrides_in_flavor")
     claims: dict[int, Claim] = {}
     servers: dict[int, str] = {}
@@ -414,17 +428,8 @@ def play_free(
         nova_host = boot.host if boot.active else None
         if boot.active:
             servers[index] = boot.server_id
-        cause = explain_difference(weights, nova_host, model_host, removed)
-        if cause:
-            pair = (nova_host, model_host)
-            raw = model_evidence(scheduler, snapshot, pair)
-            last = watched[-1] if len(watched) > before else ()
-            decider = nova_decider(last, nova_host, model_host, known)
-            if decider.startswith("missing") and cause.startswith("weigher"):
-                cause = decider  # a weigher the model lacks decided; the model's view follows
-                decider = ""
-            found = nova_evidence(last, pair)
-            cause = "; ".join(x for x in (cause, decider, found, raw) if x)
+        last = watched[-1] if len(watched) > before else ()
+        cause = _cause(scheduler, snapshot, weights, removed, last, (nova_host, model_host))
         out.append(Decision(index, _describe(what), nova_host, model_host, "boot", cause))
     for server in servers.values():
         twin.delete(server)
