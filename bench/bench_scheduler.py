@@ -145,8 +145,8 @@ def floor_per_second(hosts: int, picks: list[int], warmup: int) -> float:
     for i, j in enumerate(picks[:warmup]):
         request = stream.request(i)
         if j >= 0:
-            claim_on(j, request, False)
-            live.append(tuple.__new__(Claim, (j, request)))
+            claim_on(j, request, 0)
+            live.append(tuple.__new__(Claim, (j, request, 0)))
             used += request.spec.vcpus
     gc.collect()
     gc.disable()
@@ -155,8 +155,8 @@ def floor_per_second(hosts: int, picks: list[int], warmup: int) -> float:
         request = stream.request(i)
         j = picks[i]
         if j >= 0:
-            claim_on(j, request, False)
-            live.append(tuple.__new__(Claim, (j, request)))  # as `schedule` builds it
+            claim_on(j, request, 0)
+            live.append(tuple.__new__(Claim, (j, request, 0)))  # as `schedule` builds it
             used += request.spec.vcpus
         while used > stream.budget and live:
             gone = live.pop(len(live) // 2 if i % 2 else 0)

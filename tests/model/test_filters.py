@@ -14,7 +14,7 @@ from gpuslice.model import (
     from_plan,
     request_from_flavor,
 )
-from gpuslice.model.filters import (
+from gpuslice.model.rules.filters import (
     AggregateInstanceExtraSpecsFilter,
     AggregateTypeAffinityFilter,
     ComputeFilter,
@@ -81,10 +81,15 @@ def test_aggregate_type_affinity_admits_only_listed_flavors() -> None:
 def test_pci_passthrough_needs_free_devices_of_the_alias() -> None:
     f = PciPassthroughFilter()
     asks = spec(pci_passthrough__alias="gpu:2")
-    assert f.host_passes(view(free=2), asks)
-    assert not f.host_passes(view(free=1), asks)
-    assert f.host_passes(view(free=0), spec())
-    assert f.reason(view(free=1), asks) == "alias gpu: 1 free, 2 asked"
+    assert f.dynamic_reason(view(free=2), asks) is None
+    assert f.dynamic_reason(view(free=0), spec()) is None
+    assert f.dynamic_reason(view(free=1), asks) == "alias gpu: 1 free, 2 asked"
+    # compiled: the free devices of the alias's pool must reach 2
+    s = Scheduler(from_plan(plan([provider("h", gpus=2)])))
+    (column, amount), *rest = f.needs(asks, s) or ((0, 0),)
+    assert (column, amount, rest) == (s.pool_column("gpu"), 2, [])
+    assert f.fits([0] * column + [2], ((column, 2),))
+    assert not f.fits([0] * column + [1], ((column, 2),))
 
 
 def test_unknown_filter_is_a_loud_error() -> None:

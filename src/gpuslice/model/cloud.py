@@ -17,31 +17,8 @@ from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
 from gpuslice.model.request import DISK_GB, MEMORY_MB, VCPU
+from gpuslice.model.rules import make_filter, make_weigher
 from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
-
-# Filters the model knows and applies with their nova meaning.
-ACTIVE_FILTERS = (
-    "ComputeFilter",
-    "AggregateInstanceExtraSpecsFilter",
-    "AggregateTypeAffinityFilter",
-    "PciPassthroughFilter",
-)
-# Filters the model knows and lets every host pass: what they check is not modelled (zones,
-# images, server groups, NUMA) or is already checked by the resource stage (Ram/Disk/Core).
-PASSIVE_FILTERS = (
-    "RetryFilter",
-    "AvailabilityZoneFilter",
-    "ComputeCapabilitiesFilter",
-    "ImagePropertiesFilter",
-    "ServerGroupAntiAffinityFilter",
-    "ServerGroupAffinityFilter",
-    "NUMATopologyFilter",
-    "RamFilter",
-    "DiskFilter",
-    "CoreFilter",
-    "SameHostFilter",
-    "DifferentHostFilter",
-)
 
 PoolKey = tuple[str, str]
 
@@ -109,12 +86,9 @@ class CloudModel:
 
     def __post_init__(self) -> None:
         for name in self.config.filters:
-            if name not in ACTIVE_FILTERS and name not in PASSIVE_FILTERS:
-                msg = (
-                    f"unknown scheduler filter {name!r}; the model knows "
-                    f"{', '.join(ACTIVE_FILTERS + PASSIVE_FILTERS)}"
-                )
-                raise InputError(msg)
+            make_filter(name)
+        for setting in self.config.weighers:
+            make_weigher(setting.name)
         if self.config.host_subset_size < 1:
             msg = f"host_subset_size must be at least 1, got {self.config.host_subset_size}"
             raise InputError(msg)

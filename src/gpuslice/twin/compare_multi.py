@@ -146,30 +146,9 @@ def summarize(mode: str, decisions: Sequence[Decision]) -> Summary:
 
 
 def weigh(scheduler: Scheduler, request: Prepared) -> dict[str, dict[str, float]]:
-    """Each candidate host's normalised weight per weigher, times its multiplier.
-
-    As nova's `normalize`: raw values clamped at the weigher's minval; 0..1 between minval
-    (or the lowest) and the highest among the candidates; all equal gives 0.
-    """
-    idx = scheduler.candidates(request)
-    settings = [s for s in scheduler.model.config.weighers if s.multiplier != 0]
-    out: dict[str, dict[str, float]] = {scheduler.names[int(j)]: {} for j in idx}
-    if idx.size == 0:
-        return out
-    raw = scheduler.weights[:, idx]
-    for k, (weigher, setting) in enumerate(zip(scheduler.weighers, settings, strict=True)):
-        row = raw[k]
-        if weigher.minval is not None:
-            row = np.maximum(row, weigher.minval)
-            lo = float(weigher.minval)
-        else:
-            lo = float(row.min())
-        hi = float(row.max())
-        spread = hi - lo
-        for j, value in zip(idx, row.tolist(), strict=True):
-            norm = (value - lo) / spread if spread > 0 else 0.0
-            out[scheduler.names[int(j)]][setting.name] = setting.multiplier * norm
-    return out
+    """Each candidate host's normalised weight per weigher, times its multiplier (nova's
+    `normalize`, through `Scheduler.weighed`)."""
+    return scheduler.weighed(request)
 
 
 def explain_difference(
@@ -266,14 +245,12 @@ def _removed(scheduler: Scheduler, request: Prepared) -> dict[str, str]:
 def _claim_on(scheduler: Scheduler, request: Prepared, host: str) -> Claim | None:
     """Claim `request` on `host` as nova did (None when the model finds it cannot fit there).
 
-    The model has no public call for a claim on a chosen host; `_apply` is what `schedule`
-    itself does once it has picked one.
+    `claim_on` is what `schedule` itself does once it has picked a host.
     """
     j = scheduler.names.index(host)
     if j not in set(scheduler.candidates(request).tolist()):
         return None
-    scheduler._apply(j, request, -1)
-    return Claim(j, request)
+    return scheduler.claim_on(j, request)
 
 
 @dataclass
