@@ -22,6 +22,9 @@ from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
 
 PoolKey = tuple[str, str]
 
+IO_OPS_WEIGHT_MULTIPLIER = -1.0
+"""nova's `[filter_scheduler] io_ops_weight_multiplier` default (every release modelled)."""
+
 
 @dataclass(frozen=True)
 class ProviderModel:
@@ -120,11 +123,13 @@ def from_plan(
     A fleet with vGPU models is refused (InputError): the model has no nested providers yet.
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
-    sets none) and, from Ocata, DiskWeigher (1.0). nova's other default weighers weigh every
-    host of the model alike (no I/O in flight, no build failures, one cell, no server groups,
-    one hypervisor version, no image properties), so they never change a choice and are left
-    out. Ties go to the first host in fleet order; nova keeps its host-state order, which is
-    not the fleet's, so among equal weights the two may pick different hosts.
+    sets none), from Ocata DiskWeigher (1.0), and IoOpsWeigher (-1.0: builds in flight spread
+    the next VM until `Scheduler.settle`). nova's other default weighers weigh every host of
+    the model alike (no build failures, one cell, no server groups, one hypervisor version, no
+    image properties; NumInstancesWeigher's default multiplier is 0), so they never change a
+    choice and are left out. Ties go to the first host in fleet order; nova keeps its
+    host-state order, which is not the fleet's, so among equal weights the two may pick
+    different hosts.
     """
     release = plan.release
     if plan.fleet.vgpu_models:
@@ -181,6 +186,7 @@ def from_plan(
             chosen.append(WeigherSetting("PCIWeigher", 1.0 if multiplier is None else multiplier))
         if release.has("disk_weigher"):
             chosen.append(WeigherSetting("DiskWeigher"))
+        chosen.append(WeigherSetting("IoOpsWeigher", IO_OPS_WEIGHT_MULTIPLIER))
         weighers = tuple(chosen)
     config = SchedulerConfig(
         filters=plan.scheduler.filters,

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from gpuslice.model.groups import Grouping, HostGroup
-from gpuslice.model.rules import Need, Rule, bounds, scale, weighted_sum
+from gpuslice.model.rules import Need, Rule, scale, weighted_sum
+from gpuslice.model.rules.normalize import lower_bound
 
 
 def _weighted_sums(
@@ -143,18 +144,21 @@ class GroupView:
         groups = list(scores)
         ws = [g.weights for g in groups]
         values = list(zip(*ws, strict=True))
-        hi = self.hi = [max(v) for v in values]
-        lo = self.lo = [
-            bounds((min(v) if floor is None else floor, h), floor)[0]
-            for v, h, floor in zip(values, hi, self.floors, strict=True)
-        ]
-        self.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
-        # (a weigher with a minval keeps its lower bound: its count there is never read)
-        self.lo_n = [
-            v.count(low) if floor is None else 0
-            for v, low, floor in zip(values, lo, self.floors, strict=True)
-        ]
-        coef = self.coef = [scale(m, low, h) for m, h, low in zip(self.mult, hi, lo, strict=True)]
+        hi: list[float] = []
+        lo: list[float] = []
+        hi_n: list[int] = []
+        lo_n: list[int] = []
+        coef: list[float] = []
+        for v, floor, m in zip(values, self.floors, self.mult, strict=True):
+            high = max(v)
+            low = lower_bound(v, floor)
+            hi.append(high)
+            lo.append(low)
+            hi_n.append(v.count(high))
+            # (a weigher with a minval keeps its lower bound: its count there is never read)
+            lo_n.append(v.count(low) if floor is None else 0)
+            coef.append(scale(m, low, high))
+        self.hi, self.lo, self.hi_n, self.lo_n, self.coef = hi, lo, hi_n, lo_n, coef
         totals = _weighted_sums(coef, ws, values)
         self.scores = dict(zip(groups, totals, strict=True))
         best = self.best = max(totals)

@@ -53,6 +53,10 @@ from gpuslice.model.rules import (
     stages,
 )
 
+UPDATE_RESOURCES_INTERVAL = 60.0
+"""nova's periodic resource update, in seconds (`[DEFAULT] update_resources_interval` 0: the
+periodic task's default spacing of 60 s); simulators call `Scheduler.settle` this often."""
+
 KEY_FIELDS = frozenset({"pci_free_total"})
 """Host-state fields a group key holds (a weigher reading only these is recomputed from it)."""
 
@@ -126,7 +130,7 @@ class Prepared:
         self.moves = (0, 0, 0)
         # what a claim, a release, and a release of a claim made before the last settle add to
         # its host's RAM, vCPUs, disk used and I/O operations (x - s * n is x + -(s * n))
-        self.uses = (
+        self.uses: tuple[tuple[float, float, float, int], ...] = (
             (float(spec.ram), float(spec.vcpus), float(spec.disk), 1),
             (-float(spec.ram), -float(spec.vcpus), -float(spec.disk), -1),
             (-float(spec.ram), -float(spec.vcpus), -float(spec.disk), 0),
@@ -235,9 +239,12 @@ class Scheduler:
     """The mutable side of the model: what is used where, and the decisions that change it.
 
     Deterministic: the same model, seed and sequence of calls give the same decisions.
+    `settled`: every request comes after nova's periodic update counted the builds before it
+    (requests without times, or further apart than the update interval): nothing is ever in
+    flight, so weighers marked `settles` weigh every host alike and are left out.
     """
 
-    def __init__(self, model: CloudModel, *, seed: int = 0) -> None:
+    def __init__(self, model: CloudModel, *, seed: int = 0, settled: bool = False) -> None:
         self.model = model
         self.names = tuple(p.name for p in model.providers)
         self.classes = model.resource_classes
@@ -290,14 +297,16 @@ class Scheduler:
         weighers: list[tuple[BaseWeigher, float]] = []
         for setting in model.config.weighers:
             weigher = make_weigher(setting.name)
-            if setting.multiplier != 0:
+            if setting.multiplier != 0 and not (settled and weigher.settles):
                 weighers.append((weigher, setting.multiplier))
         self.weighers = tuple(w for w, _ in weighers)
         self.multipliers: tuple[float, ...] = tuple(m for _, m in weighers)
         self._mult_list = list(self.multipliers)
         self._settling = tuple(k for k, w in enumerate(self.weighers) if w.settles)
         self._epoch = 0
-        self._unsettled = False
+        self.settled = settled
+        # hosts claimed on since the last settle (their I/O operations are in flight)
+        self._busy: set[int] = set()
         self._weights_np = np.zeros((len(self.weighers), n), dtype=np.float64)
         self._wcols: list[list[float]] = [
             [w.raw(lists.at(j)) for w in self.weighers] for j in range(n)
@@ -400,6 +409,8 @@ class Scheduler:
                 shifts.append((k, shift))
         prepared.shifts = tuple(shifts)
         prepared.recompute = tuple(recompute)
+        if self.settled:
+            prepared.uses = tuple((*use[:3], 0) for use in prepared.uses)
         key_terms = [(1 + row, amount) for row, amount in prepared.terms]
         key_pci = [(1 + width + row, count) for row, count in pci_rows]
         settling = set(self._settling)
@@ -504,7 +515,8 @@ class Scheduler:
             row = v[k]
             if floor is not None:
                 np.maximum(row, floor, out=row)
-            low, high = bounds((float(row.min()), float(row.max())), floor)
+            low = float(row.min()) if floor is None else floor  # `bounds`, on numpy
+            high = float(row.max())
             coef.append(scale(multiplier, low, high))
         return coef
 
@@ -566,7 +578,13 @@ class Scheduler:
             if idx.size == 0:
                 return None
             j = self._pick(idx)
-        return self.claim_on(j, request)
+        if self._lazy and self._grouped:
+            self._apply_lazy(j, request, 0)
+        else:
+            self._apply(j, request, -1, 0)
+        if not self.settled:
+            self._busy.add(j)
+        return _new_claim(Claim, (j, request, self._epoch))
 
     def claim_on(self, j: int, request: Prepared) -> Claim:
         """Claim `request` on host `j` (the caller checked that it fits: `candidates`)."""
@@ -574,8 +592,8 @@ class Scheduler:
             self._apply_lazy(j, request, 0)
         else:
             self._apply(j, request, -1, 0)
-        if self._settling:
-            self._unsettled = True
+        if not self.settled:
+            self._busy.add(j)
         return _new_claim(Claim, (j, request, self._epoch))
 
     def release(self, claim: Claim) -> None:
@@ -589,25 +607,28 @@ class Scheduler:
     def settle(self) -> None:
         """nova's periodic resource update on every host (`update_resources_interval`).
 
-        Every host's compute recounts its stats: I/O operations in flight (builds) fall back
-        to 0, and weighers marked `settles` (IoOpsWeigher) weigh the recount. A release of a
-        VM claimed before this call no longer takes its I/O operation back.
+        Each compute recounts its stats: the builds claimed since the last update are done,
+        so I/O operations in flight fall back to 0 and weighers marked `settles`
+        (IoOpsWeigher) weigh the recount. A release of a VM claimed before this call no longer
+        takes its I/O operation back. Touches only the hosts claimed on since the last call.
         """
         self._epoch += 1
-        if not self._unsettled:
+        busy = self._busy
+        if not busy:
             return
-        self._unsettled = False
         self._materialize()
-        io = self._io_ops
         lists = self._lists
-        for j in range(len(io)):
+        io = self._io_ops
+        grouping = self._grouping
+        for j in busy:
             io[j] = 0
             wcol = self._wcols[j]
             for k in self._settling:
                 wcol[k] = self.weighers[k].raw(lists.at(j))
-        self._dirty.update(range(len(io)))
-        if self._grouped:
-            self._regroup()
+            if self._grouped:
+                grouping.move(j, (grouping.cls[j], *self._free_cols[j], *self._pci_cols[j], *wcol))
+        self._dirty |= busy
+        busy.clear()
 
     def _apply(self, j: int, request: Prepared, sign: int, move: int) -> None:
         column = self._free_cols[j]

@@ -26,13 +26,15 @@ def clamp(value: float, minval: float | None) -> float:
     return value
 
 
+def lower_bound(values: Sequence[float], minval: float | None) -> float:
+    """The lower bound of clamped `values`: the weigher's `minval` when it has one (clamped
+    values never go below it), else the lowest value."""
+    return min(values) if minval is None else minval
+
+
 def bounds(values: Sequence[float], minval: float | None) -> tuple[float, float]:
-    """(low, high) of clamped `values`: low is `minval` when the weigher has one (clamped
-    values never go below it)."""
-    high = max(values)
-    if minval is None:
-        return min(values), high
-    return minval, high
+    """(low, high) of clamped `values` (see `lower_bound`)."""
+    return lower_bound(values, minval), max(values)
 
 
 def scale(multiplier: float, low: float, high: float) -> float:
