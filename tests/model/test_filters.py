@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,8 @@ from gpuslice.model import (
     from_plan,
     request_from_flavor,
 )
+from gpuslice.model.request import RequestSpec
+from gpuslice.model.rules import FILTERS, Layout, Need, Rule
 from gpuslice.model.rules.filters import (
     AggregateInstanceExtraSpecsFilter,
     AggregateTypeAffinityFilter,
@@ -177,3 +180,44 @@ def test_unknown_alias_is_refused_like_nova_api() -> None:
     s = Scheduler(from_plan(plan([provider("h")])))
     with pytest.raises(InputError, match="alias 'vgpu'"):
         s.prepare(request_from_flavor(flavor("v", pci_passthrough__alias="vgpu:1")))
+
+
+class _AtMostHalfFree(Rule):
+    """A made-up dynamic rule with its own `fits`: pass hosts with at most 8,192 MB free."""
+
+    name = "AtMostHalfFree"
+    dynamic = True
+
+    def needs(self, spec: RequestSpec, layout: Layout) -> tuple[Need, ...] | None:
+        column = layout.class_column("MEMORY_MB")
+        return None if column is None else ((column, 8192),)
+
+    def fits(self, columns: Sequence[float], needs: tuple[Need, ...]) -> bool:
+        return all(columns[at] <= limit for at, limit in needs)
+
+    def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
+        free = host.free.get("MEMORY_MB", 0)
+        return None if free <= 8192 else f"{free} MB free"
+
+
+def test_a_new_dynamic_rule_is_one_class_and_decides_what_explain_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FILTERS, "AtMostHalfFree", _AtMostHalfFree)
+    providers = [provider("roomy", ram=16384), provider("tight", ram=8192)]
+    for grouped in (True, False):
+        s = Scheduler(from_plan(plan(providers, filters=("ComputeFilter", "AtMostHalfFree"))))
+        s._grouped = grouped
+        request = s.prepare(request_from_flavor(flavor("m", ram=4096)))
+        assert [str(r) for r in s.explain(request)] == [
+            "roomy: removed by AtMostHalfFree (16384 MB free)"
+        ]
+        first = s.schedule(request)
+        assert first is not None
+        assert s.names[first.provider] == "tight"
+        # tight is left with 4,096 MB; roomy still has 16,384: only tight passes again
+        second = s.schedule(request)
+        assert second is not None
+        assert s.names[second.provider] == "tight"
+        assert s.schedule(request) is None
+        assert {r.host for r in s.explain(request)} == {"roomy", "tight"}
