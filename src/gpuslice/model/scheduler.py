@@ -163,50 +163,31 @@ class _HostLists:
         self.io_ops: list[int] = [0] * n
 
     def at(self, j: int) -> _HostRow:
-        """Host `j`'s state, as a weigher reads it."""
-        return _HostRow(self, j)
+        """Host `j`'s state now, as a weigher reads it."""
+        return _HostRow(
+            self.ram_total[j],
+            self.ram_used[j],
+            self.vcpu_total[j],
+            self.vcpus_used[j],
+            self.pci_free_total[j],
+            self.disk_total[j],
+            self.disk_used[j],
+            self.io_ops[j],
+        )
 
 
+@dataclass(frozen=True, slots=True)
 class _HostRow:
-    """One host's state (a `gpuslice.model.rules.HostState`), read from the lists."""
+    """One host's state (a `gpuslice.model.rules.HostState`), copied from the lists."""
 
-    __slots__ = ("j", "lists")
-
-    def __init__(self, lists: _HostLists, j: int) -> None:
-        self.lists = lists
-        self.j = j
-
-    @property
-    def ram_total(self) -> float:
-        return self.lists.ram_total[self.j]
-
-    @property
-    def ram_used(self) -> float:
-        return self.lists.ram_used[self.j]
-
-    @property
-    def vcpu_total(self) -> float:
-        return self.lists.vcpu_total[self.j]
-
-    @property
-    def vcpus_used(self) -> float:
-        return self.lists.vcpus_used[self.j]
-
-    @property
-    def pci_free_total(self) -> int:
-        return self.lists.pci_free_total[self.j]
-
-    @property
-    def disk_total(self) -> float:
-        return self.lists.disk_total[self.j]
-
-    @property
-    def disk_used(self) -> float:
-        return self.lists.disk_used[self.j]
-
-    @property
-    def io_ops(self) -> int:
-        return self.lists.io_ops[self.j]
+    ram_total: float
+    ram_used: float
+    vcpu_total: float
+    vcpus_used: float
+    pci_free_total: int
+    disk_total: float
+    disk_used: float
+    io_ops: int
 
 
 class _KeyState:
@@ -813,7 +794,7 @@ class Scheduler:
 
     # ----------------------------------------------------------------- looking
     def host_state(self, j: int) -> HostState:
-        """Host `j`'s state as a weigher reads it (a live view: it follows later claims)."""
+        """Host `j`'s state now, as a weigher reads it."""
         self._materialize()
         return self._lists.at(j)
 
