@@ -157,7 +157,7 @@ def candidates_query(flavor: LiveFlavor) -> dict[str, str]:
     spec = request_from_flavor(flavor, strict=False)
     merged: dict[str, tuple[dict[str, int], set[str]]] = {}
     for group in spec.groups:
-        suffix = group.suffix if group.suffix is not None and group.suffix.isdigit() else ""
+        suffix = group.suffix if group.suffix.isdigit() else ""
         amounts, traits = merged.setdefault(suffix, ({}, set()))
         for rc, n in group.resources:
             amounts[rc] = amounts.get(rc, 0) + n

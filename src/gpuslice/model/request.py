@@ -4,8 +4,9 @@ The one reader of flavor extra specs: the model and the audit both use it. Rules
 `scheduler/utils.py` `ResourceRequest.from_request_spec`, for a flavor without image
 properties):
 - `resources[S]:RC=N` asks N of RC in request group S (no suffix: the unnumbered group; a
-  suffix is 1-64 of `[a-zA-Z0-9_-]`, and each suffixed group must be met by one provider); a
-  later key for the same class and group replaces the amount;
+  suffix is 1-64 of `[a-zA-Z0-9_-]`, and each suffixed group must be met by one provider; groups
+  are kept in that order: unnumbered first, then by suffix, `2` before `10`); a later key for
+  the same class and group replaces the amount;
 - `trait[S]:T=required|forbidden` asks for or excludes trait T in group S;
 - `hw:cpu_policy=dedicated` adds `PCPU` = the flavor's vCPUs to the unnumbered group (plus one
   with `hw:emulator_threads_policy=isolate`); `hw:cpu_thread_policy=isolate|require` forbids
@@ -59,9 +60,11 @@ class FlavorLike(Protocol):
 
 @dataclass(frozen=True)
 class RequestGroup:
-    """One request group: `suffix` None is the unnumbered group; amounts sorted by class."""
+    """One request group as Placement sees it: `suffix` "" is the unnumbered group (its classes
+    may come from different providers of one tree), any other the suffixed one (all of it from
+    one provider). Amounts sorted by class, zeros removed."""
 
-    suffix: str | None
+    suffix: str
     resources: tuple[tuple[str, int], ...]
     required_traits: frozenset[str] = frozenset()
     forbidden_traits: frozenset[str] = frozenset()
@@ -106,8 +109,13 @@ class RequestSpec:
                 return value
         return 0
 
-    def group(self, suffix: str | None) -> RequestGroup | None:
-        """The request group with `suffix` (None: the unnumbered one), if asked."""
+    @property
+    def numbered(self) -> tuple[RequestGroup, ...]:
+        """The suffixed request groups (each from one provider), in order."""
+        return tuple(g for g in self.groups if g.suffix)
+
+    def group(self, suffix: str) -> RequestGroup | None:
+        """The request group with `suffix` ("": the unnumbered one), if asked."""
         return next((g for g in self.groups if g.suffix == suffix), None)
 
 
@@ -161,7 +169,7 @@ class _Group:
             return False
         return True
 
-    def done(self, suffix: str | None) -> RequestGroup | None:
+    def done(self, suffix: str) -> RequestGroup | None:
         resources = tuple(sorted((rc, n) for rc, n in self.resources.items() if n > 0))
         if not resources and not self.required and not self.forbidden:
             return None
@@ -173,9 +181,9 @@ def request_from_flavor(
 ) -> RequestSpec:
     """Build the request nova's scheduler makes for `flavor` (rules in the module docstring)."""
     specs: Mapping[str, str] = flavor.extra_specs
-    groups: dict[str | None, _Group] = {}
+    groups: dict[str, _Group] = {}
 
-    def group(suffix: str | None) -> _Group:
+    def group(suffix: str) -> _Group:
         return groups.setdefault(suffix, _Group())
 
     pci: tuple[tuple[str, int], ...] = ()
@@ -189,8 +197,8 @@ def request_from_flavor(
             if prefix == "resources":
                 amount = _int_spec(key, value, flavor.name, strict=strict)
                 if overrides and amount is not None:
-                    group(suffix).resources[name] = amount
-            elif not group(suffix).add_trait(name, value) and strict:
+                    group(suffix or "").resources[name] = amount
+            elif not group(suffix or "").add_trait(name, value) and strict:
                 msg = f"extra spec {key}={value!r}: a trait is 'required' or 'forbidden'"
                 raise InputError(msg, source=f"flavor {flavor.name}")
             continue
@@ -205,23 +213,23 @@ def request_from_flavor(
             pci = parse_pci_alias_spec(value, flavor.name, strict=strict)
     if specs.get("hw:cpu_policy", "").lower() == "dedicated":
         isolate = specs.get("hw:emulator_threads_policy", "").lower() == "isolate"
-        group(None).resources[PCPU] = flavor.vcpus + (1 if isolate else 0)
+        group("").resources[PCPU] = flavor.vcpus + (1 if isolate else 0)
     thread_policy = {"isolate": "forbidden", "require": "required"}.get(
         specs.get("hw:cpu_thread_policy", "").lower()
     )
     if thread_policy is not None:
-        group(None).add_trait(HYPERTHREADING, thread_policy)
+        group("").add_trait(HYPERTHREADING, thread_policy)
     merged: dict[str, int] = {}
     for reading in groups.values():
         for rc, n in reading.resources.items():
             merged[rc] = merged.get(rc, 0) + n
     if VCPU not in merged and PCPU not in merged:
-        group(None).resources[VCPU] = flavor.vcpus
+        group("").resources[VCPU] = flavor.vcpus
     if MEMORY_MB not in merged:
-        group(None).resources[MEMORY_MB] = flavor.ram
+        group("").resources[MEMORY_MB] = flavor.ram
     if DISK_GB not in merged and flavor.disk:
-        group(None).resources[DISK_GB] = flavor.disk
-    order = sorted(groups, key=lambda s: (s is not None, s or ""))
+        group("").resources[DISK_GB] = flavor.disk
+    order = sorted(groups, key=lambda s: (s != "", len(s), s))
     done = [g for g in (groups[s].done(s) for s in order) if g is not None]
     totals: dict[str, int] = {}
     for finished in done:
