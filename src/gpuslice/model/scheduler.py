@@ -24,6 +24,12 @@ appeared or vanished since its last decision, and weighs every candidate group a
 a bound moved. The first host of a group comes from a heap. With host_subset_size above 1 (or
 no weighers) a decision is a handful of numpy operations over all hosts (`candidates`,
 `_pick`). Both sum the weighted terms left to right, one rounding each, so they choose alike.
+
+Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
+card's class is split into the root's part (the stages above) and one card's part; a host is
+a candidate when its root passes and some card of it fits, the claim takes the first card
+that fits and its release gives back to that card. A model with cards decides by the
+per-host path (the group path's keys hold no cards); other models keep the group path.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gpuslice.errors import InputError
+from gpuslice.model.cards import CARD_STAGE, CardRequest, CardTable, split
 from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
 from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
 from gpuslice.model.groups import Grouping, GroupKey
@@ -75,12 +82,14 @@ class Prepared:
     __slots__ = (
         "adds",
         "amounts",
+        "card",
         "fit",
         "key_pci",
         "key_terms",
         "moves",
         "pci_rows",
         "recompute",
+        "root",
         "rows",
         "seen",
         "shifts",
@@ -101,6 +110,9 @@ class Prepared:
         pci_rows: tuple[tuple[int, int], ...],
     ) -> None:
         self.spec = spec
+        # the part the host's root serves, and the part one card serves (None: no card)
+        self.root = spec
+        self.card: CardRequest | None = None
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -161,10 +173,12 @@ class _HostLists:
 
 
 class Claim(NamedTuple):
-    """What one placed VM holds: its provider index and its prepared request."""
+    """What one placed VM holds: its provider index, its prepared request and the card it
+    took (index in the model's cards; -1 for none)."""
 
     provider: int
     request: Prepared
+    card: int = -1
 
 
 _new_claim = tuple.__new__
@@ -273,9 +287,14 @@ class Scheduler:
         self._incremental_limit = max(8, n // 16)
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
+        self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self._root_classes = frozenset(self.classes)
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
-        self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
+        # Cards are not in a group's key: a model with cards decides host by host.
+        self._grouped = (
+            model.config.host_subset_size == 1 and bool(self.weighers) and self.cards is None
+        )
         self._wcols: list[list[float]] = self._weights_np.T.tolist()
         self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
         self._woff = 1 + r + len(self.pool_keys)
@@ -341,6 +360,11 @@ class Scheduler:
             if alias not in self.model.aliases:
                 msg = f"flavor {spec.flavor} asks for PCI alias {alias!r}, which is not defined"
                 raise InputError(msg)
+        whole = spec
+        card = None
+        if self.cards is not None:
+            spec, ask = split(spec, self._root_classes)
+            card = None if ask is None else self.cards.compile(ask)
         shape_key: tuple[object, ...] = (
             spec.flavor,
             tuple(rc for rc, _ in spec.resources),
@@ -370,7 +394,11 @@ class Scheduler:
                 pci_rows.append((self._pool_index[key], count))
             else:
                 static[:] = False
-        prepared = Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        if card is not None and self.cards is not None:
+            static &= self.cards.host_static(card)
+        prepared = Prepared(whole, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        prepared.root = spec
+        prepared.card = card
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
@@ -438,6 +466,8 @@ class Scheduler:
             # With PciPassthroughFilter the filter removes the host; without it the claim on
             # the host fails. Either way no host without free devices can take the request.
             ok &= self.pci_free[row] >= count
+        if request.card is not None and self.cards is not None:
+            ok &= self.cards.mask(request.card)
         return ok
 
     def _fits(self, request: Prepared, j: int) -> bool:
@@ -449,7 +479,10 @@ class Scheduler:
             if free[row] < amount:
                 return False
         pci = self._pci_cols[j]
-        return all(pci[row] >= count for row, count in request.pci_rows)
+        if not all(pci[row] >= count for row, count in request.pci_rows):
+            return False
+        card = request.card
+        return card is None or self.cards is None or self.cards.fits(j, card)
 
     def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
         """Indices of the hosts that pass every stage for `request` now, in fleet order."""
@@ -527,17 +560,26 @@ class Scheduler:
                 j = min(grouping.first(group) for group in best)
             if self._lazy:
                 self._apply_lazy(j, request, False)
-                return _new_claim(Claim, (j, request))
+                return _new_claim(Claim, (j, request, -1))
         else:
             idx = self.candidates(request)
             if idx.size == 0:
                 return None
             j = self._pick(idx)
+        card = -1
+        if request.card is not None and self.cards is not None:
+            chosen = self.cards.choose(j, request.card)
+            assert chosen is not None, "a candidate host has a card that fits"
+            card = chosen
+            self.cards.take(card, request.card)
         self._apply(j, request, -1)
-        return _new_claim(Claim, (j, request))
+        return _new_claim(Claim, (j, request, card))
 
     def release(self, claim: Claim) -> None:
-        """Give back what `claim` holds (the VM is deleted)."""
+        """Give back what `claim` holds (the VM is deleted), its card's part to that card."""
+        card = claim[2]
+        if card >= 0 and self.cards is not None and claim[1].card is not None:
+            self.cards.give(card, claim[1].card)
         if self._lazy and self._grouped:
             self._apply_lazy(claim[0], claim[1], True)
         else:
@@ -698,7 +740,8 @@ class Scheduler:
         Slow (a loop over hosts); meant for refusals and for people, not for every decision.
         """
         out: list[Rejection] = []
-        spec = request.spec
+        spec = request.root
+        card = request.card
         for j, name in enumerate(self.names):
             reason = self._static_reason(j, spec) or self._unit_reason(j, spec)
             if reason is None:
@@ -707,6 +750,9 @@ class Scheduler:
                     if free < amount:
                         reason = (self.resource_stage, f"{rc}: {free} free, {amount} asked")
                         break
+            cards = self.cards
+            if reason is None and card and cards and not cards.fits(j, card):
+                reason = (CARD_STAGE, cards.reason(j, card))
             if reason is None:
                 view = self._host_view(j)
                 for f in self.filters:

@@ -1,0 +1,239 @@
+"""vGPU cards in the model: a request's numbered group tied to one card, as Placement ties it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpuslice.errors import InputError
+from gpuslice.model import Claim, Scheduler, from_plan, request_from_flavor
+from gpuslice.model.cards import CARD_STAGE, CardModel, split
+from gpuslice.model.cloud import CloudModel
+from gpuslice.plan.types import Flavor, Inventory
+from tests.model.builders import flavor, plan, provider
+
+TRAIT = "CUSTOM_VGPU_A10"
+SLICE = (4, 16384)  # per vGPU: vCPUs, MiB
+
+
+def card(name: str, host: int, vgpus: int = 4, *, with_slice: bool = True) -> CardModel:
+    """A card of `vgpus` vGPUs, holding their slices when `with_slice`."""
+    capacity = {"VGPU": vgpus}
+    if with_slice:
+        capacity |= {"CUSTOM_GPU_VCPU": vgpus * SLICE[0], "CUSTOM_GPU_MEMORY_MB": vgpus * SLICE[1]}
+    return CardModel(name, host, "a10", capacity, frozenset({TRAIT}))
+
+
+def cloud(*cards_per_host: tuple[int, ...], with_slice: bool = True) -> CloudModel:
+    """Hosts h0, h1, ... with a pooled disk slice on the root and cards of the given sizes."""
+    providers = [
+        provider(f"h{i}", vcpu=64, ram=262144, extra={"CUSTOM_GPU_DISK_GB": Inventory(1000)})
+        for i in range(len(cards_per_host))
+    ]
+    model = from_plan(plan(providers, filters=("ComputeFilter",)))
+    cards = tuple(
+        card(f"h{h}_pci_{k}", h, n, with_slice=with_slice)
+        for h, sizes in enumerate(cards_per_host)
+        for k, n in enumerate(sizes)
+    )
+    return replace(model, cards=cards)
+
+
+def tied(vgpus: int, *, trait: str = TRAIT) -> Flavor:
+    """A tied vGPU flavor: the numbered group asks vGPUs, their slice and the trait."""
+    return flavor(
+        f"v{vgpus}",
+        vgpus * SLICE[0],
+        vgpus * SLICE[1],
+        40,
+        resources__VCPU="0",
+        resources__MEMORY_MB="0",
+        resources__DISK_GB="0",
+        resources__CUSTOM_GPU_DISK_GB=str(40 * vgpus),
+        resources1__VGPU=str(vgpus),
+        resources1__CUSTOM_GPU_VCPU=str(vgpus * SLICE[0]),
+        resources1__CUSTOM_GPU_MEMORY_MB=str(vgpus * SLICE[1]),
+        **{"trait1:" + trait: "required"},
+    )
+
+
+def slice_only(vcpus: int) -> Flavor:
+    """A flavor taking a card's slice vCPUs without a vGPU (what docs/vgpu.md warns about)."""
+    return flavor(
+        "thief",
+        vcpus,
+        1024,
+        10,
+        resources__VCPU="0",
+        resources1__CUSTOM_GPU_VCPU=str(vcpus),
+        resources1__VGPU="0",
+    )
+
+
+def test_the_numbered_group_goes_to_a_card_and_the_rest_to_the_root() -> None:
+    spec = request_from_flavor(tied(2))
+    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_GPU_DISK_GB"}))
+    assert ask is not None
+    assert dict(ask.resources) == {"VGPU": 2, "CUSTOM_GPU_VCPU": 8, "CUSTOM_GPU_MEMORY_MB": 32768}
+    assert ask.required_traits == {TRAIT}
+    assert dict(root.resources) == {"CUSTOM_GPU_DISK_GB": 80}
+    assert root.required_traits == frozenset()
+
+
+def test_an_unnumbered_vgpu_class_goes_to_one_card() -> None:
+    spec = request_from_flavor(flavor("v", 8, 32768, 40, resources__VGPU="2"))
+    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB"}))
+    assert ask is not None
+    assert ask.suffix == ""
+    assert dict(ask.resources) == {"VGPU": 2}
+    assert dict(root.resources) == {"VCPU": 8, "MEMORY_MB": 32768, "DISK_GB": 40}
+
+
+def test_a_request_without_card_classes_stays_whole_on_the_root() -> None:
+    spec = request_from_flavor(flavor("m", 2, 4096, 20, resources1__CUSTOM_X="1"))
+    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_X"}))
+    assert ask is None
+    assert root == spec
+
+
+def test_two_card_groups_are_refused_with_the_flavor() -> None:
+    spec = request_from_flavor(flavor("two", resources1__VGPU="1", resources2__VGPU="1"))
+    with pytest.raises(InputError, match="flavor two asks 2 request groups"):
+        split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB"}))
+
+
+def test_a_card_full_of_vgpus_cannot_take_more_though_the_host_is_free() -> None:
+    s = Scheduler(cloud((1,)))
+    one = s.prepare(request_from_flavor(tied(1)))
+    assert s.schedule(one) is not None
+    assert s.schedule(one) is None
+    (rejection,) = s.explain(one)
+    assert rejection.stage == CARD_STAGE
+    assert "no card (CUSTOM_VGPU_A10) with 1 free VGPU and its slice" in rejection.reason
+
+
+def test_a_card_whose_slice_is_taken_cannot_take_a_vgpu_though_its_vgpus_are_free() -> None:
+    s = Scheduler(cloud((4,)))
+    thief = s.prepare(request_from_flavor(slice_only(14)))
+    assert s.schedule(thief) is not None
+    assert s.cards is not None
+    assert s.cards.free_of(0, "VGPU") == 4
+    assert s.schedule(s.prepare(request_from_flavor(tied(1)))) is None
+
+
+def test_vgpus_and_slice_come_from_the_same_card() -> None:
+    s = Scheduler(cloud((4, 4)))
+    first = s.schedule(s.prepare(request_from_flavor(tied(3))))
+    second = s.schedule(s.prepare(request_from_flavor(tied(2))))
+    assert first is not None
+    assert second is not None
+    assert (first.card, second.card) == (0, 1)
+    cards = s.cards
+    assert cards is not None
+    assert [cards.used(0, rc) for rc in ("VGPU", "CUSTOM_GPU_VCPU")] == [3, 12]
+    assert [cards.used(1, rc) for rc in ("VGPU", "CUSTOM_GPU_VCPU")] == [2, 8]
+
+
+def test_no_single_card_with_enough_refuses_though_the_cards_together_have_it() -> None:
+    s = Scheduler(cloud((4, 4)))
+    three = s.prepare(request_from_flavor(tied(3)))
+    assert s.schedule(three) is not None
+    assert s.schedule(three) is not None
+    two = s.prepare(request_from_flavor(tied(2)))
+    assert s.schedule(two) is None  # 1 + 1 vGPUs free on the host, on two cards
+    assert s.schedule(s.prepare(request_from_flavor(tied(1)))) is not None
+
+
+def test_the_first_card_in_fleet_order_that_fits_is_taken() -> None:
+    s = Scheduler(cloud((2, 4, 4)))
+    four = s.schedule(s.prepare(request_from_flavor(tied(4))))
+    one = s.schedule(s.prepare(request_from_flavor(tied(1))))
+    assert four is not None
+    assert one is not None
+    assert (four.card, one.card) == (1, 0)
+
+
+def test_a_release_gives_back_to_the_card_the_claim_took() -> None:
+    s = Scheduler(cloud((4, 4)))
+    two = s.prepare(request_from_flavor(tied(2)))
+    claims = [s.schedule(two) for _ in range(3)]
+    assert [c.card for c in claims if c is not None] == [0, 0, 1]
+    first = claims[0]
+    assert first is not None
+    s.release(first)
+    cards = s.cards
+    assert cards is not None
+    assert (cards.free_of(0, "VGPU"), cards.free_of(1, "VGPU")) == (2, 2)
+    assert cards.free_of(0, "CUSTOM_GPU_MEMORY_MB") == 2 * SLICE[1]
+    again = s.schedule(two)
+    assert again is not None
+    assert again.card == 0
+
+
+def test_a_card_of_another_model_is_not_taken() -> None:
+    s = Scheduler(cloud((4,)))
+    other = s.prepare(request_from_flavor(tied(1, trait="CUSTOM_VGPU_L4")))
+    assert s.schedule(other) is None
+    (rejection,) = s.explain(other)
+    assert rejection.reason.startswith("no card of this kind (CUSTOM_VGPU_L4)")
+
+
+def test_hosts_without_cards_are_removed_and_hosts_are_spread_by_weight() -> None:
+    s = Scheduler(cloud((4,), (), (4,)))
+    one = s.prepare(request_from_flavor(tied(1)))
+    placed = [s.schedule(one) for _ in range(2)]
+    hosts = sorted(s.names[c.provider] for c in placed if c is not None)
+    assert hosts == ["h0", "h2"]  # the RAM weigher spreads; h1 has no card
+    assert any(r.host == "h1" and r.reason.startswith("no card") for r in s.explain(one))
+
+
+def _check_cards(s: Scheduler, live: list[Claim]) -> None:
+    """Every card's used amounts are what the live claims on it asked, within capacity."""
+    cards = s.cards
+    assert cards is not None
+    for k in range(len(cards.cards)):
+        for col, rc in enumerate(cards.columns):
+            asked = sum(
+                dict(c.request.card.ask.resources).get(rc, 0)
+                for c in live
+                if c.card == k and c.request.card is not None
+            )
+            assert cards.used(k, rc) == asked
+            assert 0 <= cards.free[k][col] <= cards.capacity[k][col]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.lists(st.integers(1, 4), max_size=3), min_size=1, max_size=4).filter(any),
+    steps=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 7)), max_size=60),
+)
+def test_never_more_vgpus_or_slice_on_a_card_than_it_has(
+    sizes: list[list[int]], steps: list[tuple[int, int]]
+) -> None:
+    s = Scheduler(cloud(*(tuple(h) for h in sizes)))
+    kinds = [s.prepare(request_from_flavor(tied(v))) for v in (1, 2, 3, 4)]
+    live: list[Claim] = []
+    for what, pick in steps:
+        if pick >= 6 and live:
+            s.release(live.pop(pick % len(live)))
+        else:
+            request = kinds[what]
+            # the incremental candidate list agrees with a full recount, host by host
+            expected = [j for j in range(len(s.names)) if s._full_mask(request)[j]]
+            assert s.candidates(request).tolist() == expected
+            claim = s.schedule(request)
+            if claim is None:
+                assert not expected
+            else:
+                assert claim.provider in expected
+                assert claim.card >= 0
+                live.append(claim)
+        _check_cards(s, live)
+
+
+def test_a_model_with_cards_decides_host_by_host_and_others_by_groups() -> None:
+    assert not Scheduler(cloud((4,)))._grouped
+    assert Scheduler(replace(cloud((4,)), cards=()))._grouped
