@@ -157,14 +157,6 @@ def from_plan(
     not the fleet's, so among equal weights the two may pick different hosts.
     """
     release = plan.release
-    if plan.fleet.vgpu_models:
-        names = ", ".join(m.alias for m in plan.fleet.vgpu_models)
-        msg = (
-            f"the embedded model has no vGPU cards yet (models {names}: nested providers and "
-            "numbered request groups are not modelled); simulate a fleet without them, and "
-            "check vGPU hosts on real nova with `gpuslice verify`"
-        )
-        raise InputError(msg, source=plan.fleet.source, field="gpu_models")
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
         for member in aggregate.hosts:
