@@ -75,7 +75,8 @@ def slice_only(vcpus: int) -> Flavor:
 
 def test_the_numbered_group_goes_to_a_card_and_the_rest_to_the_root() -> None:
     spec = request_from_flavor(tied(2))
-    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_GPU_DISK_GB"}))
+    parts = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_GPU_DISK_GB"}))
+    root, ask = parts.root, parts.card
     assert ask is not None
     assert dict(ask.resources) == {"VGPU": 2, "CUSTOM_GPU_VCPU": 8, "CUSTOM_GPU_MEMORY_MB": 32768}
     assert ask.required_traits == {TRAIT}
@@ -85,7 +86,8 @@ def test_the_numbered_group_goes_to_a_card_and_the_rest_to_the_root() -> None:
 
 def test_an_unnumbered_vgpu_class_goes_to_one_card() -> None:
     spec = request_from_flavor(flavor("v", 8, 32768, 40, resources__VGPU="2"))
-    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB"}))
+    parts = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB"}))
+    root, ask = parts.root, parts.card
     assert ask is not None
     assert ask.suffix == ""
     assert dict(ask.resources) == {"VGPU": 2}
@@ -94,9 +96,10 @@ def test_an_unnumbered_vgpu_class_goes_to_one_card() -> None:
 
 def test_a_request_without_card_classes_stays_whole_on_the_root() -> None:
     spec = request_from_flavor(flavor("m", 2, 4096, 20, resources1__CUSTOM_X="1"))
-    root, ask = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_X"}))
-    assert ask is None
-    assert root == spec
+    parts = split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB", "CUSTOM_X"}))
+    assert parts.card is None
+    assert parts.root == spec
+    assert parts.either == ()
 
 
 def test_two_card_groups_are_refused_with_the_flavor() -> None:
@@ -190,6 +193,92 @@ def test_hosts_without_cards_are_removed_and_hosts_are_spread_by_weight() -> Non
     assert any(r.host == "h1" and r.reason.startswith("no card") for r in s.explain(one))
 
 
+def mixed(cards: tuple[int, ...] = (4, 4)) -> CloudModel:
+    """One host whose root holds a passthrough GPU's slice (8 vCPUs, 64 GiB) in the same
+    classes as its vGPU cards' tied slices (the examples/vgpu mixed host)."""
+    root = provider(
+        "mixed",
+        vcpu=96,
+        ram=786432,
+        extra={
+            "CUSTOM_GPU_VCPU": Inventory(8),
+            "CUSTOM_GPU_MEMORY_MB": Inventory(65536),
+            "CUSTOM_GPU_DISK_GB": Inventory(1000),
+        },
+    )
+    model = from_plan(plan([root], filters=("ComputeFilter",)))
+    return replace(model, cards=tuple(card(f"mixed_pci_{k}", 0, n) for k, n in enumerate(cards)))
+
+
+def passthrough_slice() -> Flavor:
+    """A passthrough flavor's pooled slice, asked unnumbered (the device itself left out)."""
+    return flavor(
+        "g1.l40s",
+        8,
+        65536,
+        100,
+        resources__VCPU="0",
+        resources__MEMORY_MB="0",
+        resources__DISK_GB="0",
+        resources__CUSTOM_GPU_VCPU="8",
+        resources__CUSTOM_GPU_MEMORY_MB="65536",
+        resources__CUSTOM_GPU_DISK_GB="100",
+    )
+
+
+def test_unnumbered_classes_the_cards_also_hold_may_come_from_a_card() -> None:
+    spec = request_from_flavor(passthrough_slice())
+    roots = frozenset({"VCPU", "CUSTOM_GPU_VCPU", "CUSTOM_GPU_MEMORY_MB", "CUSTOM_GPU_DISK_GB"})
+    parts = split(spec, roots, frozenset({"VGPU", "CUSTOM_GPU_VCPU", "CUSTOM_GPU_MEMORY_MB"}))
+    assert parts.card is None
+    assert dict(parts.either) == {"CUSTOM_GPU_VCPU": 8, "CUSTOM_GPU_MEMORY_MB": 65536}
+    assert dict(parts.root.resources) == {"CUSTOM_GPU_DISK_GB": 100}
+
+
+def test_a_passthrough_slice_on_a_card_refuses_a_vgpu_vm_while_its_vgpus_are_free() -> None:
+    # Seen on real nova 34: the L40S VM's CUSTOM_GPU_VCPU and CUSTOM_GPU_MEMORY_MB came from
+    # the A10 cards, and then no 4-vGPU VM booted although both cards had 4 vGPUs free.
+    on_cards = 0
+    for seed in range(20):
+        s = Scheduler(mixed(), seed=seed)
+        claim = s.schedule(s.prepare(request_from_flavor(passthrough_slice())))
+        assert claim is not None
+        assert len(claim.either) == 2
+        four = s.prepare(request_from_flavor(tied(4)))
+        booted = sum(s.schedule(four) is not None for _ in range(2))
+        if any(where >= 0 for where in claim.either):
+            on_cards += 1
+            assert booted < 2  # a card with 4 vGPUs free lost part of its slice
+        else:
+            assert booted == 2
+    assert 0 < on_cards < 20  # drawn among root and cards: both happen
+
+
+def test_an_either_class_goes_back_where_it_came_from() -> None:
+    s = Scheduler(mixed(), seed=3)
+    request = s.prepare(request_from_flavor(passthrough_slice()))
+    cards = s.cards
+    assert cards is not None
+    before = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
+    claim = s.schedule(request)
+    assert claim is not None
+    assert claim.either != (-1, -1)  # seed 3 takes at least one class from a card
+    s.release(claim)
+    after = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
+    assert after == before
+
+
+def test_when_neither_root_nor_a_card_has_the_amount_the_host_is_removed() -> None:
+    s = Scheduler(mixed(cards=(1,)))
+    request = s.prepare(request_from_flavor(passthrough_slice()))
+    assert s.schedule(request) is not None  # only the root has 8 vCPUs and 64 GiB
+    assert s.schedule(request) is None
+    (rejection,) = s.explain(request)
+    assert rejection.reason == (
+        "CUSTOM_GPU_MEMORY_MB: 65536 asked, 0 free on the root and less on every card"
+    )
+
+
 def _check_cards(s: Scheduler, live: list[Claim]) -> None:
     """Every card's used amounts are what the live claims on it asked, within capacity."""
     cards = s.cards
@@ -237,3 +326,50 @@ def test_never_more_vgpus_or_slice_on_a_card_than_it_has(
 def test_a_model_with_cards_decides_host_by_host_and_others_by_groups() -> None:
     assert not Scheduler(cloud((4,)))._grouped
     assert Scheduler(replace(cloud((4,)), cards=()))._grouped
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    steps=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 7)), max_size=50),
+)
+def test_root_and_cards_never_give_more_than_they_have_when_classes_are_shared(
+    seed: int, steps: list[tuple[int, int]]
+) -> None:
+    s = Scheduler(mixed(), seed=seed)
+    kinds = [s.prepare(request_from_flavor(passthrough_slice()))]
+    kinds += [s.prepare(request_from_flavor(tied(v))) for v in (1, 2, 3, 4)]
+    cards = s.cards
+    assert cards is not None
+    live: list[Claim] = []
+    for what, pick in steps:
+        if pick >= 6 and live:
+            s.release(live.pop(pick % len(live)))
+        else:
+            request = kinds[what]
+            expected = s._full_mask(request).nonzero()[0].tolist()
+            assert s.candidates(request).tolist() == expected
+            claim = s.schedule(request)
+            assert (claim is None) == (not expected)
+            if claim is not None:
+                live.append(claim)
+        for rc, total in (("CUSTOM_GPU_VCPU", 8), ("CUSTOM_GPU_MEMORY_MB", 65536)):
+            assert 0 <= s.free_of("mixed", rc) <= total
+        for k in range(len(cards.cards)):
+            for col in range(len(cards.columns)):
+                assert 0 <= cards.free[k][col] <= cards.capacity[k][col]
+    for claim in reversed(live):
+        s.release(claim)
+    assert cards.free == cards.capacity
+    assert s.free_of("mixed", "CUSTOM_GPU_VCPU") == 8
+
+
+def test_a_claim_on_a_named_host_takes_a_card_as_schedule_does() -> None:
+    s = Scheduler(cloud((4,), (4,)))
+    four = s.prepare(request_from_flavor(tied(4)))
+    claim = s.claim_on(four, "h1")
+    assert claim is not None
+    assert (claim.provider, claim.card) == (1, 1)
+    assert s.claim_on(four, "h1") is None  # its one card is full
+    s.release(claim)
+    assert s.claim_on(four, "h1") is not None

@@ -11,22 +11,29 @@ Which part of a request a card serves (`split`), as Placement takes a request ap
   amounts and traits; it is tied to one card when it asks a class that no root provider has
   (VGPU), else it stays with the root (a tree of one provider serves every group);
 - the unnumbered group takes each class from one provider of the tree: a class no root
-  provider has (`resources:VGPU=N` where no slice is held per card) is asked of one card;
-  classes a root has are taken from the root. Placement may also offer a card's class of
-  the same name (a passthrough flavor's unnumbered `CUSTOM_GPU_VCPU` on a host whose cards
-  hold `CUSTOM_GPU_VCPU`); the model does not take that path (see docs/vgpu.md);
-- at most one card per request: the model refuses (InputError) a request that would need two.
+  provider has (`resources:VGPU=N` where no slice is held per card) is asked of one card; a
+  class that both roots and cards hold (`CUSTOM_GPU_VCPU` of a passthrough flavor on a host
+  whose cards carry tied slices) may come from the root or from any card (`Split.either`);
+  other classes come from the root;
+- at most one card per request, and no card ask beside classes of either kind: the model
+  refuses (InputError) a request that would need more (gpuslice's flavors never do).
 
 Which card (`choose`): the first card of the host, in fleet order (the order of the host's
 GPUs), that fits. Placement returns a host's candidates in no defined order (it builds them
 as a set, whose order follows Python's per-process string hashing) and nova takes the first,
 so no order is nova's; fleet order makes a run reproducible and packs cards first-fit.
 `fits` is "any card of the host fits"; a release gives back to the card the claim took.
+
+Which provider for a class of either kind (`either_choose`): one drawn at random (from the
+scheduler's seeded generator) among the root and the host's cards that have the amount free.
+nova takes the first candidate Placement lists, and that order follows hashing, so any of them
+may come first: on real nova 34 a passthrough flavor on a mixed host took its slice from the
+vGPU cards in 7 runs of 7 (docs/vgpu.md). A first-fit or root-first rule would hide that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -66,10 +73,23 @@ class CardAsk:
         return ", ".join(f"{n} {rc}" for rc, n in self.resources)
 
 
-def split(spec: RequestSpec, root_classes: frozenset[str]) -> tuple[RequestSpec, CardAsk | None]:
-    """The part of `spec` a host's root serves and the part one card serves (rules in the
-    module docstring); `root_classes` are the classes any root provider has."""
+@dataclass(frozen=True)
+class Split:
+    """A request taken apart: the root's part, one card's part (None: no card), and the
+    unnumbered classes that may come from the root or any card (`either`)."""
+
+    root: RequestSpec
+    card: CardAsk | None = None
+    either: tuple[tuple[str, int], ...] = ()
+
+
+def split(
+    spec: RequestSpec, root_classes: frozenset[str], card_classes: frozenset[str] = frozenset()
+) -> Split:
+    """Take `spec` apart (rules in the module docstring); `root_classes` and `card_classes`
+    are the classes any root provider and any card has."""
     asks: list[CardAsk] = []
+    either: tuple[tuple[str, int], ...] = ()
     for group in spec.groups:
         if group.suffix:
             if any(rc not in root_classes for rc, _ in group.resources):
@@ -78,8 +98,21 @@ def split(spec: RequestSpec, root_classes: frozenset[str]) -> tuple[RequestSpec,
             only = tuple((rc, n) for rc, n in group.resources if rc not in root_classes)
             if only:
                 asks.append(CardAsk("", only))
+            either = tuple(
+                (rc, n) for rc, n in group.resources if rc in root_classes and rc in card_classes
+            )
+    if either:
+        if asks:
+            msg = (
+                f"flavor {spec.flavor} asks a card group beside unnumbered classes that cards "
+                f"also hold ({', '.join(rc for rc, _ in either)}); the model cannot take both"
+            )
+            raise InputError(msg, source=f"flavor {spec.flavor}")
+        taken = dict(either)
+        rest = tuple((rc, n - taken.get(rc, 0)) for rc, n in spec.resources if rc not in taken)
+        return Split(replace(spec, resources=rest), None, either)
     if not asks:
-        return spec, None
+        return Split(spec)
     if len(asks) > 1:
         msg = (
             f"flavor {spec.flavor} asks {len(asks)} request groups of card classes; the model "
@@ -100,7 +133,7 @@ def split(spec: RequestSpec, root_classes: frozenset[str]) -> tuple[RequestSpec,
         required_traits=required if ask.suffix else spec.required_traits,
         forbidden_traits=forbidden if ask.suffix else spec.forbidden_traits,
     )
-    return root, ask
+    return Split(root, ask)
 
 
 def _ask(group: RequestGroup, resources: tuple[tuple[str, int], ...]) -> CardAsk:
@@ -213,6 +246,31 @@ class CardTable:
             if request.static[k]
         )
         return f"no card{traits} with {what} ({ask.describe()} asked; free {free})"
+
+    def either_fits(self, host: int, rc: str, amount: int, root_free: int) -> bool:
+        """Whether the root (`root_free` of `rc`) or a card of `host` has `amount` of `rc` free."""
+        return root_free >= amount or any(self.free_of(k, rc) >= amount for k in self.of_host[host])
+
+    def either_mask(self, rc: str, amount: int) -> npt.NDArray[np.bool_]:
+        """Per host: whether one of its cards has `amount` of `rc` free."""
+        out = np.zeros(self._hosts, dtype=bool)
+        for k in range(len(self.cards)):
+            if self.free_of(k, rc) >= amount:
+                out[self.cards[k].host] = True
+        return out
+
+    def either_choose(
+        self, host: int, rc: str, amount: int, root_free: int, draw: Callable[[int], int]
+    ) -> int:
+        """The provider `rc` comes from: -1 for the root or a card, drawn by `draw(n)` (an
+        index below n) among those with `amount` free (the caller checked one has)."""
+        options = [-1] if root_free >= amount else []
+        options += [k for k in self.of_host[host] if self.free_of(k, rc) >= amount]
+        return options[draw(len(options))] if len(options) > 1 else options[0]
+
+    def take_class(self, card: int, rc: str, amount: int) -> None:
+        """Claim `amount` of `rc` on `card`; a negative amount gives it back."""
+        self.free[card][self._col[rc]] -= amount
 
     def free_of(self, card: int, resource_class: str) -> int:
         """What `card` has free of `resource_class` (0 without it)."""

@@ -28,8 +28,10 @@ no weighers) a decision is a handful of numpy operations over all hosts (`candid
 Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
 card's class is split into the root's part (the stages above) and one card's part; a host is
 a candidate when its root passes and some card of it fits, the claim takes the first card
-that fits and its release gives back to that card. A model with cards decides by the
-per-host path (the group path's keys hold no cards); other models keep the group path.
+that fits and its release gives back to that card. An unnumbered class that roots and cards
+both hold comes from the root or a card of the chosen host, drawn at random among those with
+the amount free (`gpuslice.model.cards` says why). A model with cards decides by the per-host
+path (the group path's keys hold no cards); other models keep the group path.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Prepared:
         "adds",
         "amounts",
         "card",
+        "either",
         "fit",
         "key_pci",
         "key_terms",
@@ -113,6 +116,8 @@ class Prepared:
         # the part the host's root serves, and the part one card serves (None: no card)
         self.root = spec
         self.card: CardRequest | None = None
+        # unnumbered classes from the root or a card: (class, root row, amount)
+        self.either: tuple[tuple[str, int, int], ...] = ()
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -173,12 +178,14 @@ class _HostLists:
 
 
 class Claim(NamedTuple):
-    """What one placed VM holds: its provider index, its prepared request and the card it
-    took (index in the model's cards; -1 for none)."""
+    """What one placed VM holds: its provider index, its prepared request, the card it took
+    (index in the model's cards; -1 for none) and where each of the request's `either`
+    classes came from (-1 the root, else a card)."""
 
     provider: int
     request: Prepared
     card: int = -1
+    either: tuple[int, ...] = ()
 
 
 _new_claim = tuple.__new__
@@ -289,6 +296,7 @@ class Scheduler:
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
         self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
         self._root_classes = frozenset(self.classes)
+        self._card_classes = frozenset(self.cards.columns if self.cards else ())
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
         # Cards are not in a group's key: a model with cards decides host by host.
@@ -362,9 +370,12 @@ class Scheduler:
                 raise InputError(msg)
         whole = spec
         card = None
+        either: tuple[tuple[str, int, int], ...] = ()
         if self.cards is not None:
-            spec, ask = split(spec, self._root_classes)
-            card = None if ask is None else self.cards.compile(ask)
+            parts = split(spec, self._root_classes, self._card_classes)
+            spec = parts.root
+            card = None if parts.card is None else self.cards.compile(parts.card)
+            either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         shape_key: tuple[object, ...] = (
             spec.flavor,
             tuple(rc for rc, _ in spec.resources),
@@ -399,6 +410,7 @@ class Scheduler:
         prepared = Prepared(whole, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
         prepared.root = spec
         prepared.card = card
+        prepared.either = either
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
@@ -468,6 +480,9 @@ class Scheduler:
             ok &= self.pci_free[row] >= count
         if request.card is not None and self.cards is not None:
             ok &= self.cards.mask(request.card)
+        if request.either and self.cards is not None:
+            for rc, row, amount in request.either:
+                ok &= (self.free[row] >= amount) | self.cards.either_mask(rc, amount)
         return ok
 
     def _fits(self, request: Prepared, j: int) -> bool:
@@ -481,8 +496,13 @@ class Scheduler:
         pci = self._pci_cols[j]
         if not all(pci[row] >= count for row, count in request.pci_rows):
             return False
-        card = request.card
-        return card is None or self.cards is None or self.cards.fits(j, card)
+        cards = self.cards
+        if cards is None:
+            return True
+        for rc, row, amount in request.either:
+            if not cards.either_fits(j, rc, amount, free[row]):
+                return False
+        return request.card is None or cards.fits(j, request.card)
 
     def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
         """Indices of the hosts that pass every stage for `request` now, in fleet order."""
@@ -566,20 +586,64 @@ class Scheduler:
             if idx.size == 0:
                 return None
             j = self._pick(idx)
+        return self._claim(j, request)
+
+    def claim_on(self, request: Prepared, host: str) -> Claim | None:
+        """Claim `request` on `host` as `schedule` would once it picked that host (a card
+        that fits, the classes of either kind); None when `host` cannot take it now."""
+        j = self.names.index(host)
+        self._materialize()
+        if not self._fits(request, j):
+            return None
+        if self._lazy and self._grouped:
+            self._apply_lazy(j, request, False)
+            return _new_claim(Claim, (j, request, -1))
+        return self._claim(j, request)
+
+    def _claim(self, j: int, request: Prepared) -> Claim:
+        """Take `request` on host `j` (a candidate): its card, classes of either kind, root."""
         card = -1
-        if request.card is not None and self.cards is not None:
-            chosen = self.cards.choose(j, request.card)
-            assert chosen is not None, "a candidate host has a card that fits"
-            card = chosen
-            self.cards.take(card, request.card)
+        either: tuple[int, ...] = ()
+        cards = self.cards
+        if cards is not None:
+            if request.card is not None:
+                chosen = cards.choose(j, request.card)
+                assert chosen is not None, "a candidate host has a card that fits"
+                card = chosen
+                cards.take(card, request.card)
+            if request.either:
+                either = self._take_either(j, request, cards)
         self._apply(j, request, -1)
-        return _new_claim(Claim, (j, request, card))
+        return _new_claim(Claim, (j, request, card, either))
+
+    def _take_either(self, j: int, request: Prepared, cards: CardTable) -> tuple[int, ...]:
+        """Take each `either` class of `request` on host `j` from the root or a card, drawn
+        among those with the amount free; returns where each came from (-1: the root)."""
+        free = self._free_cols[j]
+        out = []
+        for rc, row, amount in request.either:
+            where = cards.either_choose(j, rc, amount, free[row], self._draw)
+            if where < 0:
+                free[row] -= amount
+            else:
+                cards.take_class(where, rc, amount)
+            out.append(where)
+        return tuple(out)
+
+    def _draw(self, n: int) -> int:
+        return int(self._rng.integers(n))
 
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted), its card's part to that card."""
         card = claim[2]
         if card >= 0 and self.cards is not None and claim[1].card is not None:
             self.cards.give(card, claim[1].card)
+        if claim[1].either and self.cards is not None:
+            for (rc, row, amount), where in zip(claim[1].either, claim[3], strict=True):
+                if where < 0:
+                    self._free_cols[claim[0]][row] += amount
+                else:
+                    self.cards.take_class(where, rc, -amount)
         if self._lazy and self._grouped:
             self._apply_lazy(claim[0], claim[1], True)
         else:
@@ -753,6 +817,15 @@ class Scheduler:
             cards = self.cards
             if reason is None and card and cards and not cards.fits(j, card):
                 reason = (CARD_STAGE, cards.reason(j, card))
+            for rc, row, amount in request.either if reason is None and cards else ():
+                root_free = int(self.free[row, j])
+                if cards and not cards.either_fits(j, rc, amount, root_free):
+                    reason = (
+                        self.resource_stage,
+                        f"{rc}: {amount} asked, {root_free} free on the root and less on "
+                        "every card",
+                    )
+                    break
             if reason is None:
                 view = self._host_view(j)
                 for f in self.filters:
