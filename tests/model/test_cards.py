@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuslice.errors import InputError
-from gpuslice.model import Claim, Scheduler, from_plan, request_from_flavor
+from gpuslice.model import Claim, Prepared, Scheduler, from_plan, request_from_flavor
 from gpuslice.model.cards import CARD_STAGE, CardModel, split
 from gpuslice.model.cloud import CloudModel
 from gpuslice.plan.types import Flavor, Inventory
@@ -294,6 +294,22 @@ def _check_cards(s: Scheduler, live: list[Claim]) -> None:
             assert 0 <= cards.free[k][col] <= cards.capacity[k][col]
 
 
+def _step(s: Scheduler, kinds: list[Prepared], live: list[Claim], what: int, pick: int) -> None:
+    """Release a live claim (`pick` >= 6) or place `kinds[what]`, checking that the
+    incremental candidate list agrees with a full recount and the claim with it."""
+    if pick >= 6 and live:
+        s.release(live.pop(pick % len(live)))
+        return
+    request = kinds[what % len(kinds)]
+    expected = s._full_mask(request).nonzero()[0].tolist()
+    assert s.candidates(request).tolist() == expected
+    claim = s.schedule(request)
+    assert (claim is None) == (not expected)
+    if claim is not None:
+        assert claim.provider in expected
+        live.append(claim)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     sizes=st.lists(st.lists(st.integers(1, 4), max_size=3), min_size=1, max_size=4).filter(any),
@@ -306,20 +322,8 @@ def test_never_more_vgpus_or_slice_on_a_card_than_it_has(
     kinds = [s.prepare(request_from_flavor(tied(v))) for v in (1, 2, 3, 4)]
     live: list[Claim] = []
     for what, pick in steps:
-        if pick >= 6 and live:
-            s.release(live.pop(pick % len(live)))
-        else:
-            request = kinds[what]
-            # the incremental candidate list agrees with a full recount, host by host
-            expected = [j for j in range(len(s.names)) if s._full_mask(request)[j]]
-            assert s.candidates(request).tolist() == expected
-            claim = s.schedule(request)
-            if claim is None:
-                assert not expected
-            else:
-                assert claim.provider in expected
-                assert claim.card >= 0
-                live.append(claim)
+        _step(s, kinds, live, what, pick)
+        assert all(c.card >= 0 for c in live)
         _check_cards(s, live)
 
 
@@ -343,16 +347,7 @@ def test_root_and_cards_never_give_more_than_they_have_when_classes_are_shared(
     assert cards is not None
     live: list[Claim] = []
     for what, pick in steps:
-        if pick >= 6 and live:
-            s.release(live.pop(pick % len(live)))
-        else:
-            request = kinds[what]
-            expected = s._full_mask(request).nonzero()[0].tolist()
-            assert s.candidates(request).tolist() == expected
-            claim = s.schedule(request)
-            assert (claim is None) == (not expected)
-            if claim is not None:
-                live.append(claim)
+        _step(s, kinds, live, what, pick)
         for rc, total in (("CUSTOM_GPU_VCPU", 8), ("CUSTOM_GPU_MEMORY_MB", 65536)):
             assert 0 <= s.free_of("mixed", rc) <= total
         for k in range(len(cards.cards)):
