@@ -368,3 +368,29 @@ def test_a_claim_on_a_named_host_takes_a_card_as_schedule_does() -> None:
     assert s.claim_on(four, "h1") is None  # its one card is full
     s.release(claim)
     assert s.claim_on(four, "h1") is not None
+
+
+def test_with_cards_ordinary_vms_land_where_the_grouped_path_puts_them_without_cards() -> None:
+    from gpuslice.fleetfile import load_fleet
+    from gpuslice.plan import make_plan
+    from tests.conftest import EXAMPLES
+
+    model = from_plan(make_plan(load_fleet(EXAMPLES / "vgpu" / "fleet.yaml")))
+    with_cards, grouped = Scheduler(model), Scheduler(replace(model, cards=()))
+    assert not with_cards._grouped
+    assert grouped._grouped
+    sizes = [(1, 2048), (2, 4096), (4, 8192), (8, 16384), (16, 65536)]
+    live: list[tuple[Claim, Claim]] = []
+    for i in range(400):
+        vcpus, ram = sizes[i * 7 % len(sizes)]
+        spec = request_from_flavor(flavor(f"m{vcpus}", vcpus, ram, 20))
+        a = with_cards.schedule(with_cards.prepare(spec))
+        b = grouped.schedule(grouped.prepare(spec))
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert with_cards.names[a.provider] == grouped.names[b.provider]
+            live.append((a, b))
+        if i % 3 == 2 and live:
+            a, b = live.pop(i * 5 % len(live))
+            with_cards.release(a)
+            grouped.release(b)
