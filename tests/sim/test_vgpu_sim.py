@@ -240,3 +240,13 @@ def test_a_vgpu_request_for_an_unknown_alias_is_refused_with_the_name() -> None:
     unknown = VmRequest(0.0, None, 0, 0, 0, gpus=1, alias="l4")
     with pytest.raises(InputError, match="GPU alias 'l4'"):
         run(make_plan(one_card(), "placement"), Workload((unknown,)))
+
+
+def test_on_the_example_the_tied_breaks_come_from_the_l40s_alone() -> None:
+    fleet = load_fleet(VGPU_FLEET)
+    plan = make_plan(fleet, "placement")
+    spec = SyntheticSpec(requests=3000, load=1.6, gpu_share=0.15)
+    for seed in (1, 2):
+        workload = synthetic_for(fleet, spec, seed)
+        without = Workload(tuple(r for r in workload.requests if r.alias != "l40s"))
+        assert run(plan, without).vgpu_refused_while_free == 0
