@@ -149,7 +149,7 @@ def floor_per_second(hosts: int, picks: list[int], warmup: int) -> float:
         request = stream.request(i)
         if j >= 0:
             claim_on(j, request, 0)
-            live.append(tuple.__new__(Claim, (j, request, 0)))
+            live.append(tuple.__new__(Claim, (j, request, 0, -1, ())))
             used += request.spec.vcpus
     gc.collect()
     gc.disable()
@@ -159,7 +159,7 @@ def floor_per_second(hosts: int, picks: list[int], warmup: int) -> float:
         j = picks[i]
         if j >= 0:
             claim_on(j, request, 0)
-            live.append(tuple.__new__(Claim, (j, request, 0)))  # as `schedule` builds it
+            live.append(tuple.__new__(Claim, (j, request, 0, -1, ())))  # as `schedule` builds it
             used += request.spec.vcpus
         while used > stream.budget and live:
             gone = live.pop(len(live) // 2 if i % 2 else 0)

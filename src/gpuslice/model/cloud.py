@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
+from gpuslice.model.cards import CardModel
 from gpuslice.model.request import DISK_GB, MEMORY_MB, VCPU
 from gpuslice.model.rules import make_filter, make_weigher
-from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
+from gpuslice.plan.types import Aggregate, HostPlan, PciAlias, Plan, Resources
 
 PoolKey = tuple[str, str]
 
@@ -78,7 +79,8 @@ class SchedulerConfig:
 
 @dataclass(frozen=True)
 class CloudModel:
-    """The static cloud: providers in order, aliases, scheduler settings, physical totals."""
+    """The static cloud: providers in order, aliases, scheduler settings, physical totals, and
+    the cards (child providers) under the providers."""
 
     providers: tuple[ProviderModel, ...]
     aliases: Mapping[str, PoolKey]
@@ -86,6 +88,7 @@ class CloudModel:
     strategy: str = "custom"
     physical: Resources = field(default_factory=Resources)
     gpus: int = 0
+    cards: tuple[CardModel, ...] = ()
 
     def __post_init__(self) -> None:
         for name in self.config.filters:
@@ -120,7 +123,8 @@ def from_plan(
 ) -> CloudModel:
     """Build the model of the cloud that `plan` describes.
 
-    A fleet with vGPU models is refused (InputError): the model has no nested providers yet.
+    Each vGPU card of a host plan (`HostPlan.vgpu_cards`) becomes a `CardModel` under the
+    host's first provider (`gpuslice.model.cards`).
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
     sets none), from Ocata DiskWeigher (1.0), and IoOpsWeigher (-1.0: builds in flight spread
@@ -132,14 +136,6 @@ def from_plan(
     different hosts.
     """
     release = plan.release
-    if plan.fleet.vgpu_models:
-        names = ", ".join(m.alias for m in plan.fleet.vgpu_models)
-        msg = (
-            f"the embedded model has no vGPU cards yet (models {names}: nested providers and "
-            "numbered request groups are not modelled); simulate a fleet without them, and "
-            "check vGPU hosts on real nova with `gpuslice verify`"
-        )
-        raise InputError(msg, source=plan.fleet.source, field="gpu_models")
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
         for member in aggregate.hosts:
@@ -148,9 +144,11 @@ def from_plan(
     providers: list[ProviderModel] = []
     physical = Resources()
     gpus = 0
+    cards: list[CardModel] = []
     for host in plan.hosts:
         physical = physical + Resources(len(host.host.cpus), host.host.memory_mb, host.host.disk_gb)
         gpus += len(host.host.gpus)
+        cards.extend(_cards(plan, host, len(providers)))
         for provider in host.providers:
             capacity = {rc: inv.capacity for rc, inv in provider.inventories.items()}
             pci: dict[PoolKey, int] = {}
@@ -203,4 +201,22 @@ def from_plan(
         strategy=plan.strategy,
         physical=physical,
         gpus=gpus,
+        cards=tuple(cards),
     )
+
+
+def _cards(plan: Plan, host: HostPlan, root: int) -> list[CardModel]:
+    """The host's vGPU cards, under its first provider (index `root`)."""
+    out = []
+    for card in host.vgpu_cards:
+        (device,) = card.pci_devices
+        out.append(
+            CardModel(
+                card.name,
+                root,
+                plan.fleet.model_of(device).alias,
+                {rc: inv.capacity for rc, inv in card.inventories.items()},
+                frozenset(card.traits) | frozenset(plan.cloud.provider_traits.get(card.name, ())),
+            )
+        )
+    return out

@@ -14,6 +14,15 @@ a raw value from a host's state and its delta under a claim (or None: recompute 
 is nova's periodic resource update on every host: weighers marked `settles` (IoOpsWeigher) are
 recomputed, and I/O operations in flight fall back to 0.
 
+Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
+card's class is split into the root's part (the rules above) and one card's part; a host is a
+candidate when its root passes and some card of it fits (`CARD_STAGE` in `explain`), the claim
+takes the first card that fits and its release gives back to that card. An unnumbered class
+that roots and cards both hold comes from the root or a card of the chosen host, drawn at
+random among those with the amount free (`gpuslice.model.cards` says why). A model with cards
+decides by the per-host path (the group path's keys hold no cards); other models keep the
+group path.
+
 Speed: everything that does not change while VMs come and go is evaluated once per kind of
 request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
 default host_subset_size of 1 a decision then weighs groups, not hosts: hosts with the same
@@ -36,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gpuslice.errors import InputError
+from gpuslice.model.cards import CARD_STAGE, CardRequest, CardTable, split
 from gpuslice.model.cloud import CloudModel
 from gpuslice.model.groups import Grouping, GroupKey
 from gpuslice.model.groupview import GroupView
@@ -84,12 +94,15 @@ class Prepared:
     __slots__ = (
         "adds",
         "amounts",
+        "card",
         "custom",
+        "either",
         "fit",
         "key_needs",
         "moves",
         "pci_rows",
         "recompute",
+        "root",
         "rows",
         "seen",
         "shifts",
@@ -110,6 +123,11 @@ class Prepared:
         pci_rows: tuple[tuple[int, int], ...],
     ) -> None:
         self.spec = spec
+        # the part the host's root serves, and the part one card serves (None: no card)
+        self.root = spec
+        self.card: CardRequest | None = None
+        # unnumbered classes from the root or a card: (class, root row, amount)
+        self.either: tuple[tuple[str, int, int], ...] = ()
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -204,12 +222,16 @@ class _KeyState:
 
 
 class Claim(NamedTuple):
-    """What one placed VM holds: its provider index, its prepared request, and the number of
-    `settle` calls before it was made (a release after a later settle leaves I/O alone)."""
+    """What one placed VM holds: its provider index, its prepared request, the number of
+    `settle` calls before it was made (a release after a later settle leaves I/O alone), the
+    card it took (index in the model's cards; -1 for none) and where each of the request's
+    `either` classes came from (-1 the root, else a card)."""
 
     provider: int
     request: Prepared
     epoch: int = 0
+    card: int = -1
+    either: tuple[int, ...] = ()
 
 
 _new_claim = tuple.__new__
@@ -303,7 +325,13 @@ class Scheduler:
         self._masks: dict[tuple[int, object], npt.NDArray[np.bool_]] = {}
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
-        self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
+        # Cards are not in a group's key: a model with cards decides host by host.
+        self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self._root_classes = frozenset(self.classes)
+        self._card_classes = frozenset(self.cards.columns if self.cards else ())
+        self._grouped = (
+            model.config.host_subset_size == 1 and bool(self.weighers) and self.cards is None
+        )
         self._woff = 1 + r + len(self.pool_keys)
         self._grouping: Grouping[Prepared] = Grouping(n, self._floors, self._woff, self._next_key)
         # Lazy hosts: when every weigher's new raw weight follows from its delta or from a
@@ -354,6 +382,14 @@ class Scheduler:
             if alias not in self.model.aliases:
                 msg = f"flavor {spec.flavor} asks for PCI alias {alias!r}, which is not defined"
                 raise InputError(msg)
+        whole = spec
+        card = None
+        either: tuple[tuple[str, int, int], ...] = ()
+        if self.cards is not None:
+            parts = split(spec, self._root_classes, self._card_classes)
+            spec = parts.root
+            card = None if parts.card is None else self.cards.compile(parts.card)
+            either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         static = np.ones(len(self.names), dtype=bool)
         for k, rule in enumerate(self._static_rules):
             static &= self._static_mask(k, rule, spec)
@@ -374,13 +410,18 @@ class Scheduler:
         pci_rows = tuple(sorted((at - 1 - width, n) for at, n in plain.items() if at > width))
         rows = np.array([i for i, _ in free_needs], dtype=np.intp)
         amounts = np.array([n for _, n in free_needs], dtype=np.int64)
-        prepared = Prepared(spec, rows, amounts.reshape(-1, 1), static, pci_rows)
+        if card is not None and self.cards is not None:
+            static &= self.cards.host_static(card)
+        prepared = Prepared(whole, rows, amounts.reshape(-1, 1), static, pci_rows)
+        prepared.root = spec
+        prepared.card = card
+        prepared.either = either
         prepared.key_needs = tuple(sorted(plain.items()))
         prepared.custom = tuple(custom)
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
-            shift = weigher.delta(spec)
+            shift = weigher.delta(whole)
             if shift is None:
                 recompute.append(k)
                 if not weigher.reads <= KEY_FIELDS and self._lazy:
@@ -452,6 +493,12 @@ class Scheduler:
             ok = request.static.copy()
         for row, count in request.pci_rows:
             ok &= self.pci_free[row] >= count
+        cards = self.cards
+        if cards is not None:
+            if request.card is not None:
+                ok &= cards.mask(request.card)
+            for rc, row, amount in request.either:
+                ok &= (self.free[row] >= amount) | cards.either_mask(rc, amount)
         if request.custom:
             for j in ok.nonzero()[0].tolist():
                 ok[j] = self._custom_fits(request, j)
@@ -472,6 +519,13 @@ class Scheduler:
         pci = self._pci_cols[j]
         if not all(pci[row] >= count for row, count in request.pci_rows):
             return False
+        cards = self.cards
+        if cards is not None:
+            for rc, row, amount in request.either:
+                if not cards.either_fits(j, rc, amount, free[row]):
+                    return False
+            if request.card is not None and not cards.fits(j, request.card):
+                return False
         return not request.custom or self._custom_fits(request, j)
 
     def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
@@ -561,29 +615,84 @@ class Scheduler:
             j = self._pick(idx)
         if self._lazy and self._grouped:
             self._apply_lazy(j, request, 0)
-        else:
-            self._apply(j, request, -1, 0)
-        if not self.settled:
-            self._busy.add(j)
-        return _new_claim(Claim, (j, request, self._epoch))
+            if not self.settled:
+                self._busy.add(j)
+            return _new_claim(Claim, (j, request, self._epoch, -1, ()))
+        return self._claim(j, request)
 
-    def claim_on(self, j: int, request: Prepared) -> Claim:
-        """Claim `request` on host `j` (the caller checked that it fits: `candidates`)."""
+    def claim_on(self, request: Prepared, host: str) -> Claim | None:
+        """Claim `request` on `host` as `schedule` would once it picked that host (a card
+        that fits, the classes of either kind); None when `host` cannot take it now."""
+        j = self.names.index(host)
+        self._materialize()
+        if not self._fits(request, j):
+            return None
         if self._lazy and self._grouped:
             self._apply_lazy(j, request, 0)
-        else:
-            self._apply(j, request, -1, 0)
+            if not self.settled:
+                self._busy.add(j)
+            return _new_claim(Claim, (j, request, self._epoch, -1, ()))
+        return self._claim(j, request)
+
+    def _claim(self, j: int, request: Prepared) -> Claim:
+        """Take `request` on host `j` (a candidate): its card, classes of either kind, root."""
+        card = -1
+        either: tuple[int, ...] = ()
+        cards = self.cards
+        if cards is not None:
+            if request.card is not None:
+                chosen = cards.choose(j, request.card)
+                assert chosen is not None, "a candidate host has a card that fits"
+                card = chosen
+                cards.take(card, request.card)
+            if request.either:
+                either = self._take_either(j, request, cards)
+        self._apply(j, request, -1, 0)
         if not self.settled:
             self._busy.add(j)
-        return _new_claim(Claim, (j, request, self._epoch))
+        return _new_claim(Claim, (j, request, self._epoch, card, either))
+
+    def _take_either(self, j: int, request: Prepared, cards: CardTable) -> tuple[int, ...]:
+        """Take each `either` class of `request` on host `j` from the root or a card, drawn
+        among those with the amount free; returns where each came from (-1: the root)."""
+        free = self._free_cols[j]
+        out = []
+        for rc, row, amount in request.either:
+            where = cards.either_choose(j, rc, amount, free[row], self._draw)
+            if where < 0:
+                free[row] -= amount
+            else:
+                cards.take_class(where, rc, amount)
+            out.append(where)
+        return tuple(out)
+
+    def _draw(self, n: int) -> int:
+        return int(self._rng.integers(n))
 
     def release(self, claim: Claim) -> None:
-        """Give back what `claim` holds (the VM is deleted)."""
+        """Give back what `claim` holds (the VM is deleted), its card's part to that card."""
         back = 1 if claim[2] == self._epoch else 2
+        if self.cards is not None:
+            self._release_cards(claim)
         if self._lazy and self._grouped:
             self._apply_lazy(claim[0], claim[1], back)
         else:
             self._apply(claim[0], claim[1], 1, back)
+
+    def _release_cards(self, claim: Claim) -> None:
+        cards = self.cards
+        assert cards is not None
+        request = claim[1]
+        if claim[3] >= 0 and request.card is not None:
+            cards.give(claim[3], request.card)
+        for (rc, row, amount), where in zip(request.either, claim[4], strict=True):
+            if where < 0:
+                self._free_cols[claim[0]][row] += amount
+            else:
+                cards.take_class(where, rc, -amount)
+        if request.either:
+            self._dirty.add(claim[0])
+            self._changes.append(claim[0])
 
     def settle(self) -> None:
         """nova's periodic resource update on every host (`update_resources_interval`).
@@ -774,7 +883,7 @@ class Scheduler:
         people, not for every decision.
         """
         out: list[Rejection] = []
-        spec = request.spec
+        spec = request.root
         for j, name in enumerate(self.names):
             view = self._host_view(j, dynamic=True)
             reason: tuple[str, str] | None = None
@@ -783,14 +892,34 @@ class Scheduler:
                     reason = (rule.name, rule.reason(view, spec))
                     break
             if reason is None:
-                for rule in self._dynamic_rules:
+                for k, rule in enumerate(self._dynamic_rules):
                     why = rule.dynamic_reason(view, spec)
                     if why is not None:
                         reason = (rule.name, why)
                         break
+                    if k == 0:  # Placement's root checks passed: then the tree's cards
+                        reason = self._card_reason(j, request)
+                        if reason is not None:
+                            break
             if reason is not None:
                 out.append(Rejection(name, reason[0], reason[1]))
         return tuple(out)
+
+    def _card_reason(self, j: int, request: Prepared) -> tuple[str, str] | None:
+        """Why no card of host `j` serves `request`'s card part or its classes of either kind."""
+        cards = self.cards
+        if cards is None:
+            return None
+        if request.card is not None and not cards.fits(j, request.card):
+            return CARD_STAGE, cards.reason(j, request.card)
+        for rc, row, amount in request.either:
+            root_free = self._free_cols[j][row]
+            if not cards.either_fits(j, rc, amount, root_free):
+                return (
+                    self.resource_stage,
+                    f"{rc}: {amount} asked, {root_free} free on the root and less on every card",
+                )
+        return None
 
     # ----------------------------------------------------------------- looking
     def host_state(self, j: int) -> HostState:

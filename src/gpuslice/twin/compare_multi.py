@@ -243,14 +243,8 @@ def _removed(scheduler: Scheduler, request: Prepared) -> dict[str, str]:
 
 
 def _claim_on(scheduler: Scheduler, request: Prepared, host: str) -> Claim | None:
-    """Claim `request` on `host` as nova did (None when the model finds it cannot fit there).
-
-    `claim_on` is what `schedule` itself does once it has picked a host.
-    """
-    j = scheduler.names.index(host)
-    if j not in set(scheduler.candidates(request).tolist()):
-        return None
-    return scheduler.claim_on(j, request)
+    """Claim `request` on `host` as nova did (None when the model finds it cannot fit there)."""
+    return scheduler.claim_on(request, host)
 
 
 @dataclass
