@@ -45,13 +45,14 @@ import numpy as np
 import numpy.typing as npt
 
 from gpuslice.errors import InputError
-from gpuslice.model.cards import CARD_STAGE, CardRequest, CardTable, split
+from gpuslice.model.cards import CardRequest, CardTable, split
 from gpuslice.model.cloud import CloudModel
 from gpuslice.model.groups import Grouping, GroupKey
 from gpuslice.model.groupview import GroupView
 from gpuslice.model.request import RequestSpec
 from gpuslice.model.rules import (
     BaseWeigher,
+    CardView,
     HostState,
     HostView,
     Need,
@@ -291,7 +292,11 @@ class Scheduler:
         self._io_ops = lists.io_ops
         # The rules, compiled: static ones (those that can remove a host before any claim) and
         # dynamic ones, each in nova's order.
-        self.rules: tuple[Rule, ...] = stages(model.config)
+        self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self._root_classes = frozenset(self.classes)
+        self._card_classes = frozenset(self.cards.columns if self.cards else ())
+        tree = (self._root_classes, self._card_classes) if self.cards is not None else None
+        self.rules: tuple[Rule, ...] = stages(model.config, tree)
         self._static_rules = tuple(
             rule for rule in self.rules if type(rule).host_passes is not Rule.host_passes
         )
@@ -326,9 +331,6 @@ class Scheduler:
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
         # Cards are not in a group's key: a model with cards decides host by host.
-        self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
-        self._root_classes = frozenset(self.classes)
-        self._card_classes = frozenset(self.cards.columns if self.cards else ())
         self._grouped = (
             model.config.host_subset_size == 1 and bool(self.weighers) and self.cards is None
         )
@@ -357,11 +359,26 @@ class Scheduler:
 
     # ----------------------------------------------------------------- preparing
     def _host_view(self, j: int, *, dynamic: bool = False) -> HostView:
+        cards = self._card_views(j)
         if not dynamic:
-            return HostView(self.model.providers[j], {}, self.model.aliases)
+            return HostView(self.model.providers[j], {}, self.model.aliases, cards=cards)
         pci = {key: int(self.pci_free[i, j]) for i, key in enumerate(self.pool_keys)}
         free = {rc: int(self.free[i, j]) for i, rc in enumerate(self.classes)}
-        return HostView(self.model.providers[j], pci, self.model.aliases, free)
+        return HostView(self.model.providers[j], pci, self.model.aliases, free, cards)
+
+    def _card_views(self, j: int) -> tuple[CardView, ...]:
+        table = self.cards
+        if table is None:
+            return ()
+        return tuple(
+            CardView(
+                table.cards[k].name,
+                table.cards[k].capacity,
+                {rc: table.free[k][i] for i, rc in enumerate(table.columns)},
+                table.cards[k].traits,
+            )
+            for k in table.of_host[j]
+        )
 
     def _static_mask(self, k: int, rule: Rule, spec: RequestSpec) -> npt.NDArray[np.bool_]:
         """Rule `k`'s answer for every host, once per rule and request shape."""
@@ -392,7 +409,7 @@ class Scheduler:
             either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         static = np.ones(len(self.names), dtype=bool)
         for k, rule in enumerate(self._static_rules):
-            static &= self._static_mask(k, rule, spec)
+            static &= self._static_mask(k, rule, whole if rule.tree else spec)
         plain: dict[int, int] = {}
         custom: list[tuple[Rule, tuple[Need, ...]]] = []
         for rule in self._dynamic_rules:
@@ -410,8 +427,6 @@ class Scheduler:
         pci_rows = tuple(sorted((at - 1 - width, n) for at, n in plain.items() if at > width))
         rows = np.array([i for i, _ in free_needs], dtype=np.intp)
         amounts = np.array([n for _, n in free_needs], dtype=np.int64)
-        if card is not None and self.cards is not None:
-            static &= self.cards.host_static(card)
         prepared = Prepared(whole, rows, amounts.reshape(-1, 1), static, pci_rows)
         prepared.root = spec
         prepared.card = card
@@ -884,42 +899,25 @@ class Scheduler:
         """
         out: list[Rejection] = []
         spec = request.root
+        whole = request.spec
         for j, name in enumerate(self.names):
             view = self._host_view(j, dynamic=True)
             reason: tuple[str, str] | None = None
             for rule in self._static_rules:
-                if not rule.host_passes(view, spec):
-                    reason = (rule.name, rule.reason(view, spec))
+                asked = whole if rule.tree else spec
+                if not rule.host_passes(view, asked):
+                    reason = (rule.name, rule.reason(view, asked))
                     break
             if reason is None:
-                for k, rule in enumerate(self._dynamic_rules):
-                    why = rule.dynamic_reason(view, spec)
+                for rule in self._dynamic_rules:
+                    asked = whole if rule.tree else spec
+                    why = rule.dynamic_reason(view, asked)
                     if why is not None:
                         reason = (rule.name, why)
                         break
-                    if k == 0:  # Placement's root checks passed: then the tree's cards
-                        reason = self._card_reason(j, request)
-                        if reason is not None:
-                            break
             if reason is not None:
                 out.append(Rejection(name, reason[0], reason[1]))
         return tuple(out)
-
-    def _card_reason(self, j: int, request: Prepared) -> tuple[str, str] | None:
-        """Why no card of host `j` serves `request`'s card part or its classes of either kind."""
-        cards = self.cards
-        if cards is None:
-            return None
-        if request.card is not None and not cards.fits(j, request.card):
-            return CARD_STAGE, cards.reason(j, request.card)
-        for rc, row, amount in request.either:
-            root_free = self._free_cols[j][row]
-            if not cards.either_fits(j, rc, amount, root_free):
-                return (
-                    self.resource_stage,
-                    f"{rc}: {amount} asked, {root_free} free on the root and less on every card",
-                )
-        return None
 
     # ----------------------------------------------------------------- looking
     def host_state(self, j: int) -> HostState:

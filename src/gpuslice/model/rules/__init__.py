@@ -2,13 +2,16 @@
 
 - `base`: what a rule is (static mask, dynamic key columns and `fits`) and what it may read;
 - `placement`: Placement's request filters (allocation candidates, isolated aggregates);
+- `cards`: the tie of a numbered request group to one card (child provider) of the host;
 - `filters`: nova's host filters (the ones modelled, and the passive ones);
 - `weighers`: nova's weighers (raw value per host and its delta under a claim);
 - `normalize`: nova's weight normalisation, written once.
 
-`stages(config)` is the decision's order: Placement (or ResourceFilters before Ocata), isolated
-aggregates when enabled, the enabled filters in their configured order, and `PciClaim` last
-when PciPassthroughFilter is not enabled (the claim on the host then fails instead).
+`stages(config, tree)` is the decision's order: Placement (or ResourceFilters before Ocata),
+then in a cloud with cards (`tree`: the classes roots and cards hold) the card tie and the
+classes of either kind, isolated aggregates when enabled, the enabled filters in their
+configured order, and `PciClaim` last when PciPassthroughFilter is not enabled (the claim on
+the host then fails instead).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gpuslice.errors import InputError
-from gpuslice.model.rules.base import HostView, Layout, Need, Rule
+from gpuslice.model.rules.base import CardView, HostView, Layout, Need, Rule
+from gpuslice.model.rules.cards import OneCard, RootOrCard
 from gpuslice.model.rules.filters import FILTERS, PASSIVE, PassiveFilter, PciClaim
 from gpuslice.model.rules.normalize import bounds, clamp, normalize, scale, weighted_sum
 from gpuslice.model.rules.placement import AllocationCandidates, IsolatedAggregates
@@ -47,9 +51,13 @@ def make_weigher(name: str) -> BaseWeigher:
     return WEIGHERS[name]()
 
 
-def stages(config: SchedulerConfig) -> tuple[Rule, ...]:
+def stages(
+    config: SchedulerConfig, tree: tuple[frozenset[str], frozenset[str]] | None = None
+) -> tuple[Rule, ...]:
     """The rules of one decision, in nova's order (see the module docstring)."""
     out: list[Rule] = [AllocationCandidates("Placement" if config.placement else "ResourceFilters")]
+    if tree is not None:
+        out += [OneCard(*tree), RootOrCard(*tree)]
     if config.isolated_aggregates:
         out.append(IsolatedAggregates())
     out.extend(make_filter(name) for name in config.filters)
@@ -65,11 +73,14 @@ __all__ = [
     "WEIGHERS",
     "AllocationCandidates",
     "BaseWeigher",
+    "CardView",
     "HostState",
     "HostView",
     "IsolatedAggregates",
     "Layout",
     "Need",
+    "OneCard",
+    "RootOrCard",
     "Rule",
     "bounds",
     "clamp",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from gpuslice.model.request import RequestSpec
 
 if TYPE_CHECKING:
+    from gpuslice.model.cards import CardAsk
     from gpuslice.model.cloud import PoolKey, ProviderModel
 
 Need = tuple[int, int]
@@ -29,13 +30,37 @@ Need = tuple[int, int]
 
 
 @dataclass(frozen=True)
+class CardView:
+    """One card of a host as a rule sees it: name, capacity and free amounts, traits."""
+
+    name: str
+    capacity: Mapping[str, int]
+    free: Mapping[str, int]
+    traits: frozenset[str] = frozenset()
+
+    def serves(self, ask: CardAsk) -> bool:
+        """Whether the card can ever serve `ask`: every class held, traits right."""
+        return (
+            all(rc in self.capacity for rc, _ in ask.resources)
+            and ask.required_traits <= self.traits
+            and not ask.forbidden_traits & self.traits
+        )
+
+    def fits(self, ask: CardAsk) -> bool:
+        """Whether the card can serve `ask` now."""
+        return self.serves(ask) and all(self.free.get(rc, 0) >= n for rc, n in ask.resources)
+
+
+@dataclass(frozen=True)
 class HostView:
-    """What a rule may look at: the provider, its free amounts and PCI devices, the aliases."""
+    """What a rule may look at: the provider, its free amounts and PCI devices, the aliases,
+    and the cards (child providers) under it."""
 
     provider: ProviderModel
     pci_free: Mapping[PoolKey, int]
     aliases: Mapping[str, PoolKey]
     free: Mapping[str, int] = field(default_factory=dict)
+    cards: tuple[CardView, ...] = ()
 
     def aggregate_values(self, key: str) -> frozenset[str]:
         """Every value of metadata `key` over the host's aggregates, comma lists split (nova)."""
@@ -64,6 +89,9 @@ class Rule:
 
     name: ClassVar[str] = "Rule"
     dynamic: ClassVar[bool] = False
+    # True for rules on the host's whole tree (cards): they get the whole request; the others
+    # get the part the host's root serves
+    tree: ClassVar[bool] = False
 
     def shape(self, spec: RequestSpec) -> object:
         """What of `spec` the static answer depends on (hashable); by default all of it."""
