@@ -15,10 +15,11 @@ so both choose alike.
 
 from __future__ import annotations
 
+from operator import add, eq, gt, sub
 from typing import Any
 
 from gpuslice.model.groups import Grouping, HostGroup
-from gpuslice.model.rules import Need, Rule, scale, weighted_sum
+from gpuslice.model.rules import Need, Rule, scale
 from gpuslice.model.rules.normalize import lower_bound
 
 
@@ -69,7 +70,7 @@ class GroupView:
         "lo_n",
         "memo",
         "mult",
-        "open",
+        "opens",
         "pos",
         "scores",
         "static_list",
@@ -88,8 +89,8 @@ class GroupView:
         self.custom = custom
         self.floors = floors
         self.mult = mult
-        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
-        self.open = tuple(floor is None for floor in floors)
+        # the weighers without a minval (their lower bound is the candidates' lowest)
+        self.opens = tuple(k for k, floor in enumerate(floors) if floor is None)
         self.epoch = -1
         self.pos = 0
         self.cls_ok: list[bool] = []
@@ -195,9 +196,8 @@ class GroupView:
         memo = self.memo
         hi = self.hi
         lo = self.lo
-        hi_n = self.hi_n
-        lo_n = self.lo_n
-        floors = self.floors
+        opens = self.opens
+        coef = self.coef
         fits = self.fits
         moved = not scores
         best_gone = False
@@ -206,12 +206,6 @@ class GroupView:
         # first, so a bound that a new group shares is not taken for gone.
         gone = [group for added, group in window if not added]
         vanished = set(gone)
-        three = len(hi) == 3
-        if three:
-            h0, h1, h2 = hi
-            l0, l1, l2 = lo
-            c0, c1, c2 = self.coef
-            n0, n1, n2 = self.open
         for added, group in window:
             if not added or group in vanished:
                 continue
@@ -224,37 +218,15 @@ class GroupView:
             if moved:
                 continue
             weights = group.weights
-            if three:
-                a, b, c = weights
-                if (
-                    a > h0
-                    or b > h1
-                    or c > h2
-                    or (n0 and a < l0)
-                    or (n1 and b < l1)
-                    or (n2 and c < l2)
-                ):
-                    moved = True
-                    continue
-                hi_n[0] += a == h0
-                hi_n[1] += b == h1
-                hi_n[2] += c == h2
-                lo_n[0] += a == l0
-                lo_n[1] += b == l1
-                lo_n[2] += c == l2
-                score = c0 * a + c1 * b + c2 * c
-            else:
-                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
-                    if w > h or (floor is None and w < low):
-                        moved = True
-                        break
-                    if w == h:
-                        hi_n[k] += 1
-                    if w == low:
-                        lo_n[k] += 1
-                if moved:
-                    continue
-                score = weighted_sum(self.coef, weights)
+            if any(map(gt, weights, hi)) or any(weights[k] < lo[k] for k in opens):
+                moved = True
+                continue
+            # (counts at a minval bound are kept but never read: that bound does not move)
+            self.hi_n = list(map(add, self.hi_n, map(eq, weights, hi)))
+            self.lo_n = list(map(add, self.lo_n, map(eq, weights, lo)))
+            score = 0.0
+            for c, w in zip(coef, weights):  # noqa: B905 (one weight per weigher)
+                score += c * w
             scores[group] = score
             if score > self.best:
                 self.best = score
@@ -265,41 +237,13 @@ class GroupView:
         for group in gone:
             if scores.pop(group, None) is None or moved:
                 continue
-            if three:
-                a, b, c = group.weights
-                if a == h0:
-                    hi_n[0] -= 1
-                    moved = not hi_n[0]
-                if b == h1:
-                    hi_n[1] -= 1
-                    moved = moved or not hi_n[1]
-                if c == h2:
-                    hi_n[2] -= 1
-                    moved = moved or not hi_n[2]
-                if n0 and a == l0:
-                    lo_n[0] -= 1
-                    moved = moved or not lo_n[0]
-                if n1 and b == l1:
-                    lo_n[1] -= 1
-                    moved = moved or not lo_n[1]
-                if n2 and c == l2:
-                    lo_n[2] -= 1
-                    moved = moved or not lo_n[2]
-            else:
-                for k, (w, h, low, floor) in enumerate(
-                    zip(group.weights, hi, lo, floors, strict=True)
-                ):
-                    if w == h:
-                        hi_n[k] -= 1
-                        if not hi_n[k]:
-                            moved = True
-                            break
-                    if floor is None and w == low:
-                        lo_n[k] -= 1
-                        if not lo_n[k]:
-                            moved = True
-                            break
-            if not moved and group in self.best_groups:
+            weights = group.weights
+            hi_n = self.hi_n = list(map(sub, self.hi_n, map(eq, weights, hi)))
+            lo_n = self.lo_n = list(map(sub, self.lo_n, map(eq, weights, lo)))
+            if 0 in hi_n or any(not lo_n[k] for k in opens):
+                moved = True
+                continue
+            if group in self.best_groups:
                 self.best_groups.remove(group)
                 best_gone = not self.best_groups
         if moved:
