@@ -725,11 +725,18 @@ class Scheduler:
         lists = self._lists
         io = self._io_ops
         grouping = self._grouping
+        # a weigher that reads only I/O weighs every settled host alike: compute it once
+        idle = _HostRow(0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0)
+        same = {
+            k: self.weighers[k].raw(idle)
+            for k in self._settling
+            if self.weighers[k].reads <= {"io_ops"}
+        }
         for j in busy:
             io[j] = 0
             wcol = self._wcols[j]
             for k in self._settling:
-                wcol[k] = self.weighers[k].raw(lists.at(j))
+                wcol[k] = same[k] if k in same else self.weighers[k].raw(lists.at(j))
             if self._grouped:
                 grouping.move(j, (grouping.cls[j], *self._free_cols[j], *self._pci_cols[j], *wcol))
         self._dirty |= busy
