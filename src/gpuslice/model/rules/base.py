@@ -15,7 +15,7 @@ A rule never raises for a host that fails.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -70,6 +70,20 @@ class HostView:
             if raw is not None:
                 values.update(v.strip() for v in raw.split(","))
         return frozenset(values)
+
+
+def needs_of(
+    asked: Iterable[tuple[str, int]], column: Callable[[str], int | None]
+) -> tuple[Need, ...] | None:
+    """(column, amount) for each (name, amount) asked; None when a name has no column (no host
+    has it: none can pass)."""
+    out: list[Need] = []
+    for name, amount in asked:
+        at = column(name)
+        if at is None:
+            return None
+        out.append((at, amount))
+    return tuple(out)
 
 
 class Layout(Protocol):

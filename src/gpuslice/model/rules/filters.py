@@ -8,7 +8,7 @@ resource stage already checks what they check (Ram/Disk/CoreFilter).
 from __future__ import annotations
 
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.rules.base import HostView, Layout, Need, Rule
+from gpuslice.model.rules.base import HostView, Layout, Need, Rule, needs_of
 
 PASSIVE = (
     "RetryFilter",
@@ -137,13 +137,7 @@ class PciPassthroughFilter(Rule):
 
     def needs(self, spec: RequestSpec, layout: Layout) -> tuple[Need, ...] | None:
         """`count` free devices of each alias's pool; None when a pool exists on no host."""
-        out: list[Need] = []
-        for alias, count in spec.pci:
-            column = layout.pool_column(alias)
-            if column is None:
-                return None
-            out.append((column, count))
-        return tuple(out)
+        return needs_of(spec.pci, layout.pool_column)
 
     def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
         """The alias that lacks free devices."""

@@ -15,7 +15,7 @@ every such T.
 from __future__ import annotations
 
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.rules.base import HostView, Layout, Need, Rule
+from gpuslice.model.rules.base import HostView, Layout, Need, Rule, needs_of
 
 
 class AllocationCandidates(Rule):
@@ -61,13 +61,7 @@ class AllocationCandidates(Rule):
 
     def needs(self, spec: RequestSpec, layout: Layout) -> tuple[Need, ...] | None:
         """The free amount of every requested class; None when no provider has a class."""
-        out: list[Need] = []
-        for rc, amount in spec.resources:
-            column = layout.class_column(rc)
-            if column is None:
-                return None
-            out.append((column, amount))
-        return tuple(out)
+        return needs_of(spec.resources, layout.class_column)
 
     def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
         """The first class with less free than asked."""
