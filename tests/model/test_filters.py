@@ -221,3 +221,17 @@ def test_a_new_dynamic_rule_is_one_class_and_decides_what_explain_shows(
         assert s.names[second.provider] == "tight"
         assert s.schedule(request) is None
         assert {r.host for r in s.explain(request)} == {"roomy", "tight"}
+
+
+def test_isolated_numbered_groups_need_providers_of_their_own() -> None:
+    """Placement: with group_policy=isolate each numbered group comes from its own provider; a
+    host that is one provider cannot give two (with `none` it gives both)."""
+    s = Scheduler(from_plan(plan([provider("h", extra={"CUSTOM_A": Inventory(4)})])))
+    specs = {"resources1__CUSTOM_A": "1", "resources2__CUSTOM_A": "1"}
+    isolate = s.prepare(request_from_flavor(flavor("i", group_policy="isolate", **specs)))
+    shared = s.prepare(request_from_flavor(flavor("n", group_policy="none", **specs)))
+    assert [str(r) for r in s.explain(isolate)] == [
+        "h: removed by Placement (group_policy=isolate asks 2 numbered groups of 2 providers)"
+    ]
+    assert s.schedule(isolate) is None
+    assert s.schedule(shared) is not None

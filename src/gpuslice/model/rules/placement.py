@@ -5,6 +5,8 @@ Ocata nova's RamFilter/DiskFilter/CoreFilter made the same sums; that stage is t
 `ResourceFilters`):
 - static: the provider has inventory of every requested class, `min_unit <= amount <=
   max_unit` and `amount % step_size == 0`; every required trait present, no forbidden trait;
+  with `group_policy=isolate` two numbered groups need two providers, which a host of one
+  provider (no cards) does not have;
 - dynamic: `used + amount <= capacity` for every class (the free amount reaches the amount).
 
 `IsolatedAggregates` is nova's `enable_isolated_aggregate_filtering` prefilter: a provider in
@@ -28,8 +30,10 @@ class AllocationCandidates(Rule):
         self.name = name  # type: ignore[misc]
 
     def shape(self, spec: RequestSpec) -> object:
-        """Amounts and traits matter; the flavor's name and aggregate keys do not."""
-        return (spec.resources, spec.required_traits, spec.forbidden_traits)
+        """Amounts, traits and isolated groups matter; the flavor's name and aggregate keys do
+        not."""
+        isolated = spec.group_policy == "isolate" and len(spec.numbered) > 1
+        return (spec.resources, spec.required_traits, spec.forbidden_traits, isolated)
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Inventory, units and traits (see the module docstring)."""
@@ -50,6 +54,9 @@ class AllocationCandidates(Rule):
         present = spec.forbidden_traits & provider.traits
         if present:
             return f"has forbidden trait {', '.join(sorted(present))}"
+        numbered = len(spec.numbered)
+        if spec.group_policy == "isolate" and numbered > 1 and not host.cards:
+            return f"group_policy=isolate asks {numbered} numbered groups of {numbered} providers"
         for rc, amount in spec.resources:
             lo, hi = provider.min_unit[rc], provider.max_unit[rc]
             step = max(1, provider.step_size[rc])
