@@ -376,10 +376,18 @@ def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
     """The host's GPUs, each with the device type the fake libvirt gives it.
 
     A GPU's own (discovered or stated) type, else its model's, else type-PCI. type-VF GPUs are
-    refused: the fake host would need their physical function too, which the fleet lacks.
+    refused: the fake host would need their physical function too, which the fleet lacks; so
+    are cards whose vGPU type sits on their virtual functions (`vgpu_on: vfs`).
     """
     out: list[GpuDevice] = []
     for gpu in host.gpus:
+        spec = fleet.model_of(gpu).vgpu
+        if spec is not None and spec.on == "vfs":
+            msg = (
+                f"{host.name}: GPU {gpu.address} offers its vGPU type on its virtual functions "
+                "(vgpu_on: vfs); verify's fake host offers mdev types on whole cards only"
+            )
+            raise InputError(msg, field="--host")
         device_type = gpu.device_type or fleet.model_of(gpu).device_type or "type-PCI"
         if device_type == "type-VF":
             msg = (
