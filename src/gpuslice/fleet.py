@@ -120,6 +120,9 @@ class GpuModel:
     device_type: DeviceType | None = None
     flavors: tuple[GpuFlavor, ...] = ()
     vgpu: VgpuSpec | None = None
+    # The GPUs are SR-IOV virtual functions bound to the vendor's vfio variant driver (NVIDIA
+    # vGPU 17+ on Ada/Hopper): each is one vGPU, passed through with device_spec managed=no.
+    vfio_variant: bool = False
 
     @property
     def mode(self) -> GpuMode:

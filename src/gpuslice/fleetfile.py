@@ -115,6 +115,7 @@ class GpuModelIn(_Strict):
     mdev_type: Annotated[str, Field(pattern=_MDEV_TYPE, max_length=MAX_NAME)] | None = None
     vgpus_per_gpu: Positive | None = None
     vgpu_on: Literal["card", "vfs"] | None = None
+    vfio_variant: bool = False
 
 
 class GpuIn(_Strict):
@@ -245,6 +246,7 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
     models = _models(raw, default_slice, hosts, located)
     models = _with_device_types(models, hosts, located, listed=len(raw.gpu_models))
     _check_vfs(raw, models, hosts, located)
+    _check_vfio_variant(models, located)
     return Fleet(
         release=release,
         strategy=strategy,
@@ -485,6 +487,7 @@ def _models(
             device_type=m.device_type,
             flavors=menu,
             vgpu=vgpu,
+            vfio_variant=m.vfio_variant,
         )
         for earlier in models:
             clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
@@ -738,6 +741,32 @@ def _vgpu_spec(
                 )
         menu.append(VgpuFlavor(f.name, vgpus))
     return VgpuSpec(raw.mdev_type, per_gpu, tuple(sorted(menu, key=lambda f: f.vgpus)), on)
+
+
+def _check_vfio_variant(models: tuple[GpuModel, ...], located: LocatedYaml) -> None:
+    """`vfio_variant: true` is for a passthrough model whose GPUs are virtual functions.
+
+    Rules: the model passes its functions through (no `mode: vgpu`: the VFs carry their vGPU
+    type already, set through the vendor's sysfs, not mdev); nova sees them as type-VF.
+    """
+    for index, model in enumerate(models):
+        if not model.vfio_variant:
+            continue
+        where = ("gpu_models", index, "vfio_variant")
+        if model.vgpu is not None:
+            msg = (
+                "vfio_variant: true is for virtual functions passed through whole (each VF "
+                "already one vGPU, its type set through the vendor's sysfs); a model in mode: "
+                "vgpu is cut into mdevs. Remove one of them"
+            )
+            raise located.error(where, msg)
+        if model.device_type != "type-VF":
+            msg = (
+                f"vfio_variant: true is for virtual functions, but {model.alias}'s GPUs are "
+                f"{model.device_type or 'of unknown type'}; list the VFs under gpus: and set "
+                "device_type: type-VF"
+            )
+            raise located.error(where, msg)
 
 
 def _check_vfs(

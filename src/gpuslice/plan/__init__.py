@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, StrategyName
-from gpuslice.plan.common import check_pci_in_placement
+from gpuslice.plan.common import check_pci_in_placement, check_vfio_variant
 from gpuslice.plan.placement import plan_placement
 from gpuslice.plan.quota import check_unified_limits
 from gpuslice.plan.shared_host import plan_shared_host
@@ -36,6 +36,7 @@ def make_plan(fleet: Fleet, strategy: StrategyName | str | None = None) -> Plan:
     """
     name = strategy or fleet.strategy
     check_pci_in_placement(fleet)
+    check_vfio_variant(fleet)
     check_unified_limits(fleet)
     if name == "auto":
         name = choose_strategy(fleet)

@@ -27,7 +27,7 @@ from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan
 from gpuslice.releasecheck.extra_specs import Validate
 from gpuslice.releasecheck.options import DynamicGroup, OptSpec, Registry, parse_quietly
-from gpuslice.releasecheck.pci import AliasSchema, alias_problem
+from gpuslice.releasecheck.pci import AliasSchema, alias_problem, spec_problem
 from gpuslice.releasecheck.schema import ProviderSchema, schema_errors
 from gpuslice.releases import Release
 from gpuslice.render.tree import CLOUD_OBJECTS, render_files
@@ -65,6 +65,8 @@ class ReleaseSource:
     validate: Validate | None
     filters: frozenset[str]
     alias: AliasSchema | None = None
+    # The device_spec tags the release acts on (`pci.device_spec_tags`).
+    spec_tags: frozenset[str] = frozenset()
 
 
 def filter_classes(sources: Mapping[str, str]) -> frozenset[str]:
@@ -151,6 +153,40 @@ hosts:
 """
 
 
+# SR-IOV vGPU through the vendor's vfio variant driver: four L40S VFs, each one vGPU, passed
+# through with device_spec managed=no (nova 2025.1+).
+VARIANT_FLEET = """\
+release: {number}
+strategy: {strategy}
+slice: {{vcpus: 4, memory_mb: 16384, disk_gb: 40}}
+controllers: [ctl1]
+gpu_models:
+  - vendor_id: "10de"
+    product_id: "26b5"
+    alias: l40s-vgpu
+    device_type: type-VF
+    vfio_variant: true
+    flavors: [{{name: v1.l40s, gpus: 1}}, {{name: v2.l40s, gpus: 2}}]
+hosts:
+  - name: vf-01
+    cpus: 64
+    memory_mb: 524288
+    disk_gb: 1920
+    gpus:
+{gpus}
+"""
+
+
+def variant_fleet(number: int, strategy: str) -> Fleet:
+    """`VARIANT_FLEET` for one release and strategy."""
+    gpus = "\n".join(
+        f'      - {{address: "0000:ca:00.{n}", vendor_id: "10de", product_id: "26b5"}}'
+        for n in range(4, 8)
+    )
+    text = VARIANT_FLEET.format(number=number, strategy=strategy, gpus=gpus)
+    return parse_fleet(text, source="<release matrix vfio variant>", base_dir=Path())
+
+
 def vgpu_fleet(number: int, strategy: str, on: str, slices: str) -> Fleet:
     """`VGPU_FLEET` for one release and strategy, its A10 types on the cards or on 4 VFs each."""
 
@@ -168,7 +204,8 @@ def vgpu_fleet(number: int, strategy: str, on: str, slices: str) -> Fleet:
 def cases(release: Release) -> Iterator[tuple[str, Fleet]]:
     """Every combination of the matrix for `release`, labelled: the passthrough fleet per
     strategy, CPU mode and PCI-in-Placement; the vGPU fleet per strategy, vGPU placement
-    (card, VFs) and, under placement, per-card or pooled slices."""
+    (card, VFs) and, under placement, per-card or pooled slices; the vfio-variant VF fleet per
+    strategy."""
     pci_modes = (False, True) if release.has("pci_report_in_placement") else (False,)
     strategies = [s for s in STRATEGIES if s != "auto"]
     for strategy in strategies:
@@ -184,6 +221,7 @@ def cases(release: Release) -> Iterator[tuple[str, Fleet]]:
                     yield label, vgpu_fleet(release.number, strategy, on, slices)
                 except InputError:
                     continue  # a fleet the loader refuses for this release is not rendered
+        yield f"{release.number} {strategy} vfio-variant", variant_fleet(release.number, strategy)
 
 
 def check_release(source: ReleaseSource) -> tuple[list[Check], int]:
@@ -307,6 +345,11 @@ def value_problem(opt: OptSpec, values: list[str], source: ReleaseSource) -> str
             problem = alias_problem(value, source.alias)
             if problem:
                 return problem
+    if opt.name in ("device_spec", "passthrough_whitelist", "pci_passthrough_whitelist"):
+        for value in values:
+            problem = spec_problem(value, source.spec_tags)
+            if problem:
+                return problem
     if opt.name == "device_addresses":
         bad = [a for a in values[0].split(",") if not _PCI_ADDRESS.fullmatch(a.strip())]
         if bad:
@@ -407,6 +450,14 @@ def check_facts(source: ReleaseSource) -> list[Check]:
         )
     )
     checks.extend(_mdev_facts(source, case))
+    managed = "managed" in source.spec_tags
+    checks.append(
+        Check(
+            case,
+            f"device_spec_managed = {managed}",
+            None if managed == release.has("device_spec_managed") else "table differs",
+        )
+    )
     filters = registry.options.get((section, name))
     default = tuple(filters.default) if filters and isinstance(filters.default, list) else None
     wanted = tuple(release.fact("default_filters"))
