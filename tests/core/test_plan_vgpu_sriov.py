@@ -234,11 +234,3 @@ def test_a_card_only_in_an_lspci_capture_is_refused(tmp_path: Path) -> None:
             base_dir=tmp_path,
         )
     assert "hosts.1.lspci" in str(caught.value)
-
-
-def test_verify_says_its_fake_host_has_no_vgpu_types_on_vfs() -> None:
-    from gpuslice.twin.verify import gpus_as_nova_sees_them
-
-    loaded = fleet()
-    with pytest.raises(InputError, match="vgpu_on: vfs"):
-        gpus_as_nova_sees_them(loaded, loaded.hosts[0])

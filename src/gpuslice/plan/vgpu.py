@@ -228,20 +228,29 @@ def card_providers(
     virtual functions in use), by nova's name: VGPU (nova's) and, where provider.yaml adds
     them, the slice it holds (`with_slice`) and its model's trait."""
     out = []
-    for gpu in fleet.vgpu_gpus(host):
+    for gpu, address in vgpu_parents(fleet, host):
         model = fleet.model_of(gpu)
-        assert model.vgpu is not None
         inventory = parent_inventory(model)
-        for address in mdev_parents(host, gpu, model.vgpu):
-            out.append(
-                Provider(
-                    provider_name(host, address),
-                    host.name,
-                    inventory if with_slice else {VGPU: inventory[VGPU]},
-                    (vgpu_trait(model),) if with_trait else (),
-                    (gpu,),
-                )
+        out.append(
+            Provider(
+                provider_name(host, address),
+                host.name,
+                inventory if with_slice else {VGPU: inventory[VGPU]},
+                (vgpu_trait(model),) if with_trait else (),
+                (gpu,),
             )
+        )
+    return tuple(out)
+
+
+def vgpu_parents(fleet: Fleet, host: Host) -> tuple[tuple[GpuDevice, str], ...]:
+    """(card, address) of every function of the host's vGPU cards that nova creates vGPUs
+    on (`mdev_parents`), in card order."""
+    out: list[tuple[GpuDevice, str]] = []
+    for gpu in fleet.vgpu_gpus(host):
+        spec = fleet.model_of(gpu).vgpu
+        assert spec is not None
+        out.extend((gpu, address) for address in mdev_parents(host, gpu, spec))
     return tuple(out)
 
 
