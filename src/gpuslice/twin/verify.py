@@ -376,12 +376,12 @@ def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
     """The host's GPUs, each with the device type the fake libvirt gives it.
 
     A GPU's own (discovered or stated) type, else its model's, else type-PCI. type-VF GPUs are
-    refused: the fake host would need their physical function too, which the fleet lacks.
+    refused, but for `vfio_variant` models (the fake host then adds each VF's card as its PF).
     """
     out: list[GpuDevice] = []
     for gpu in host.gpus:
         device_type = gpu.device_type or fleet.model_of(gpu).device_type or "type-PCI"
-        if device_type == "type-VF":
+        if device_type == "type-VF" and not fleet.model_of(gpu).vfio_variant:
             msg = (
                 f"{host.name}: GPU {gpu.address} is a virtual function (type-VF); verify "
                 "models whole GPUs (type-PCI and type-PF) only"
