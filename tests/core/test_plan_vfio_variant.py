@@ -86,6 +86,7 @@ def test_each_vf_holds_one_pooled_slice_like_a_passed_through_gpu() -> None:
     # 4 VFs x 4 vCPUs + the K40c's 4; 5 slices of 16 GiB.
     assert conf["DEFAULT", "reserved_host_cpus"] == str(5 * 4)
     assert conf["DEFAULT", "reserved_host_memory_mb"] == str(1024 + 5 * 16384)
+    assert any(n.topic == "vgpu-vfio-variant" and "managed: no" in n.text for n in plan.notes)
     v2 = next(f for f in plan.cloud.flavors if f.name == "v2.l40s")
     assert v2.extra_specs["pci_passthrough:alias"] == "l40s-vgpu:2"
 

@@ -234,3 +234,15 @@ def test_a_card_only_in_an_lspci_capture_is_refused(tmp_path: Path) -> None:
             base_dir=tmp_path,
         )
     assert "hosts.1.lspci" in str(caught.value)
+
+
+def test_the_example_fleet_plans_both_kinds_of_sriov_vgpu() -> None:
+    from gpuslice.fleetfile import load_fleet
+    from gpuslice.render.tree import render_files
+
+    example = Path(__file__).parents[2] / "examples" / "vgpu-sriov" / "fleet.yaml"
+    plan = make_plan(load_fleet(example))
+    files = render_files(plan)
+    assert "device_addresses = 0000:17:00.4,0000:17:00.5" in files["sriov-01/etc/nova/nova.conf"]
+    assert files["vf-01/etc/nova/nova.conf"].count('"managed": "no"') == 4
+    assert {n.topic for n in plan.notes} >= {"vgpu-sriov", "vgpu-vfio-variant"}

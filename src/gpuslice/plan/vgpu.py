@@ -372,10 +372,10 @@ def vgpu_traits(fleet: Fleet) -> tuple[str, ...]:
 
 
 def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
-    """What the operator must know about the plan's vGPU cards (none without vGPU models)."""
+    """What the operator must know about the plan's vGPU cards and vGPU VFs (none without)."""
+    notes: list[Note] = [_variant_note(m) for m in fleet.used_models if m.vfio_variant]
     if not fleet.vgpu_models:
-        return ()
-    notes: list[Note] = []
+        return tuple(notes)
     if is_tied(fleet, strategy):
         notes.append(
             Note(
@@ -475,3 +475,15 @@ def _vf_notes(fleet: Fleet, model: GpuModel) -> list[Note]:
             )
         )
     return notes
+
+
+def _variant_note(model: GpuModel) -> Note:
+    """What the operator must know about VFs passed through by a vendor vfio variant driver."""
+    return Note(
+        "vgpu-vfio-variant",
+        f"GPU model {model.alias}: each listed VF is one vGPU, its type set through the "
+        "vendor's sysfs before nova starts, on the vendor's vfio variant driver; device_spec "
+        "names each VF with managed: no, so libvirt does not rebind it to vfio-pci, and the "
+        "VFs are not bound to vfio-pci by modprobe. Each VF holds one slice, pooled on the host "
+        "(passthrough cannot be tied to its device)",
+    )
