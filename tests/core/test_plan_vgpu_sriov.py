@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -11,7 +10,8 @@ from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet
 from gpuslice.fleetfile import parse_fleet
 from gpuslice.plan import make_plan
-from gpuslice.plan.types import NOVA_CONF, PROVIDER_YAML, Plan
+from tests.core.test_plan_vgpu import fleet as vgpu_fleet
+from tests.core.test_plan_vgpu import options, provider_yaml
 
 VFS_17 = ", ".join(f'"17:00.{n}"' for n in range(4, 8)) + ', "17:01.0"'
 VFS_65 = ", ".join(f'"65:00.{n}"' for n in range(4, 8))
@@ -46,17 +46,7 @@ hosts:
 
 
 def fleet(release: str = "2025.1", strategy: str = "placement", text: str = FLEET) -> Fleet:
-    return parse_fleet(
-        text.format(release=release, strategy=strategy), source="f.yaml", base_dir=Path()
-    )
-
-
-def options(plan: Plan, node: str) -> dict[tuple[str, str], Any]:
-    return {(o.section, o.name): o.value for o in plan.node(node).options if o.path == NOVA_CONF}
-
-
-def provider_yaml(plan: Plan, node: str) -> dict[str, Any]:
-    return dict(next(d.content for d in plan.node(node).documents if d.path == PROVIDER_YAML))
+    return vgpu_fleet(release, strategy, text)
 
 
 def used_vfs(card: str) -> list[str]:
