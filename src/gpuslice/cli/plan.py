@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gpuslice.cli.common import click_echo, console, print_json
 from gpuslice.cpuset import format_cpuset
+from gpuslice.fleet import STRATEGIES
 from gpuslice.fleetfile import load_fleet
 from gpuslice.plan import make_plan
 from gpuslice.plan.serialize import plan_data
@@ -19,7 +20,7 @@ from gpuslice.plan.types import HostPlan, NodePlan, Plan
 
 # Past this many hosts the hosts table is printed as plain aligned text (bench/bench_plan.py).
 PLAIN_ROWS = 200
-STRATEGY_CHOICES = click.Choice(["none", "weigher", "dedicated", "split", "placement", "auto"])
+STRATEGY_CHOICES = click.Choice(list(STRATEGIES))
 
 
 @click.command("plan")

@@ -14,16 +14,19 @@ from gpuslice.errors import InputError
 from gpuslice.fleet import AllocationRatios, Fleet, GpuFlavor, GpuModel, Host, SliceSpec
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.inventory.sriov import settle_commands
+from gpuslice.plan.slicing import host_reserve, host_total
 from gpuslice.plan.types import (
     NOVA_CONF,
     VFIO_MODPROBE,
     Aggregate,
     Document,
     Flavor,
+    HostPlan,
     Inventory,
     Note,
     Option,
     PciAlias,
+    Provider,
     Resources,
 )
 
@@ -333,6 +336,28 @@ def standard_inventory(
         "MEMORY_MB": Inventory(total.memory_mb, reserved.memory_mb, allocation_ratio=ratios.ram),
         "DISK_GB": Inventory(total.disk_gb, reserved.disk_gb, allocation_ratio=ratios.disk),
     }
+
+
+def plain_host_plan(fleet: Fleet, host: Host) -> HostPlan:
+    """A host without GPUs under any strategy: one provider, nothing held back, no file.
+
+    gpuslice renders no config for it, so its inventory follows `standard_inventory`'s rule for
+    hosts it does not render (the release's initial ratios unless the fleet states its own);
+    its reserve is the fleet's `host_reserve`, whose default is nova's (512 MB, no CPU or disk).
+    """
+    total = host_total(host)
+    reserve = host_reserve(fleet)
+    inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
+    return HostPlan(
+        host,
+        total,
+        reserve,
+        total - reserve,
+        Resources(),
+        host.cpus,
+        (),
+        (Provider(host.name, host.name, inventories),),
+    )
 
 
 SpecsOf = Callable[[SliceSpec], Mapping[str, str]]

@@ -26,10 +26,10 @@ from gpuslice.plan.common import (
     gpu_flavors,
     passthrough_option,
     pci_in_placement_scheduling,
+    plain_host_plan,
     ratio_options,
     reserve_options,
     scheduler_filters,
-    standard_inventory,
     vfio_bound,
     vfio_document,
 )
@@ -50,6 +50,7 @@ from gpuslice.plan.types import (
     Inventory,
     Note,
     Plan,
+    Promise,
     Provider,
     Resources,
     SchedulerSettings,
@@ -67,18 +68,9 @@ from gpuslice.plan.vgpu import (
 __all__ = ["GPU_DISK", "GPU_MEMORY", "GPU_VCPU", "plan_placement"]
 
 
-def plan_placement(fleet: Fleet) -> Plan:
-    """Plan the placement strategy; needs provider.yaml (Victoria, 22) and, for dedicated CPUs,
-    cpu_dedicated_set (Train, 20)."""
-    release = fleet.release
-    if not release.has("provider_yaml"):
-        msg = (
-            f"strategy placement needs custom inventory from provider.yaml, which nova reads "
-            f"from Victoria (22); {release} has none. Use "
-            + ("split" if not release.has("placement_mandatory") else "dedicated")
-            + " on this release"
-        )
-        raise InputError(msg, source=fleet.source, field="strategy")
+def plan_placement(fleet: Fleet, promise: Promise) -> Plan:
+    """Plan the placement strategy (the strategy refuses it before Victoria, 22: no
+    provider.yaml)."""
     dedicated = fleet.cpu_mode == "dedicated"
     host_plans: list[HostPlan] = []
     host_files: dict[str, NodeFiles] = {}
@@ -117,7 +109,7 @@ def plan_placement(fleet: Fleet) -> Plan:
     return assemble(
         fleet,
         "placement",
-        "holds",
+        promise,
         tuple(host_plans),
         host_files,
         controllers,
@@ -154,17 +146,7 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     total = host_total(host)
     reserve = host_reserve(fleet)
     if not host.is_gpu_host:
-        standard = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
-        return HostPlan(
-            host,
-            total,
-            reserve,
-            total - reserve,
-            Resources(),
-            host.cpus,
-            (),
-            (Provider(host.name, host.name, standard),),
-        ), None
+        return plain_host_plan(fleet, host), None
     held = slices_of(fleet, host)
     check_fits(fleet, host, held)
     # The root offers back the passthrough GPUs' slices and every slice's disk; vGPU cards'

@@ -7,7 +7,6 @@ scheduler settings, traits and aggregate metadata; the hosts look the same.
 
 from __future__ import annotations
 
-from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan.assemble import assemble, controller_files
 from gpuslice.plan.common import (
@@ -19,6 +18,7 @@ from gpuslice.plan.common import (
     gpu_flavors,
     passthrough_option,
     pci_in_placement_scheduling,
+    plain_host_plan,
     ratio_options,
     reserve_options,
     scheduler_filters,
@@ -45,20 +45,14 @@ from gpuslice.plan.vgpu import card_providers, mdev_options, vgpu_flavors, vgpu_
 WEIGHER_MULTIPLIER = 10.0
 
 
-def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
-    """Plan `none`, `weigher` or `dedicated` for `fleet`.
+def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy, promise: Promise) -> Plan:
+    """Plan `none`, `weigher` or `dedicated` for `fleet` (the release guard is the strategy's).
 
-    Rules: `weigher` needs PCIWeigher (Pike+); `dedicated` uses isolated aggregates from Train
-    and AggregateTypeAffinityFilter before. Nothing is held back, so the general part is the host
-    less its reserve; under `dedicated` a GPU host serves GPU flavors alone.
+    Rules: `dedicated` uses isolated aggregates from Train and AggregateTypeAffinityFilter
+    before. Nothing is held back, so the general part is the host less its reserve; under
+    `dedicated` a GPU host serves GPU flavors alone.
     """
     release = fleet.release
-    if strategy == "weigher" and not release.has("pci_weigher"):
-        msg = (
-            f"strategy weigher needs PCIWeigher, which nova has from Pike (16); "
-            f"{release} does not. Use split (Newton) or dedicated"
-        )
-        raise InputError(msg, source=fleet.source, field="strategy")
     isolated = strategy == "dedicated" and release.has("isolated_aggregates")
     type_affinity = strategy == "dedicated" and not isolated
     traits_by_yaml = isolated and release.has("provider_yaml")
@@ -144,7 +138,7 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
     return assemble(
         fleet,
         strategy,
-        _promise(strategy),
+        promise,
         tuple(host_plans),
         host_files,
         controllers,
@@ -155,12 +149,14 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy) -> Plan:
 
 
 def _host_plan(fleet: Fleet, host: Host, strategy: ConcreteStrategy) -> HostPlan:
+    if not host.is_gpu_host:
+        return plain_host_plan(fleet, host)
     total = host_total(host)
     reserve = host_reserve(fleet)
-    inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=host.is_gpu_host)
-    traits = (GPU_TRAIT,) if strategy == "dedicated" and host.is_gpu_host else ()
+    inventories = standard_inventory(fleet, total.vcpus, reserve, total)
+    traits = (GPU_TRAIT,) if strategy == "dedicated" else ()
     provider = Provider(host.name, host.name, inventories, traits, host.gpus)
-    if strategy == "dedicated" and host.is_gpu_host:
+    if strategy == "dedicated":
         # The whole host serves GPU flavors: its slices are what GPU VMs use, the rest is idle.
         general = Resources()
         gpu_slice = total - reserve
@@ -175,10 +171,6 @@ def _pci_multiplier(fleet: Fleet, strategy: ConcreteStrategy) -> float | None:
     if not fleet.release.has("pci_weigher"):
         return None
     return WEIGHER_MULTIPLIER if strategy == "weigher" else 1.0
-
-
-def _promise(strategy: ConcreteStrategy) -> Promise:
-    return {"none": "broken", "weigher": "soft"}.get(strategy, "holds")  # type: ignore[return-value]
 
 
 def _trait_document() -> Document:

@@ -21,10 +21,10 @@ from gpuslice.plan.common import (
     gpu_flavors,
     passthrough_option,
     pci_in_placement_scheduling,
+    plain_host_plan,
     ratio_options,
     reserve_options,
     scheduler_filters,
-    standard_inventory,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -45,6 +45,7 @@ from gpuslice.plan.types import (
     Inventory,
     Note,
     Plan,
+    Promise,
     Provider,
     Resources,
     SchedulerSettings,
@@ -112,31 +113,15 @@ def check_service_hosts(fleet: Fleet) -> None:
         taken[service.casefold()] = f"the GPU service of {host.name}"
 
 
-def plan_split(fleet: Fleet) -> Plan:
-    """Plan the split strategy. Refused after Newton, where Placement breaks it (see above)."""
-    if fleet.release.has("placement_mandatory"):
-        raise InputError(split_refusal(fleet), source=fleet.source, field="strategy")
+def plan_split(fleet: Fleet, promise: Promise) -> Plan:
+    """Plan the split strategy (the strategy refuses it after Newton: `split_refusal`)."""
     check_service_hosts(fleet)
     host_plans: list[HostPlan] = []
     host_files: dict[str, NodeFiles] = {}
     service_hosts: dict[str, str] = {}
     for host in fleet.hosts:
         if not host.is_gpu_host:
-            total = host_total(host)
-            reserve = host_reserve(fleet)
-            inventories = standard_inventory(fleet, total.vcpus, reserve, total, rendered=False)
-            host_plans.append(
-                HostPlan(
-                    host,
-                    total,
-                    reserve,
-                    total - reserve,
-                    Resources(),
-                    host.cpus,
-                    (),
-                    (Provider(host.name, host.name, inventories),),
-                )
-            )
+            host_plans.append(plain_host_plan(fleet, host))
             continue
         plan, files = _split_host(fleet, host)
         host_plans.append(plan)
@@ -182,7 +167,7 @@ def plan_split(fleet: Fleet) -> Plan:
         ),
     )
     return assemble(
-        fleet, "split", "holds", tuple(host_plans), host_files, controllers, scheduler, cloud, notes
+        fleet, "split", promise, tuple(host_plans), host_files, controllers, scheduler, cloud, notes
     )
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet
-from gpuslice.plan import make_plan
+from gpuslice.plan import STRATEGIES, make_plan
 from gpuslice.plan.types import Plan
 from gpuslice.sim.engine import Capacity, Progress, StrategyResult, capacities, run
 from gpuslice.sim.workload import GpuChoice, SyntheticSpec, Workload, generate
 
-ALL_STRATEGIES = ("none", "weigher", "dedicated", "split", "placement")
+ALL_STRATEGIES: tuple[str, ...] = tuple(STRATEGIES)
 
 
 @dataclass(frozen=True)
