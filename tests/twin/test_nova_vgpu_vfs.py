@@ -44,3 +44,18 @@ def test_each_vf_is_a_provider_with_one_vgpu_and_its_slice_and_vms_stay_tied(
     )
     # The fifth VF listed for 17:00.0 is not in device_addresses: nova made no provider for it.
     assert not [r for r in report["rows"] if "0000_17_01_0" in r["seen"] + r["step"]]
+
+
+@pytest.mark.parametrize("host", ["sriov-01", "vf-01"])
+def test_the_example_fleets_sriov_vgpu_hosts_keep_the_promise(
+    capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "vgpu-sriov" / "fleet.yaml"
+    code, report = verify_json(capsys, str(example), "--host", host)
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    if host == "sriov-01":
+        per_vf = row(report, host, "ordinary first: vGPUs per card")["seen"]
+        assert per_vf.count(" 1") == 8
+    else:
+        vm = row(report, host, "ordinary first: GPU VM 4 of 4")["seen"]
+        assert vm.endswith(", managed=no")
