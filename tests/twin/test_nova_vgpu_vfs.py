@@ -59,3 +59,19 @@ def test_the_example_fleets_sriov_vgpu_hosts_keep_the_promise(
     else:
         vm = row(report, host, "ordinary first: GPU VM 4 of 4")["seen"]
         assert vm.endswith(", managed=no")
+
+
+def test_pooled_slices_on_vfs_boot_with_the_slice_on_the_root(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = FLEET.read_text(encoding="utf-8").replace(
+        "strategy: placement\n", "strategy: placement\nvgpu_slices: pooled\n"
+    )
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(text, encoding="utf-8")
+    code, report = verify_json(capsys, str(fleet))
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    seen = row(report, "vgpu1", "ordinary first: v1.a10 VM 1 of 8")["seen"]
+    assert seen.endswith("; slice on vgpu1.example.org (pooled)")
+    largest = row(report, "vgpu1", "ordinary first: v2.a10 VM after deleting 2 1-vGPU VMs")
+    assert largest["seen"] == "ACTIVE, 2 mdev in guest XML; VGPU on 2 provider(s) (1, 1)"
