@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet
@@ -236,3 +238,46 @@ def test_the_example_fleet_plans_both_kinds_of_sriov_vgpu() -> None:
     assert "device_addresses = 0000:17:00.4,0000:17:00.5" in files["sriov-01/etc/nova/nova.conf"]
     assert files["vf-01/etc/nova/nova.conf"].count('"managed": "no"') == 4
     assert {n.topic for n in plan.notes} >= {"vgpu-sriov", "vgpu-vfio-variant"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    per_card=st.integers(min_value=1, max_value=6),
+    extra=st.integers(min_value=0, max_value=2),
+    cards=st.integers(min_value=1, max_value=3),
+)
+def test_vf_providers_hold_each_card_s_slice_and_the_root_withholds_it(
+    per_card: int, extra: int, cards: int
+) -> None:
+    """Whatever the card count, vGPUs per card and extra listed VFs: one provider per used VF,
+    each with one vGPU and one slice; together a card's slice; the root withholds all."""
+    gpus = "\n".join(
+        f'      - {{{{address: "{0x17 + c:02x}:00.0", vendor_id: "10de", product_id: "2236", '
+        "vfs: ["
+        + ", ".join(f'"{0x17 + c:02x}:{1 + n // 8:02x}.{n % 8}"' for n in range(per_card + extra))
+        + "]}}"
+        for c in range(cards)
+    )
+    text = FLEET.replace("vgpus_per_gpu: 4", f"vgpus_per_gpu: {per_card}")
+    text = text.replace("cpus: 32\n    memory_mb: 131072", "cpus: 64\n    memory_mb: 262144", 1)
+    largest_flavor = (
+        f"{{{{name: vmax.a10, vgpus: {per_card}}}}}" if per_card > 1 else "{{name: v1.a10}}"
+    )
+    text = text.replace("{{name: v1.a10, vgpus: 1}}, {{name: v2.a10, vgpus: 2}}", largest_flavor)
+    if per_card > 1:
+        text = text.replace("[" + largest_flavor, "[{{name: v1.a10, vgpus: 1}}, " + largest_flavor)
+    start = text.index("    gpus:\n") + len("    gpus:\n")
+    end = text.index("  - {{name: plain")
+    text = text[:start] + gpus + "\n" + text[end:]
+    plan = make_plan(fleet(text=text))
+    vf_providers = plan.hosts[0].vgpu_cards
+    assert len(vf_providers) == cards * per_card
+    assert all(p.inventories["VGPU"].total == 1 for p in vf_providers)
+    assert sum(p.inventories["CUSTOM_GPU_VCPU"].total for p in vf_providers) == cards * per_card * 2
+    conf = options(plan, "vg1")
+    assert len(conf["mdev_nvidia-592", "device_addresses"].split(",")) == cards * per_card
+    assert conf["DEFAULT", "reserved_host_cpus"] == str(cards * per_card * 2)
+    largest = dict(plan.cloud.flavors[-1].extra_specs)
+    groups = [k for k in largest if k.endswith(":VGPU")]
+    assert len(groups) == per_card
+    assert ("group_policy" in largest) == (per_card > 1)
