@@ -244,12 +244,20 @@ def test_the_example_fleet_mixes_vgpu_cards_and_a_pooled_passthrough_gpu() -> No
     assert vgpu01 == "vgpu-01.example.org_pci_0000_17_00_0"
 
 
-def test_the_embedded_model_refuses_vgpu_fleets_with_the_reason() -> None:
+def test_the_embedded_model_has_each_card_with_its_slice_under_its_host() -> None:
     from gpuslice.model import from_plan
 
-    with pytest.raises(InputError, match="no vGPU cards yet") as caught:
-        from_plan(make_plan(fleet()))
-    assert "gpuslice verify" in str(caught.value)
+    model = from_plan(make_plan(fleet()))
+    assert [(c.name, model.providers[c.host].name, c.alias) for c in model.cards] == [
+        ("vg1.example.org_pci_0000_17_00_0", "vg1", "a10"),
+        ("vg1.example.org_pci_0000_65_00_0", "vg1", "a10"),
+    ]
+    assert dict(model.cards[0].capacity) == {
+        "VGPU": 4,
+        "CUSTOM_GPU_VCPU": 8,
+        "CUSTOM_GPU_MEMORY_MB": 32768,
+    }
+    assert model.cards[0].traits == {"CUSTOM_VGPU_A10"}
 
 
 def test_hypervisor_hostnames_are_unique() -> None:

@@ -80,3 +80,30 @@ def test_scale_multiplies_amounts_and_devices() -> None:
     assert spec.vcpus == 6
     with pytest.raises(InputError):
         scale_request(spec, 0)
+
+
+def test_numbered_groups_are_kept_apart_and_add_to_the_flat_request() -> None:
+    f = flavor(
+        "v2",
+        8,
+        32768,
+        40,
+        resources__VCPU="0",
+        resources__CUSTOM_GPU_VCPU="2",
+        resources1__VGPU="2",
+        resources1__CUSTOM_GPU_VCPU="8",
+        trait1__CUSTOM_VGPU_A10="required",
+        trait__CUSTOM_GPU_HOST="required",
+    )
+    spec = request_from_flavor(f)
+    unnumbered, one = spec.groups
+    assert unnumbered.suffix == ""
+    assert one.suffix == "1"
+    assert spec.numbered == (one,)
+    assert dict(one.resources) == {"VGPU": 2, "CUSTOM_GPU_VCPU": 8}
+    assert one.required_traits == {"CUSTOM_VGPU_A10"}
+    assert unnumbered.required_traits == {"CUSTOM_GPU_HOST"}
+    # what the tree gives in all: the same class in two groups adds up
+    assert spec.amount("CUSTOM_GPU_VCPU") == 10
+    assert spec.required_traits == {"CUSTOM_GPU_HOST", "CUSTOM_VGPU_A10"}
+    assert dict(scale_request(spec, 2).groups[1].resources) == {"VGPU": 4, "CUSTOM_GPU_VCPU": 16}

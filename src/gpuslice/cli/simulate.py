@@ -14,6 +14,7 @@ from gpuslice.errors import InputError, PromiseBrokenError
 from gpuslice.fleet import Fleet, SliceSpec
 from gpuslice.releases import parse_release
 from gpuslice.sim.engine import Progress as ProgressCallback
+from gpuslice.sim.engine import StrategyResult
 from gpuslice.sim.runner import (
     ALL_STRATEGIES,
     Simulation,
@@ -113,27 +114,52 @@ def synthetic_spec(options: dict[str, Any]) -> SyntheticSpec:
 def render_table(sim: Simulation) -> Table:
     """The side-by-side table of every strategy's figures."""
     table = Table(title=f"Simulation on {sim.release}, seed {sim.seed}", title_justify="left")
-    for column in ("strategy", "plan", "GPU VMs", "refused, GPU free", "ordinary VMs", "lost"):
+    vgpus = any(r.vgpu_requests for r in sim.results)
+    columns = ["strategy", "plan", "GPU VMs", "refused, GPU free"]
+    columns += ["vGPU VMs", "vGPU slices"] if vgpus else []
+    for column in (*columns, "ordinary VMs", "lost"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for r in sim.results:
         cpu_cost, ram_cost = sim.cost(r)
         delta = sim.acceptance_delta(r)
         broken = r.gpu_refused_while_free
         versus = "" if delta is None or r.name == "none" else f" {delta:+.1%}"
-        table.add_row(
+        cells = [
             r.name,
             r.promise,
             f"{r.gpu_accepted:,}/{r.gpu_requests:,}",
             f"[bold red]{broken:,}[/]" if broken else "[green]0[/]",
+        ]
+        if vgpus:
+            cells += [vgpu_cell(r), r.vgpu_form.replace("_", " ")]
+        table.add_row(
+            *cells,
             f"{r.ordinary_acceptance:.1%}{versus}",
             f"{cpu_cost:.0%} CPU {ram_cost:.0%} RAM",
         )
     table.caption = (
-        "GPU VMs: booted/asked. ordinary VMs: share booted, then the difference to none. "
-        "lost: ordinary vCPUs and RAM out of reach compared with none."
+        "GPU VMs: booted/asked (vGPU VMs included). ordinary VMs: share booted, then the "
+        "difference to none. lost: ordinary vCPUs and RAM out of reach compared with none."
+        + (
+            " vGPU VMs: booted/asked, refused while a card had the vGPUs free (broken), refused "
+            "with the vGPUs free on one host's cards but on no single card (frag.). vGPU "
+            "slices: tied to each card, pooled on the host, or none (vGPU only)."
+            if vgpus
+            else ""
+        )
     )
     table.caption_justify = "left"
     return table
+
+
+def vgpu_cell(r: StrategyResult) -> str:
+    """`booted/asked`, then the vGPU VMs refused while free (broken) and for fragmentation."""
+    cell = f"{r.vgpu_accepted:,}/{r.vgpu_requests:,}"
+    if r.vgpu_refused_while_free:
+        cell += f" [bold red]{r.vgpu_refused_while_free:,} broken[/]"
+    if r.vgpu_refused_fragmented:
+        cell += f" [yellow]{r.vgpu_refused_fragmented:,} frag.[/]"
+    return cell
 
 
 def menu_table(sim: Simulation) -> Table | None:
@@ -141,14 +167,14 @@ def menu_table(sim: Simulation) -> Table | None:
 
     None when every GPU VM asked one GPU of one model (the main table says it all).
     """
-    sizes = sorted({(f.alias, f.gpus, f.flavor) for r in sim.results for f in r.by_flavor})
+    sizes = sorted({(f.alias, f.gpus, f.flavor, f.kind) for r in sim.results for f in r.by_flavor})
     if len(sizes) <= 1:
         return None
     table = Table(title="GPU VMs per model and size", title_justify="left")
     table.add_column("flavor")
     for r in sim.results:
         table.add_column(r.name, justify="right")
-    for alias, gpus, flavor in sizes:
+    for alias, gpus, flavor, kind in sizes:
         cells = []
         for r in sim.results:
             f = next((x for x in r.by_flavor if (x.alias, x.gpus) == (alias, gpus)), None)
@@ -161,11 +187,19 @@ def menu_table(sim: Simulation) -> Table | None:
             if f.refused_fragmented:
                 cell += f" [yellow]{f.refused_fragmented:,} frag.[/]"
             cells.append(cell)
-        table.add_row(f"{flavor} ({gpus}x {alias})", *cells)
+        unit = f"{gpus} vGPU" if kind == "vgpu" else f"{gpus}x"
+        table.add_row(f"{flavor} ({unit} {alias})", *cells)
     table.caption = (
         "booted/asked; broken: refused while one host had the GPUs free (the promise); "
         "frag.: refused with enough GPUs free in the cloud but on no single host (no strategy "
         "can help)."
+        + (
+            " vGPU flavors: broken: refused while one card had the vGPUs free; frag.: refused "
+            "while one host's cards had them together but no single card (a VM's vGPUs come "
+            "from one card)."
+            if any(kind == "vgpu" for *_, kind in sizes)
+            else ""
+        )
     )
     table.caption_justify = "left"
     return table

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gpuslice.errors import InputError
+from gpuslice.model.cards import CardModel
 from gpuslice.model.request import DISK_GB, MEMORY_MB, VCPU
-from gpuslice.plan.types import Aggregate, PciAlias, Plan, Resources
+from gpuslice.plan.types import Aggregate, HostPlan, PciAlias, Plan, Resources
 
 # Filters the model knows and applies with their nova meaning.
 ACTIVE_FILTERS = (
@@ -98,7 +99,8 @@ class SchedulerConfig:
 
 @dataclass(frozen=True)
 class CloudModel:
-    """The static cloud: providers in order, aliases, scheduler settings, physical totals."""
+    """The static cloud: providers in order, aliases, scheduler settings, physical totals, and
+    the cards (child providers) under the providers."""
 
     providers: tuple[ProviderModel, ...]
     aliases: Mapping[str, PoolKey]
@@ -106,6 +108,7 @@ class CloudModel:
     strategy: str = "custom"
     physical: Resources = field(default_factory=Resources)
     gpus: int = 0
+    cards: tuple[CardModel, ...] = ()
 
     def __post_init__(self) -> None:
         for name in self.config.filters:
@@ -143,7 +146,8 @@ def from_plan(
 ) -> CloudModel:
     """Build the model of the cloud that `plan` describes.
 
-    A fleet with vGPU models is refused (InputError): the model has no nested providers yet.
+    Each vGPU card of a host plan (`HostPlan.vgpu_cards`) becomes a `CardModel` under the
+    host's first provider (`gpuslice.model.cards`).
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
     sets none) and, from Ocata, DiskWeigher (1.0). nova's other default weighers weigh every
@@ -153,14 +157,6 @@ def from_plan(
     not the fleet's, so among equal weights the two may pick different hosts.
     """
     release = plan.release
-    if plan.fleet.vgpu_models:
-        names = ", ".join(m.alias for m in plan.fleet.vgpu_models)
-        msg = (
-            f"the embedded model has no vGPU cards yet (models {names}: nested providers and "
-            "numbered request groups are not modelled); simulate a fleet without them, and "
-            "check vGPU hosts on real nova with `gpuslice verify`"
-        )
-        raise InputError(msg, source=plan.fleet.source, field="gpu_models")
     aggregates_of: dict[str, list[Aggregate]] = {}
     for aggregate in plan.cloud.aggregates:
         for member in aggregate.hosts:
@@ -169,9 +165,11 @@ def from_plan(
     providers: list[ProviderModel] = []
     physical = Resources()
     gpus = 0
+    cards: list[CardModel] = []
     for host in plan.hosts:
         physical = physical + Resources(len(host.host.cpus), host.host.memory_mb, host.host.disk_gb)
         gpus += len(host.host.gpus)
+        cards.extend(_cards(plan, host, len(providers)))
         for provider in host.providers:
             capacity = {rc: inv.capacity for rc, inv in provider.inventories.items()}
             pci: dict[PoolKey, int] = {}
@@ -223,4 +221,22 @@ def from_plan(
         strategy=plan.strategy,
         physical=physical,
         gpus=gpus,
+        cards=tuple(cards),
     )
+
+
+def _cards(plan: Plan, host: HostPlan, root: int) -> list[CardModel]:
+    """The host's vGPU cards, under its first provider (index `root`)."""
+    out = []
+    for card in host.vgpu_cards:
+        (device,) = card.pci_devices
+        out.append(
+            CardModel(
+                card.name,
+                root,
+                plan.fleet.model_of(device).alias,
+                {rc: inv.capacity for rc, inv in card.inventories.items()},
+                frozenset(card.traits) | frozenset(plan.cloud.provider_traits.get(card.name, ())),
+            )
+        )
+    return out

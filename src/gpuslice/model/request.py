@@ -4,7 +4,10 @@ Rules (as nova applies them when it builds a request spec from a flavor):
 - the flavor asks for `VCPU` = vcpus, `MEMORY_MB` = ram and `DISK_GB` = disk; with
   `hw:cpu_policy=dedicated` the vCPUs are asked as `PCPU` instead of `VCPU`;
 - `resources:RC=N` (from Pike) replaces the amount of RC; `resources:RC=0` removes RC from the
-  request altogether; numbered groups (`resources1:RC`) are merged into the one request;
+  request altogether;
+- numbered groups (`resources1:RC`, `trait1:T`) are kept apart in `groups` (Placement takes
+  each numbered group from one provider) and also added into the flat `resources` and traits:
+  what the host's provider tree gives in all (the request of a host that is one provider);
 - `trait:T=required` and `trait:T=forbidden` ask for or exclude providers with trait T;
 - `pci_passthrough:alias=name:count[,name:count]` asks for PCI devices through an alias;
 - unscoped keys and keys scoped `aggregate_instance_extra_specs:` are what
@@ -30,6 +33,18 @@ _GROUP = re.compile(r"^(resources|trait)\d*$")
 
 
 @dataclass(frozen=True)
+class RequestGroup:
+    """One request group as Placement sees it: `suffix` "" is the unnumbered group (its
+    classes may come from different providers of one tree), "1", "2", ... the numbered ones
+    (all of a numbered group from one provider). Amounts sorted by class, zeros removed."""
+
+    suffix: str
+    resources: tuple[tuple[str, int], ...]
+    required_traits: frozenset[str] = frozenset()
+    forbidden_traits: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     """One boot request as the scheduler sees it. Hashable: the scheduler caches by it.
 
@@ -46,6 +61,12 @@ class RequestSpec:
     forbidden_traits: frozenset[str] = frozenset()
     pci: tuple[tuple[str, int], ...] = ()
     aggregate_specs: tuple[tuple[str, str], ...] = ()
+    groups: tuple[RequestGroup, ...] = ()
+
+    @property
+    def numbered(self) -> tuple[RequestGroup, ...]:
+        """The numbered request groups (each from one provider), by suffix."""
+        return tuple(g for g in self.groups if g.suffix)
 
     @property
     def is_gpu(self) -> bool:
@@ -95,17 +116,16 @@ def parse_pci_alias_spec(value: str, flavor: str = "?") -> tuple[tuple[str, int]
 def request_from_flavor(flavor: Flavor, *, overrides: bool = True) -> RequestSpec:
     """Build the request nova's scheduler makes for `flavor` (rules in the module docstring).
 
-    `overrides=False` models releases before Pike: `resources:*` keys are then ignored.
+    `overrides=False` models releases before Pike: `resources:*` keys (numbered ones too) are
+    then ignored.
     """
     specs: Mapping[str, str] = flavor.extra_specs
     dedicated = specs.get("hw:cpu_policy", "").lower() == "dedicated"
-    amounts: dict[str, int] = {
-        PCPU if dedicated else VCPU: flavor.vcpus,
-        MEMORY_MB: flavor.ram,
-        DISK_GB: flavor.disk,
+    amounts: dict[str, dict[str, int]] = {
+        "": {PCPU if dedicated else VCPU: flavor.vcpus, MEMORY_MB: flavor.ram, DISK_GB: flavor.disk}
     }
-    required: set[str] = set()
-    forbidden: set[str] = set()
+    required: dict[str, set[str]] = {}
+    forbidden: dict[str, set[str]] = {}
     pci: tuple[tuple[str, int], ...] = ()
     aggregate: list[tuple[str, str]] = []
     for key in sorted(specs):
@@ -118,29 +138,49 @@ def request_from_flavor(flavor: Flavor, *, overrides: bool = True) -> RequestSpe
             aggregate.append((rest, value))
         elif _GROUP.match(scope) and scope.startswith("resources"):
             if overrides:
-                amounts[rest] = _int_spec(key, value, flavor.name)
+                suffix = scope.removeprefix("resources")
+                amounts.setdefault(suffix, {})[rest] = _int_spec(key, value, flavor.name)
         elif _GROUP.match(scope) and scope.startswith("trait"):
+            suffix = scope.removeprefix("trait")
             if value == "required":
-                required.add(rest)
+                required.setdefault(suffix, set()).add(rest)
             elif value == "forbidden":
-                forbidden.add(rest)
+                forbidden.setdefault(suffix, set()).add(rest)
             else:
                 msg = f"extra spec {key}={value!r}: a trait is 'required' or 'forbidden'"
                 raise InputError(msg, source=f"flavor {flavor.name}")
         elif key == "pci_passthrough:alias":
             pci = parse_pci_alias_spec(value, flavor.name)
-    resources = tuple(sorted((rc, n) for rc, n in amounts.items() if n > 0))
+    groups = tuple(
+        RequestGroup(
+            suffix,
+            tuple(sorted((rc, n) for rc, n in amounts.get(suffix, {}).items() if n > 0)),
+            frozenset(required.get(suffix, ())),
+            frozenset(forbidden.get(suffix, ())),
+        )
+        for suffix in sorted(amounts.keys() | required.keys() | forbidden.keys(), key=_order)
+    )
+    total: dict[str, int] = {}
+    for group in groups:
+        for rc, n in group.resources:
+            total[rc] = total.get(rc, 0) + n
     return RequestSpec(
         flavor=flavor.name,
         vcpus=flavor.vcpus,
         ram=flavor.ram,
         disk=flavor.disk,
-        resources=resources,
-        required_traits=frozenset(required),
-        forbidden_traits=frozenset(forbidden),
+        resources=tuple(sorted(total.items())),
+        required_traits=frozenset(t for g in groups for t in g.required_traits),
+        forbidden_traits=frozenset(t for g in groups for t in g.forbidden_traits),
         pci=pci,
         aggregate_specs=tuple(aggregate),
+        groups=groups,
     )
+
+
+def _order(suffix: str) -> tuple[int, str]:
+    """Unnumbered first, then numbered groups by number (`2` before `10`)."""
+    return (len(suffix), suffix)
 
 
 def scale_request(spec: RequestSpec, factor: int) -> RequestSpec:
@@ -159,5 +199,9 @@ def scale_request(spec: RequestSpec, factor: int) -> RequestSpec:
         ram=spec.ram * factor,
         disk=spec.disk * factor,
         resources=tuple((rc, n * factor) for rc, n in spec.resources),
+        groups=tuple(
+            replace(g, resources=tuple((rc, n * factor) for rc, n in g.resources))
+            for g in spec.groups
+        ),
         pci=tuple((alias, n * factor) for alias, n in spec.pci),
     )

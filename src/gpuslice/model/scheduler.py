@@ -24,6 +24,14 @@ appeared or vanished since its last decision, and weighs every candidate group a
 a bound moved. The first host of a group comes from a heap. With host_subset_size above 1 (or
 no weighers) a decision is a handful of numpy operations over all hosts (`candidates`,
 `_pick`). Both sum the weighted terms left to right, one rounding each, so they choose alike.
+
+Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
+card's class is split into the root's part (the stages above) and one card's part; a host is
+a candidate when its root passes and some card of it fits, the claim takes the first card
+that fits and its release gives back to that card. An unnumbered class that roots and cards
+both hold comes from the root or a card of the chosen host, drawn at random among those with
+the amount free (`gpuslice.model.cards` says why). A model with cards decides by the per-host
+path (the group path's keys hold no cards); other models keep the group path.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gpuslice.errors import InputError
+from gpuslice.model.cards import CARD_STAGE, CardRequest, CardTable, split
 from gpuslice.model.cloud import CloudModel, PoolKey, ProviderModel
 from gpuslice.model.filters import BaseFilter, HostView, PciPassthroughFilter, make_filter
 from gpuslice.model.groups import Grouping, GroupKey
@@ -75,12 +84,15 @@ class Prepared:
     __slots__ = (
         "adds",
         "amounts",
+        "card",
+        "either",
         "fit",
         "key_pci",
         "key_terms",
         "moves",
         "pci_rows",
         "recompute",
+        "root",
         "rows",
         "seen",
         "shifts",
@@ -101,6 +113,11 @@ class Prepared:
         pci_rows: tuple[tuple[int, int], ...],
     ) -> None:
         self.spec = spec
+        # the part the host's root serves, and the part one card serves (None: no card)
+        self.root = spec
+        self.card: CardRequest | None = None
+        # unnumbered classes from the root or a card: (class, root row, amount)
+        self.either: tuple[tuple[str, int, int], ...] = ()
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -161,10 +178,14 @@ class _HostLists:
 
 
 class Claim(NamedTuple):
-    """What one placed VM holds: its provider index and its prepared request."""
+    """What one placed VM holds: its provider index, its prepared request, the card it took
+    (index in the model's cards; -1 for none) and where each of the request's `either`
+    classes came from (-1 the root, else a card)."""
 
     provider: int
     request: Prepared
+    card: int = -1
+    either: tuple[int, ...] = ()
 
 
 _new_claim = tuple.__new__
@@ -273,9 +294,15 @@ class Scheduler:
         self._incremental_limit = max(8, n // 16)
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
+        self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self._root_classes = frozenset(self.classes)
+        self._card_classes = frozenset(self.cards.columns if self.cards else ())
         # The group path: hosts in the same state (static class, free amounts, free devices,
         # raw weights) are interchangeable but for fleet order, so a decision weighs states.
-        self._grouped = model.config.host_subset_size == 1 and bool(self.weighers)
+        # Cards are not in a group's key: a model with cards decides host by host.
+        self._grouped = (
+            model.config.host_subset_size == 1 and bool(self.weighers) and self.cards is None
+        )
         self._wcols: list[list[float]] = self._weights_np.T.tolist()
         self._floors: tuple[float | None, ...] = tuple(w.minval for w in self.weighers)
         self._woff = 1 + r + len(self.pool_keys)
@@ -341,6 +368,14 @@ class Scheduler:
             if alias not in self.model.aliases:
                 msg = f"flavor {spec.flavor} asks for PCI alias {alias!r}, which is not defined"
                 raise InputError(msg)
+        whole = spec
+        card = None
+        either: tuple[tuple[str, int, int], ...] = ()
+        if self.cards is not None:
+            parts = split(spec, self._root_classes, self._card_classes)
+            spec = parts.root
+            card = None if parts.card is None else self.cards.compile(parts.card)
+            either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         shape_key: tuple[object, ...] = (
             spec.flavor,
             tuple(rc for rc, _ in spec.resources),
@@ -370,7 +405,12 @@ class Scheduler:
                 pci_rows.append((self._pool_index[key], count))
             else:
                 static[:] = False
-        prepared = Prepared(spec, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        if card is not None and self.cards is not None:
+            static &= self.cards.host_static(card)
+        prepared = Prepared(whole, rows, amounts.reshape(-1, 1), static, tuple(pci_rows))
+        prepared.root = spec
+        prepared.card = card
+        prepared.either = either
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
@@ -438,6 +478,11 @@ class Scheduler:
             # With PciPassthroughFilter the filter removes the host; without it the claim on
             # the host fails. Either way no host without free devices can take the request.
             ok &= self.pci_free[row] >= count
+        if request.card is not None and self.cards is not None:
+            ok &= self.cards.mask(request.card)
+        if request.either and self.cards is not None:
+            for rc, row, amount in request.either:
+                ok &= (self.free[row] >= amount) | self.cards.either_mask(rc, amount)
         return ok
 
     def _fits(self, request: Prepared, j: int) -> bool:
@@ -449,7 +494,15 @@ class Scheduler:
             if free[row] < amount:
                 return False
         pci = self._pci_cols[j]
-        return all(pci[row] >= count for row, count in request.pci_rows)
+        if not all(pci[row] >= count for row, count in request.pci_rows):
+            return False
+        cards = self.cards
+        if cards is None:
+            return True
+        for rc, row, amount in request.either:
+            if not cards.either_fits(j, rc, amount, free[row]):
+                return False
+        return request.card is None or cards.fits(j, request.card)
 
     def candidates(self, request: Prepared) -> npt.NDArray[np.intp]:
         """Indices of the hosts that pass every stage for `request` now, in fleet order."""
@@ -527,17 +580,70 @@ class Scheduler:
                 j = min(grouping.first(group) for group in best)
             if self._lazy:
                 self._apply_lazy(j, request, False)
-                return _new_claim(Claim, (j, request))
+                return _new_claim(Claim, (j, request, -1))
         else:
             idx = self.candidates(request)
             if idx.size == 0:
                 return None
             j = self._pick(idx)
+        return self._claim(j, request)
+
+    def claim_on(self, request: Prepared, host: str) -> Claim | None:
+        """Claim `request` on `host` as `schedule` would once it picked that host (a card
+        that fits, the classes of either kind); None when `host` cannot take it now."""
+        j = self.names.index(host)
+        self._materialize()
+        if not self._fits(request, j):
+            return None
+        if self._lazy and self._grouped:
+            self._apply_lazy(j, request, False)
+            return _new_claim(Claim, (j, request, -1))
+        return self._claim(j, request)
+
+    def _claim(self, j: int, request: Prepared) -> Claim:
+        """Take `request` on host `j` (a candidate): its card, classes of either kind, root."""
+        card = -1
+        either: tuple[int, ...] = ()
+        cards = self.cards
+        if cards is not None:
+            if request.card is not None:
+                chosen = cards.choose(j, request.card)
+                assert chosen is not None, "a candidate host has a card that fits"
+                card = chosen
+                cards.take(card, request.card)
+            if request.either:
+                either = self._take_either(j, request, cards)
         self._apply(j, request, -1)
-        return _new_claim(Claim, (j, request))
+        return _new_claim(Claim, (j, request, card, either))
+
+    def _take_either(self, j: int, request: Prepared, cards: CardTable) -> tuple[int, ...]:
+        """Take each `either` class of `request` on host `j` from the root or a card, drawn
+        among those with the amount free; returns where each came from (-1: the root)."""
+        free = self._free_cols[j]
+        out = []
+        for rc, row, amount in request.either:
+            where = cards.either_choose(j, rc, amount, free[row], self._draw)
+            if where < 0:
+                free[row] -= amount
+            else:
+                cards.take_class(where, rc, amount)
+            out.append(where)
+        return tuple(out)
+
+    def _draw(self, n: int) -> int:
+        return int(self._rng.integers(n))
 
     def release(self, claim: Claim) -> None:
-        """Give back what `claim` holds (the VM is deleted)."""
+        """Give back what `claim` holds (the VM is deleted), its card's part to that card."""
+        card = claim[2]
+        if card >= 0 and self.cards is not None and claim[1].card is not None:
+            self.cards.give(card, claim[1].card)
+        if claim[1].either and self.cards is not None:
+            for (rc, row, amount), where in zip(claim[1].either, claim[3], strict=True):
+                if where < 0:
+                    self._free_cols[claim[0]][row] += amount
+                else:
+                    self.cards.take_class(where, rc, -amount)
         if self._lazy and self._grouped:
             self._apply_lazy(claim[0], claim[1], True)
         else:
@@ -698,7 +804,8 @@ class Scheduler:
         Slow (a loop over hosts); meant for refusals and for people, not for every decision.
         """
         out: list[Rejection] = []
-        spec = request.spec
+        spec = request.root
+        card = request.card
         for j, name in enumerate(self.names):
             reason = self._static_reason(j, spec) or self._unit_reason(j, spec)
             if reason is None:
@@ -707,6 +814,18 @@ class Scheduler:
                     if free < amount:
                         reason = (self.resource_stage, f"{rc}: {free} free, {amount} asked")
                         break
+            cards = self.cards
+            if reason is None and card and cards and not cards.fits(j, card):
+                reason = (CARD_STAGE, cards.reason(j, card))
+            for rc, row, amount in request.either if reason is None and cards else ():
+                root_free = int(self.free[row, j])
+                if cards and not cards.either_fits(j, rc, amount, root_free):
+                    reason = (
+                        self.resource_stage,
+                        f"{rc}: {amount} asked, {root_free} free on the root and less on "
+                        "every card",
+                    )
+                    break
             if reason is None:
                 view = self._host_view(j)
                 for f in self.filters:

@@ -8,9 +8,16 @@ Rules:
 - a GPU VM refused while some host had enough free matching devices breaks the promise
   (`gpu_refused_while_free`); one refused while enough were free in the cloud but on no single
   host is refused for fragmentation (`gpu_refused_fragmented`), which no strategy can help;
-- GPU requests are also counted per model (alias) and size (GPUs), as `by_flavor`;
+- a vGPU VM (a request for a vGPU model's alias; its `gpus` count vGPUs) refused while some
+  card of its model had that many vGPUs free breaks the promise too (counted in
+  `gpu_refused_while_free` and apart in `vgpu_refused_while_free`); one refused while no card
+  had enough but one host's cards together had is refused for fragmentation
+  (`vgpu_refused_fragmented`, also in `gpu_refused_fragmented`): a VM's vGPUs come from one
+  card;
+- GPU requests are also counted per model (alias) and size (GPUs or vGPUs), as `by_flavor`;
 - utilisation is sampled at `samples` evenly spaced instants between the first and the last
-  creation: vCPUs, RAM and GPUs in use over the physical totals of the hypervisors;
+  creation: vCPUs, RAM and GPUs in use over the physical totals of the hypervisors, vGPUs in
+  use over the cards' vGPUs;
 - capacity held for GPUs: what GPU VMs alone may use (all CPU and RAM inventory minus what an
   ordinary flavor can reach); held idle = that minus what GPU VMs use at the instant.
 """
@@ -35,8 +42,10 @@ from gpuslice.model import (
     request_from_flavor,
     scale_request,
 )
+from gpuslice.model.cards import CardTable
 from gpuslice.model.request import MEMORY_MB, PCPU, VCPU
 from gpuslice.plan.types import Flavor, Plan
+from gpuslice.plan.vgpu import VGPU, is_tied
 from gpuslice.sim.workload import VmRequest, Workload
 
 Progress = Callable[[int, int], None]
@@ -73,11 +82,13 @@ class Series:
     ordinary_refused: tuple[int, ...] = ()
     gpu_refused: tuple[int, ...] = ()
     gpu_refused_while_free: tuple[int, ...] = ()
+    vgpu: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class FlavorResult:
-    """What happened to the GPU VMs of one model (alias) and size (GPUs) under one strategy."""
+    """What happened to the GPU VMs of one model (alias) and size (GPUs, or vGPUs where
+    `kind` is vgpu) under one strategy."""
 
     alias: str
     gpus: int
@@ -86,6 +97,7 @@ class FlavorResult:
     accepted: int = 0
     refused_while_free: int = 0
     refused_fragmented: int = 0
+    kind: str = "gpu"
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,12 @@ class StrategyResult:
     events: tuple[Event, ...] = field(default=(), repr=False)
     gpu_refused_fragmented: int = 0
     by_flavor: tuple[FlavorResult, ...] = ()
+    vgpu_requests: int = 0
+    vgpu_accepted: int = 0
+    vgpu_refused_while_free: int = 0
+    vgpu_refused_fragmented: int = 0
+    vgpu_mean: float = 0.0
+    vgpu_form: str = ""
 
     @property
     def promise_kept(self) -> bool:
@@ -136,7 +154,8 @@ class FlavorBook:
 
     Ordinary VMs get a flavor named `ordinary` of their size without extra specs; GPU VMs get
     the plan's flavor of their alias (the first model when none is named) and GPU count where
-    the menu has one, else its smallest flavor scaled to their GPUs.
+    the menu has one, else its smallest flavor scaled to their GPUs. For a vGPU model's alias
+    the count is vGPUs and the menu is the model's vGPU flavors.
     """
 
     def __init__(self, plan: Plan, scheduler: Scheduler) -> None:
@@ -149,6 +168,19 @@ class FlavorBook:
                 if count == 1 or alias not in self.gpu_flavors:
                     self.gpu_flavors[alias] = flavor
                 self.menu.setdefault((alias, count), flavor)
+        by_name = {f.name: f for f in plan.cloud.flavors}
+        self.vgpu_aliases: frozenset[str] = frozenset(m.alias for m in plan.fleet.vgpu_models)
+        self._per: dict[str, int] = {}
+        for model in plan.fleet.vgpu_models:
+            assert model.vgpu is not None
+            for item in sorted(model.vgpu.flavors, key=lambda i: i.vgpus):
+                found = by_name.get(item.name)
+                if found is None:
+                    continue
+                if model.alias not in self.gpu_flavors:
+                    self.gpu_flavors[model.alias] = found
+                    self._per[model.alias] = item.vgpus
+                self.menu.setdefault((model.alias, item.vgpus), found)
         self._cache: dict[tuple[int, int, int, int, str | None], Prepared] = {}
 
     def prepare(self, vm: VmRequest) -> Prepared:
@@ -167,7 +199,7 @@ class FlavorBook:
             else:
                 smallest = self.gpu_flavors[alias]
                 base = request_from_flavor(smallest, overrides=self.overrides)
-                (_, per), *_ = base.pci
+                per = self._per[alias] if alias in self.vgpu_aliases else base.pci[0][1]
                 if per != 1:
                     msg = (
                         f"the workload asks {vm.gpus} {alias} GPU(s); the plan's smallest "
@@ -196,6 +228,10 @@ class FlavorBook:
         exact = self.menu.get((alias, gpus))
         return exact.name if exact is not None else f"{self.gpu_flavors[alias].name} x{gpus}"
 
+    def is_vgpu(self, vm: VmRequest) -> bool:
+        """Whether `vm` asks vGPUs (its alias is a vGPU model's)."""
+        return vm.gpus > 0 and self.alias_of(vm) in self.vgpu_aliases
+
 
 def _is_cpu(rc: str) -> bool:
     return rc in (VCPU, PCPU) or rc.endswith("_VCPU")
@@ -220,6 +256,14 @@ def capacities(scheduler: Scheduler, book: FlavorBook) -> tuple[Capacity, Capaci
             ram_all += int(row.sum())
             if rc == MEMORY_MB:
                 ram_ord += int(row[reach].sum())
+    cards = scheduler.cards
+    if cards is not None:
+        for col, rc in enumerate(cards.columns):
+            held = sum(row[col] for row in cards.capacity)
+            if _is_cpu(rc):
+                cpu_all += held
+            elif _is_ram(rc):
+                ram_all += held
     return Capacity(cpu_ord, ram_ord), Capacity(cpu_all - cpu_ord, ram_all - ram_ord)
 
 
@@ -242,8 +286,10 @@ def run(
     log: bool = False,
     progress: Progress | None = None,
     explain_first: int = 1,
+    name: str | None = None,
 ) -> StrategyResult:
-    """Run `workload` on the model of `plan` (rules in the module docstring)."""
+    """Run `workload` on the model of `plan` (rules in the module docstring); the result is
+    named `name` (default: the plan's strategy)."""
     started = time.perf_counter()
     scheduler = Scheduler(from_plan(plan), seed=seed)
     book = FlavorBook(plan, scheduler)
@@ -264,6 +310,10 @@ def run(
     ord_ref = np.zeros(samples, dtype=np.int64)
     gpu_ref = np.zeros(samples, dtype=np.int64)
     gpu_free_ref = np.zeros(samples, dtype=np.int64)
+    vgpu_s = np.zeros(samples)
+    used_vgpus = 0
+    cards = scheduler.cards
+    vgpu_total = max(1, sum(c.capacity.get(VGPU, 0) for c in scheduler.model.cards))
     next_sample = 0
     edge_list: list[float] = edges.tolist()
     used_vcpus = used_ram = used_gpus = gpu_vcpus = gpu_ram = 0
@@ -295,6 +345,8 @@ def run(
                 spec = held.request.spec
                 used_vcpus -= spec.vcpus
                 used_ram -= spec.ram
+                if held.card >= 0:
+                    used_vgpus -= gone.gpus
                 if gone.gpus:
                     used_gpus -= spec.gpus
                     gpu_vcpus -= spec.vcpus
@@ -307,20 +359,28 @@ def run(
                 gpu_s[next_sample] = used_gpus / gpu_total
                 held_s[next_sample] = max(0, gpu_only.vcpus - gpu_vcpus)
                 held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
+                vgpu_s[next_sample] = used_vgpus / vgpu_total
                 next_sample += 1
             prepared = book.prepare(vm)
             claim = scheduler.schedule(prepared)
             tally: list[int] | None = None
+            vgpu = False
             if vm.gpus:
                 gpu_requests += 1
-                tally = per_flavor.setdefault((book.alias_of(vm), vm.gpus), [0, 0, 0, 0])
+                alias = book.alias_of(vm)
+                vgpu = alias in book.vgpu_aliases
+                tally = per_flavor.setdefault((alias, vm.gpus), [0, 0, 0, 0])
                 tally[0] += 1
+                counts["vgpu_requests"] += vgpu
             else:
                 ordinary_requests += 1
             if claim is not None:
                 if tally is not None:
                     gpu_accepted += 1
                     tally[1] += 1
+                    if vgpu:
+                        counts["vgpu_accepted"] += 1
+                        used_vgpus += vm.gpus
                 else:
                     ordinary_accepted += 1
                 spec = prepared.spec
@@ -341,8 +401,17 @@ def run(
                     events.append(Event(now, "refuse", index))
                 if tally is not None:
                     gpu_ref[bucket] += 1
-                    if not devices_free_somewhere(scheduler, prepared):
-                        if _free_in_cloud(scheduler, prepared):
+                    if vgpu:
+                        on_card, on_host = _vgpus_free(cards, book.alias_of(vm))
+                        free = on_card >= vm.gpus
+                        fragmented = not free and on_host >= vm.gpus
+                        counts["vgpu_refused_while_free"] += free
+                        counts["vgpu_refused_fragmented"] += fragmented
+                    else:
+                        free = devices_free_somewhere(scheduler, prepared)
+                        fragmented = not free and _free_in_cloud(scheduler, prepared)
+                    if not free:
+                        if fragmented:
                             counts["gpu_refused_fragmented"] += 1
                             tally[3] += 1
                     else:
@@ -353,9 +422,15 @@ def run(
                             rejections = scheduler.explain(prepared)
                             stages.update(r.stage for r in rejections)
                             if not first_break:
+                                what = (
+                                    f"vGPU VM {index} ({prepared.spec.flavor}) refused while a "
+                                    f"card had {vm.gpus} vGPU(s) free"
+                                    if vgpu
+                                    else f"GPU VM {index} ({prepared.spec.flavor}) refused "
+                                    "while a matching GPU was free"
+                                )
                                 first_break = (
-                                    f"t={now:g}s: GPU VM {index} ({prepared.spec.flavor}) refused "
-                                    "while a matching GPU was free",
+                                    f"t={now:g}s: {what}",
                                     *(str(r) for r in rejections[:20]),
                                 )
                 else:
@@ -377,9 +452,10 @@ def run(
         ordinary_refused=tuple(int(x) for x in ord_ref),
         gpu_refused=tuple(int(x) for x in gpu_ref),
         gpu_refused_while_free=tuple(int(x) for x in gpu_free_ref),
+        vgpu=tuple(float(x) for x in vgpu_s) if cards is not None else (),
     )
     return StrategyResult(
-        name=plan.strategy,
+        name=name or plan.strategy,
         release=str(plan.release),
         promise=plan.promise,
         gpu_requests=gpu_requests,
@@ -401,10 +477,51 @@ def run(
         events=tuple(events),
         gpu_refused_fragmented=counts["gpu_refused_fragmented"],
         by_flavor=tuple(
-            FlavorResult(alias, gpus, book.flavor_name(alias, gpus), *tally)
-            for (alias, gpus), tally in sorted(per_flavor.items())
+            FlavorResult(
+                alias,
+                gpus,
+                book.flavor_name(alias, gpus),
+                requests,
+                accepted,
+                free,
+                fragmented,
+                "vgpu" if alias in book.vgpu_aliases else "gpu",
+            )
+            for (alias, gpus), (requests, accepted, free, fragmented) in sorted(per_flavor.items())
         ),
+        vgpu_requests=counts["vgpu_requests"],
+        vgpu_accepted=counts["vgpu_accepted"],
+        vgpu_refused_while_free=counts["vgpu_refused_while_free"],
+        vgpu_refused_fragmented=counts["vgpu_refused_fragmented"],
+        vgpu_mean=float(vgpu_s.mean()) if cards is not None else 0.0,
+        vgpu_form=vgpu_form(plan),
     )
+
+
+def vgpu_form(plan: Plan) -> str:
+    """How `plan` holds its vGPU cards' slices: `tied` (on each card), `pooled` (on the
+    root), `vgpu_only` (no slice per card); "" without vGPU models."""
+    if not plan.fleet.vgpu_models:
+        return ""
+    if plan.strategy != "placement" or not plan.release.has("provider_yaml"):
+        return "vgpu_only"
+    return "tied" if is_tied(plan.fleet, plan.strategy) else "pooled"
+
+
+def _vgpus_free(cards: CardTable | None, alias: str) -> tuple[int, int]:
+    """(most vGPUs free on one card, most free on one host's cards together) of model
+    `alias`."""
+    if cards is None:
+        return 0, 0
+    best_card = 0
+    per_host: dict[int, int] = {}
+    for k, card in enumerate(cards.cards):
+        if card.alias != alias:
+            continue
+        free = cards.free_of(k, VGPU)
+        best_card = max(best_card, free)
+        per_host[card.host] = per_host.get(card.host, 0) + free
+    return best_card, max(per_host.values(), default=0)
 
 
 def _free_in_cloud(scheduler: Scheduler, request: Prepared) -> bool:

@@ -13,6 +13,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from gpuslice.errors import InputError
+from gpuslice.sim.engine import StrategyResult
 from gpuslice.sim.runner import Simulation, to_json
 
 COLOURS = {
@@ -141,11 +142,23 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
 """
 
 
+def _vgpu_cells(r: StrategyResult) -> str:
+    """The vGPU columns of one strategy's row."""
+    broken = r.vgpu_refused_while_free
+    return (
+        f"<td>{r.vgpu_accepted:,} / {r.vgpu_requests:,}</td>"
+        f'<td class="{"bad" if broken else "ok"}">{broken:,}</td>'
+        f"<td>{r.vgpu_refused_fragmented:,}</td>"
+        f"<td>{html.escape(r.vgpu_form.replace('_', ' '))}</td>"
+    )
+
+
 def _section(sim: Simulation, sub: bool = False) -> str:
     """One simulation's verdict, comparison, plots and explanations."""
     esc = html.escape
     rows: list[str] = []
     verdicts: list[str] = []
+    vgpus = any(r.vgpu_requests for r in sim.results)
     for r in sim.results:
         cpu_cost, ram_cost = sim.cost(r)
         delta = sim.acceptance_delta(r)
@@ -156,7 +169,8 @@ def _section(sim: Simulation, sub: bool = False) -> str:
             f"<td>{esc(r.promise)}</td>"
             f'<td class="{"ok" if kept else "bad"}">{r.gpu_refused_while_free:,}</td>'
             f"<td>{r.gpu_accepted:,} / {r.gpu_requests:,}</td>"
-            f"<td>{r.ordinary_accepted:,} / {r.ordinary_requests:,} "
+            + (_vgpu_cells(r) if vgpus else "")
+            + f"<td>{r.ordinary_accepted:,} / {r.ordinary_requests:,} "
             f"({r.ordinary_acceptance:.1%})</td>"
             f"<td>{'-' if delta is None else f'{delta:+.1%}'}</td>"
             f"<td>{cpu_cost:.1%} / {ram_cost:.1%}</td>"
@@ -179,14 +193,11 @@ def _section(sim: Simulation, sub: bool = False) -> str:
     charts_util = []
     for r in sim.results:
         s = r.series
+        lines = [("CPU", "#1f77b4", s.cpu), ("RAM", "#ff7f0e", s.ram), ("GPU", "#2ca02c", s.gpu)]
+        if s.vgpu:
+            lines.append(("vGPU", "#17becf", s.vgpu))
         charts_util.append(
-            line_chart(
-                f"{r.name}: share in use",
-                s.times,
-                [("CPU", "#1f77b4", s.cpu), ("RAM", "#ff7f0e", s.ram), ("GPU", "#2ca02c", s.gpu)],
-                y_max=1.0,
-                percent=True,
-            )
+            line_chart(f"{r.name}: share in use", s.times, lines, y_max=1.0, percent=True)
         )
     refused = line_chart(
         "GPU VMs refused while a GPU was free (cumulative)",
@@ -230,6 +241,12 @@ def _section(sim: Simulation, sub: bool = False) -> str:
     )
     skipped = "".join(f"<li><b>{esc(s.name)}</b>: {esc(s.reason)}</li>" for s in sim.skipped)
     notes = "".join(f"<li>{esc(n)}</li>" for n in sim.workload_notes)
+    vgpu_heads = (
+        "<th>vGPU booted</th><th>vGPU refused while a card had them free</th>"
+        "<th>vGPU refused, no single card (fragmentation)</th><th>vGPU slices</th>"
+        if vgpus
+        else ""
+    )
     return f"""
 <h1{' class="sub"' if sub else ""}>Will GPU VMs always boot? Strategies compared on \
 {esc(sim.release)}</h1>
@@ -238,7 +255,7 @@ def _section(sim: Simulation, sub: bool = False) -> str:
 <h2>Side by side</h2>
 <div class="grid">{"".join(comparison)}</div>
 <table><tr><th>strategy</th><th>planned promise</th><th>GPU refused while free</th>
-<th>GPU booted</th><th>ordinary booted</th><th>vs none</th>
+<th>GPU booted</th>{vgpu_heads}<th>ordinary booted</th><th>vs none</th>
 <th>ordinary capacity lost (CPU / RAM)</th><th>held idle (vCPU / GiB)</th>
 <th>mean use (CPU / RAM / GPU)</th><th>seconds</th></tr>{"".join(rows)}</table>
 <h2>Refusals over time</h2>

@@ -5,16 +5,19 @@ Rules:
   Newton, placement before Victoria, ...) is skipped with the planner's reason;
 - the cost to ordinary VMs is measured against `none` (planned for the baseline even when not
   simulated): the share of vCPUs and RAM that ordinary flavors can no longer reach, and the
-  difference in ordinary acceptance when `none` ran too.
+  difference in ordinary acceptance when `none` ran too;
+- a fleet with vGPU models simulated under placement on Victoria+ also runs the other
+  `vgpu_slices` form beside the fleet's own, as `placement/pooled` (or `placement/per_card`):
+  tied and pooled slices side by side, with `none` showing vGPUs without a slice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet
+from gpuslice.fleet import Fleet, GpuModel, VgpuSlices
 from gpuslice.plan import STRATEGIES, make_plan
 from gpuslice.plan.types import Plan
 from gpuslice.sim.engine import Capacity, Progress, StrategyResult, capacities, run
@@ -100,8 +103,9 @@ def menu_choices(fleet: Fleet) -> tuple[GpuChoice, ...]:
     """Every GPU model in use and every flavor size of its menu, as synthetic GPU VM shapes.
 
     A model's share of GPU demand follows its share of the fleet's GPUs; within a model each
-    flavor size brings the same GPU demand (a k-GPU shape weighs 1/k). A fleet with one model
-    and one 1-GPU flavor gets none (GPU VMs then ask the plan's first model, as always).
+    flavor size brings the same GPU demand (a k-GPU shape weighs 1/k). A vGPU model's shapes
+    ask vGPUs: its demand is its cards' vGPUs, and a v-vGPU shape weighs 1/v of it. A fleet
+    with one model and one 1-GPU flavor gets none (GPU VMs then ask the plan's first model).
     """
     counts: dict[tuple[str | None, str | None], int] = {}
     for host in fleet.hosts:
@@ -109,14 +113,29 @@ def menu_choices(fleet: Fleet) -> tuple[GpuChoice, ...]:
             key = (gpu.vendor_id, gpu.product_id)
             counts[key] = counts.get(key, 0) + 1
     choices = [
-        GpuChoice(model.alias, item.gpus, counts[key] / (item.gpus * len(model.menu)))
+        GpuChoice(model.alias, size, counts[key] * per / (size * len(sizes)))
         for model in fleet.used_models
         if (key := (model.vendor_id, model.product_id)) in counts
-        for item in model.menu
+        for per, sizes in [_menu_sizes(model)]
+        for size in sizes
     ]
     if len(choices) == 1 and choices[0].gpus == 1:
         return ()
     return tuple(choices)
+
+
+def _menu_sizes(model: GpuModel) -> tuple[int, tuple[int, ...]]:
+    """(devices per card, the menu's sizes): GPUs for passthrough, vGPUs for a vGPU model."""
+    if model.vgpu is not None:
+        return model.vgpu.vgpus_per_gpu, tuple(sorted(i.vgpus for i in model.vgpu.flavors))
+    return 1, tuple(item.gpus for item in model.menu)
+
+
+def _menu_vcpus(model: GpuModel) -> dict[int, int]:
+    """vCPUs of each menu size of `model` (GPUs, or vGPUs for a vGPU model)."""
+    if model.vgpu is not None:
+        return {i.vgpus: i.size(model.slice).vcpus for i in model.vgpu.flavors}
+    return {item.gpus: item.size(model.slice).vcpus for item in model.menu}
 
 
 def synthetic_for(fleet: Fleet, spec: SyntheticSpec, seed: int) -> Workload:
@@ -124,9 +143,9 @@ def synthetic_for(fleet: Fleet, spec: SyntheticSpec, seed: int) -> Workload:
     choices = menu_choices(fleet)
     if choices:
         sizes = {
-            (m.alias, item.gpus): item.size(m.slice).vcpus
+            (m.alias, size): vcpus
             for m in fleet.used_models
-            for item in m.menu
+            for size, vcpus in _menu_vcpus(m).items()
         }
         total = sum(c.weight for c in choices)
         gpu_vcpus = sum(c.weight * sizes[(c.alias or "", c.gpus)] for c in choices) / total
@@ -154,6 +173,9 @@ def simulate(
     if not plans:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
         raise InputError(f"no strategy can be planned for this fleet ({reasons})")
+    named: list[tuple[str, Plan]] = [(p.strategy, p) for p in plans]
+    for plan in plans:
+        named.extend(vgpu_contrast(fleet, plan))
     baseline_plan = next((p for p in plans if p.strategy == "none"), None)
     if baseline_plan is None:
         baseline_plan = make_plan(fleet, "none")
@@ -168,9 +190,10 @@ def simulate(
             workload,
             seed=seed,
             samples=samples,
-            progress=progress(plan.strategy) if progress is not None else None,
+            progress=progress(name) if progress is not None else None,
+            name=name,
         )
-        for plan in plans
+        for name, plan in named
     ]
     return Simulation(
         fleet_source=fleet.source,
@@ -182,6 +205,17 @@ def simulate(
         skipped=tuple(skipped),
         baseline=baseline,
     )
+
+
+def vgpu_contrast(fleet: Fleet, plan: Plan) -> list[tuple[str, Plan]]:
+    """The plan of the other `vgpu_slices` form, named `placement/<form>`, where `plan` is
+    placement on Victoria+ for a fleet with vGPU models (else nothing)."""
+    if not fleet.vgpu_models or plan.strategy != "placement":
+        return []
+    if not fleet.release.has("provider_yaml"):
+        return []
+    other: VgpuSlices = "pooled" if fleet.vgpu_slices == "per_card" else "per_card"
+    return [(f"placement/{other}", make_plan(replace(fleet, vgpu_slices=other), "placement"))]
 
 
 def to_json(sim: Simulation) -> dict[str, object]:
@@ -199,9 +233,15 @@ def to_json(sim: Simulation) -> dict[str, object]:
                 "gpu_accepted": r.gpu_accepted,
                 "gpu_refused_while_free": r.gpu_refused_while_free,
                 "gpu_refused_fragmented": r.gpu_refused_fragmented,
+                "vgpu_form": r.vgpu_form or None,
+                "vgpu_requests": r.vgpu_requests,
+                "vgpu_accepted": r.vgpu_accepted,
+                "vgpu_refused_while_free": r.vgpu_refused_while_free,
+                "vgpu_refused_fragmented": r.vgpu_refused_fragmented,
                 "by_flavor": [
                     {
                         "alias": f.alias,
+                        "kind": f.kind,
                         "gpus": f.gpus,
                         "flavor": f.flavor,
                         "requests": f.requests,
@@ -229,7 +269,12 @@ def to_json(sim: Simulation) -> dict[str, object]:
                     "vcpus": r.held_idle_vcpus_mean,
                     "memory_mb": r.held_idle_memory_mb_mean,
                 },
-                "utilisation_mean": {"cpu": r.cpu_mean, "ram": r.ram_mean, "gpu": r.gpu_mean},
+                "utilisation_mean": {
+                    "cpu": r.cpu_mean,
+                    "ram": r.ram_mean,
+                    "gpu": r.gpu_mean,
+                    "vgpu": r.vgpu_mean,
+                },
                 "first_break": list(r.first_break),
                 "series": {
                     "times": list(r.series.times),
@@ -240,6 +285,7 @@ def to_json(sim: Simulation) -> dict[str, object]:
                     "ordinary_refused": list(r.series.ordinary_refused),
                     "gpu_refused": list(r.series.gpu_refused),
                     "gpu_refused_while_free": list(r.series.gpu_refused_while_free),
+                    "vgpu": list(r.series.vgpu),
                 },
                 "wall_seconds": r.wall_seconds,
             }

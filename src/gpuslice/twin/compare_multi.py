@@ -264,16 +264,8 @@ def _removed(scheduler: Scheduler, request: Prepared) -> dict[str, str]:
 
 
 def _claim_on(scheduler: Scheduler, request: Prepared, host: str) -> Claim | None:
-    """Claim `request` on `host` as nova did (None when the model finds it cannot fit there).
-
-    The model has no public call for a claim on a chosen host; `_apply` is what `schedule`
-    itself does once it has picked one.
-    """
-    j = scheduler.names.index(host)
-    if j not in set(scheduler.candidates(request).tolist()):
-        return None
-    scheduler._apply(j, request, -1)
-    return Claim(j, request)
+    """Claim `request` on `host` as nova did (None when the model finds it cannot fit there)."""
+    return scheduler.claim_on(request, host)
 
 
 @dataclass
