@@ -88,8 +88,8 @@ def test_each_vf_provider_holds_one_vgpus_slice_by_nova_s_name() -> None:
     ]
     for entry in entries[1:]:
         assert entry["inventories"]["additional"] == [
-            {"CUSTOM_GPU_VCPU": {"total": 2}},
-            {"CUSTOM_GPU_MEMORY_MB": {"total": 8192}},
+            {"CUSTOM_VGPU_VCPU": {"total": 2}},
+            {"CUSTOM_VGPU_MEMORY_MB": {"total": 8192}},
         ]
         assert entry["traits"]["additional"] == ["CUSTOM_VGPU_A10"]
     cards = plan.hosts[0].vgpu_cards
@@ -108,8 +108,8 @@ def test_a_k_vgpu_flavor_asks_k_isolated_groups_of_one_vgpu_and_its_slice() -> N
         "resources:DISK_GB": "0",
         "resources:CUSTOM_GPU_DISK_GB": "10",
         "resources1:VGPU": "1",
-        "resources1:CUSTOM_GPU_VCPU": "2",
-        "resources1:CUSTOM_GPU_MEMORY_MB": "8192",
+        "resources1:CUSTOM_VGPU_VCPU": "2",
+        "resources1:CUSTOM_VGPU_MEMORY_MB": "8192",
         "trait1:CUSTOM_VGPU_A10": "required",
     }
     v2 = dict(flavors["v2.a10"].extra_specs)
@@ -117,8 +117,8 @@ def test_a_k_vgpu_flavor_asks_k_isolated_groups_of_one_vgpu_and_its_slice() -> N
     assert v2["resources:CUSTOM_GPU_DISK_GB"] == "20"
     for group in ("1", "2"):
         assert v2[f"resources{group}:VGPU"] == "1"
-        assert v2[f"resources{group}:CUSTOM_GPU_VCPU"] == "2"
-        assert v2[f"resources{group}:CUSTOM_GPU_MEMORY_MB"] == "8192"
+        assert v2[f"resources{group}:CUSTOM_VGPU_VCPU"] == "2"
+        assert v2[f"resources{group}:CUSTOM_VGPU_MEMORY_MB"] == "8192"
 
 
 def test_every_group_takes_one_vgpu_with_exactly_one_vf_s_slice() -> None:
@@ -130,8 +130,8 @@ def test_every_group_takes_one_vgpu_with_exactly_one_vf_s_slice() -> None:
         for g in groups:
             taken = (
                 specs[f"resources{g}:VGPU"],
-                specs[f"resources{g}:CUSTOM_GPU_VCPU"],
-                specs[f"resources{g}:CUSTOM_GPU_MEMORY_MB"],
+                specs[f"resources{g}:CUSTOM_VGPU_VCPU"],
+                specs[f"resources{g}:CUSTOM_VGPU_MEMORY_MB"],
             )
             assert taken == ("1", "2", "8192")
 
@@ -273,7 +273,9 @@ def test_vf_providers_hold_each_card_s_slice_and_the_root_withholds_it(
     vf_providers = plan.hosts[0].vgpu_cards
     assert len(vf_providers) == cards * per_card
     assert all(p.inventories["VGPU"].total == 1 for p in vf_providers)
-    assert sum(p.inventories["CUSTOM_GPU_VCPU"].total for p in vf_providers) == cards * per_card * 2
+    assert (
+        sum(p.inventories["CUSTOM_VGPU_VCPU"].total for p in vf_providers) == cards * per_card * 2
+    )
     conf = options(plan, "vg1")
     assert len(conf["mdev_nvidia-592", "device_addresses"].split(",")) == cards * per_card
     assert conf["DEFAULT", "reserved_host_cpus"] == str(cards * per_card * 2)

@@ -27,7 +27,9 @@ def test_each_vf_is_a_provider_with_one_vgpu_and_its_slice_and_vms_stay_tied(
     for vf in VFS:
         card = vf[:-1] + "0"
         seen = row(report, "vgpu1", f"VF {vf} of {card}: provider {provider(vf)}")["seen"]
-        assert seen == "VGPU 1, CUSTOM_GPU_VCPU 1, CUSTOM_GPU_MEMORY_MB 2048; trait CUSTOM_VGPU_A10"
+        assert (
+            seen == "VGPU 1, CUSTOM_VGPU_VCPU 1, CUSTOM_VGPU_MEMORY_MB 2048; trait CUSTOM_VGPU_A10"
+        )
     for index in range(1, 9):
         seen = row(report, "vgpu1", f"ordinary first: v1.a10 VM {index} of 8")["seen"]
         assert seen.startswith("ACTIVE, 1 mdev in guest XML; VGPU on vgpu1.example.org_pci_")

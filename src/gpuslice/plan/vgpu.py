@@ -21,6 +21,12 @@ from gpuslice.plan.common import GPU_DISK, GPU_MEMORY, GPU_VCPU, NodeFiles, size
 from gpuslice.plan.types import NOVA_CONF, Flavor, Inventory, Note, Provider
 
 VGPU = "VGPU"
+#: A tied card's slice: classes of their own, so that no other flavor can reach them. With the
+#: passthrough slice's classes a passthrough flavor's unnumbered slice request could come from
+#: a vGPU card on a host with both (Placement takes an unnumbered class from any provider of the
+#: tree that has it; seen on real nova 34: tests/twin/test_nova_vgpu_mixed.py).
+VGPU_VCPU = "CUSTOM_VGPU_VCPU"
+VGPU_MEMORY = "CUSTOM_VGPU_MEMORY_MB"
 #: The numbered request group that ties vGPUs and slice to one card.
 GROUP = "1"
 
@@ -202,8 +208,8 @@ def card_inventory(model: GpuModel) -> dict[str, Inventory]:
     held = model.gpu_slice
     return {
         VGPU: Inventory(model.vgpu.vgpus_per_gpu),
-        GPU_VCPU: Inventory(held.vcpus),
-        GPU_MEMORY: Inventory(held.memory_mb),
+        VGPU_VCPU: Inventory(held.vcpus),
+        VGPU_MEMORY: Inventory(held.memory_mb),
     }
 
 
@@ -216,8 +222,8 @@ def parent_inventory(model: GpuModel) -> dict[str, Inventory]:
         return card_inventory(model)
     return {
         VGPU: Inventory(1),
-        GPU_VCPU: Inventory(model.slice.vcpus),
-        GPU_MEMORY: Inventory(model.slice.memory_mb),
+        VGPU_VCPU: Inventory(model.slice.vcpus),
+        VGPU_MEMORY: Inventory(model.slice.memory_mb),
     }
 
 
@@ -309,8 +315,8 @@ def tied_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
     for g, vgpus in groups:
         share = VgpuFlavor(item.name, vgpus).size(model.slice)
         specs[f"resources{g}:{VGPU}"] = str(vgpus)
-        specs[f"resources{g}:{GPU_VCPU}"] = str(share.vcpus)
-        specs[f"resources{g}:{GPU_MEMORY}"] = str(share.memory_mb)
+        specs[f"resources{g}:{VGPU_VCPU}"] = str(share.vcpus)
+        specs[f"resources{g}:{VGPU_MEMORY}"] = str(share.memory_mb)
         specs[f"trait{g}:{vgpu_trait(model)}"] = "required"
     return {**specs, **_group_policy(groups)}
 
