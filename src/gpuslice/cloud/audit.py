@@ -30,10 +30,9 @@ from gpuslice.cloud.state import (
     LiveProvider,
 )
 from gpuslice.cloud.vgpu_audit import CardReport, card_reports, vgpu_free_not_bootable, vgpus_asked
-from gpuslice.model.request import request_from_flavor
+from gpuslice.model.request import request_from_flavor, request_from_specs
 from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
-_RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
 _PCI_CLASS = re.compile(r"^(CUSTOM_PCI_|PGPU$)")
 
 
@@ -188,11 +187,7 @@ def alias_count(extra_specs: Mapping[str, str]) -> int:
 
 def asks_slice(extra_specs: Mapping[str, str]) -> bool:
     """Whether extra specs ask for any of the slice's custom resource classes."""
-    for key, value in extra_specs.items():
-        match = _RESOURCES_KEY.match(key)
-        if match and _is_slice_class(match.group("rc")) and _int(value) > 0:
-            return True
-    return False
+    return any(_is_slice_class(rc) for rc, _ in request_from_specs(extra_specs).resources)
 
 
 def is_gpu_flavor(flavor: LiveFlavor) -> bool:

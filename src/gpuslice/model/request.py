@@ -250,6 +250,23 @@ def request_from_flavor(
     )
 
 
+@dataclass(frozen=True)
+class _SpecsOnly:
+    """Extra specs as a flavor without sizes."""
+
+    extra_specs: Mapping[str, str]
+    name: str = "?"
+    vcpus: int = 0
+    ram: int = 0
+    disk: int = 0
+
+
+def request_from_specs(extra_specs: Mapping[str, str], *, strict: bool = False) -> RequestSpec:
+    """What extra specs alone ask (a flavor of size 0: only what the specs name), leniently by
+    default (a live server's record of its flavor)."""
+    return request_from_flavor(_SpecsOnly(extra_specs), strict=strict)
+
+
 def scale_request(spec: RequestSpec, factor: int) -> RequestSpec:
     """The request for a VM `factor` times as large: every amount and PCI count multiplied.
 
