@@ -30,7 +30,7 @@ from gpuslice.cloud.state import (
     LiveProvider,
 )
 from gpuslice.cloud.vgpu_audit import CardReport, card_reports, vgpu_free_not_bootable, vgpus_asked
-from gpuslice.model.request import request_from_flavor, request_from_specs
+from gpuslice.flavor_request import request_from_flavor, request_from_specs
 from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
 _PCI_CLASS = re.compile(r"^(CUSTOM_PCI_|PGPU$)")
@@ -139,7 +139,7 @@ class AuditReport:
 def requested_resources(flavor: LiveFlavor) -> dict[str, int]:
     """The resources a flavor asks Placement for, summed over its request groups.
 
-    Read as nova reads it (`gpuslice.model.request_from_flavor`, the model's reader too),
+    Read as nova reads it (`gpuslice.flavor_request`, the model's reader too),
     leniently: a malformed amount or trait is skipped, as nova skips it.
     """
     return dict(request_from_flavor(flavor, strict=False).resources)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gpuslice.cloud.state import CloudSnapshot, LiveFlavor, LiveProvider
-from gpuslice.model.request import request_from_flavor, request_from_specs
+from gpuslice.flavor_request import request_from_flavor, request_from_specs
 
 VGPU: Final = "VGPU"
 
@@ -63,7 +63,7 @@ class CardReport:
 def vgpu_ask(flavor: LiveFlavor) -> VgpuAsk | None:
     """The flavor's vGPU ask, or None when no numbered group asks VGPU.
 
-    Read as nova reads it (`gpuslice.model.request_from_flavor`, leniently): the first numbered
+    Read as nova reads it (`gpuslice.flavor_request`, leniently): the first numbered
     group that asks VGPU is the card's; the unnumbered group is asked of the root (with the
     flavor's own VCPU, MEMORY_MB and DISK_GB where no group asks them; zeros drop a class).
     """

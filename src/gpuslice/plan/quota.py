@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gpuslice.errors import InputError
+from gpuslice.flavor_request import request_from_flavor
 from gpuslice.fleet import Fleet
-from gpuslice.model.request import request_from_flavor
 from gpuslice.plan.types import Flavor, HostPlan, Note, RegisteredLimit
 
 # Classes nova maps to the legacy limits every unified-limits cloud registers (cores, ram) or
@@ -35,7 +35,7 @@ def counted_classes(flavor: Flavor) -> dict[str, int]:
     """The resource classes of `flavor` that unified limits count and a cloud may not limit yet.
 
     Rules: every class the flavor's request asks (as nova 34 builds it, summed over request
-    groups: `gpuslice.model.request_from_flavor`) outside VCPU, MEMORY_MB and DISK_GB; PCPU
+    groups: `gpuslice.flavor_request`) outside VCPU, MEMORY_MB and DISK_GB; PCPU
     when `hw:cpu_policy=dedicated` turns its vCPUs into PCPU. Amounts are per server.
     """
     spec = request_from_flavor(flavor)
