@@ -37,7 +37,7 @@ path (the group path's keys hold no cards); other models keep the group path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,11 @@ from gpuslice.model.weighers import (
 )
 
 ISOLATED = "IsolatedAggregates"
+
+CardOrder = Literal["drawn", "fleet"]
+"""How a request ranks a host's cards: `drawn` once per prepared request from the seed (as
+Placement's hash order ranks them per flavor), or `fleet` order (first-fit); see
+`gpuslice.model.cards`."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Prepared:
         "amounts",
         "card",
         "either",
+        "either_order",
         "fit",
         "key_pci",
         "key_terms",
@@ -116,8 +122,10 @@ class Prepared:
         # the part the host's root serves, and the part one card serves (None: no card)
         self.root = spec
         self.card: CardRequest | None = None
-        # unnumbered classes from the root or a card: (class, root row, amount)
+        # unnumbered classes from the root or a card: (class, root row, amount), and the order
+        # this request tries the root (-1) and the cards in for them
         self.either: tuple[tuple[str, int, int], ...] = ()
+        self.either_order: tuple[int, ...] = ()
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -205,9 +213,12 @@ class Scheduler:
     """The mutable side of the model: what is used where, and the decisions that change it.
 
     Deterministic: the same model, seed and sequence of calls give the same decisions.
+    `card_order` is how requests rank a host's cards (`CardOrder`).
     """
 
-    def __init__(self, model: CloudModel, *, seed: int = 0) -> None:
+    def __init__(
+        self, model: CloudModel, *, seed: int = 0, card_order: CardOrder = "drawn"
+    ) -> None:
         self.model = model
         self.names = tuple(p.name for p in model.providers)
         self.classes = model.resource_classes
@@ -295,6 +306,10 @@ class Scheduler:
         self._shape_cache: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
         self.resource_stage = "Placement" if model.config.placement else "ResourceFilters"
         self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self.card_order = card_order
+        # each prepared request's card ranking: its own generator, so the host draws of
+        # host_subset_size stay what they are without cards
+        self._card_rng = np.random.default_rng([seed, 1])
         self._root_classes = frozenset(self.classes)
         self._card_classes = frozenset(self.cards.columns if self.cards else ())
         # The group path: hosts in the same state (static class, free amounts, free devices,
@@ -374,7 +389,8 @@ class Scheduler:
         if self.cards is not None:
             parts = split(spec, self._root_classes, self._card_classes)
             spec = parts.root
-            card = None if parts.card is None else self.cards.compile(parts.card)
+            rank = self._rank()
+            card = None if parts.card is None else self.cards.compile(parts.card, rank)
             either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         shape_key: tuple[object, ...] = (
             spec.flavor,
@@ -411,6 +427,8 @@ class Scheduler:
         prepared.root = spec
         prepared.card = card
         prepared.either = either
+        if either and self.cards is not None:
+            prepared.either_order = self._either_order()
         shifts: list[tuple[int, float]] = []
         recompute: list[int] = []
         for k, weigher in enumerate(self.weighers):
@@ -622,7 +640,7 @@ class Scheduler:
         free = self._free_cols[j]
         out = []
         for rc, row, amount in request.either:
-            where = cards.either_choose(j, rc, amount, free[row], self._draw)
+            where = cards.either_choose(j, rc, amount, free[row], request.either_order)
             if where < 0:
                 free[row] -= amount
             else:
@@ -630,8 +648,20 @@ class Scheduler:
             out.append(where)
         return tuple(out)
 
-    def _draw(self, n: int) -> int:
-        return int(self._rng.integers(n))
+    def _rank(self) -> list[float] | None:
+        """One request's ranking of the cards (None: fleet order); see `CardOrder`."""
+        if self.card_order == "fleet" or self.cards is None:
+            return None
+        rank: list[float] = self._card_rng.random(len(self.cards.cards)).tolist()
+        return rank
+
+    def _either_order(self) -> tuple[int, ...]:
+        """One request's order of the root (-1) and every card, for classes of either kind."""
+        assert self.cards is not None
+        providers = [-1, *range(len(self.cards.cards))]
+        if self.card_order == "fleet":
+            return tuple(providers)
+        return tuple(providers[int(i)] for i in self._card_rng.permutation(len(providers)))
 
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted), its card's part to that card."""

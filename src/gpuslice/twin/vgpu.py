@@ -64,7 +64,8 @@ def run_vgpu_scenario(
     twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str, tied: bool
 ) -> None:
     """Cards seen as planned; ordinary VMs fill the host; every vGPU still boots, tied to its
-    card when `tied`; one more is refused."""
+    card when `tied`; one more is refused. Every VM is deleted at the end (a model comparison
+    may follow on the empty host)."""
     host = job.host
     cards = fleet.vgpu_gpus(host)
     by_name = {p["name"]: p for p in twin.providers()}
@@ -168,6 +169,7 @@ def run_vgpu_scenario(
         if active == 0:
             break
     _passthrough_beside(under_test, steps, fleet, label)
+    under_test.delete_all()
 
 
 def _passthrough_beside(host: HostUnderTest, steps: Steps, fleet: Fleet, label: str) -> None:
