@@ -27,8 +27,8 @@ def _flavors() -> tuple[LiveFlavor, ...]:
 def _card(name: str, used: dict[str, int], slice_on_card: bool = True) -> LiveProvider:
     inventories = {"VGPU": LiveInventory(4)}
     if slice_on_card:
-        inventories["CUSTOM_GPU_VCPU"] = LiveInventory(8)
-        inventories["CUSTOM_GPU_MEMORY_MB"] = LiveInventory(32768)
+        inventories["CUSTOM_VGPU_VCPU"] = LiveInventory(8)
+        inventories["CUSTOM_VGPU_MEMORY_MB"] = LiveInventory(32768)
     return LiveProvider(
         uuid=name,
         name=name,
@@ -59,7 +59,7 @@ def _snapshot(card_a: LiveProvider, card_b: LiveProvider) -> CloudSnapshot:
 
 
 def test_each_card_reports_vgpus_and_slice_and_what_boots() -> None:
-    used = {"VGPU": 1, "CUSTOM_GPU_VCPU": 2, "CUSTOM_GPU_MEMORY_MB": 8192}
+    used = {"VGPU": 1, "CUSTOM_VGPU_VCPU": 2, "CUSTOM_VGPU_MEMORY_MB": 8192}
     report = audit(_snapshot(_card(CARD_A, used), _card(CARD_B, {})))
     assert not report.violations
     a, b = report.as_json()["vgpu_cards"]  # type: ignore[misc]
@@ -69,15 +69,15 @@ def test_each_card_reports_vgpus_and_slice_and_what_boots() -> None:
         "vgpus_total": 4,
         "vgpus_used": 1,
         "vgpus_free": 3,
-        "slice_held": {"CUSTOM_GPU_MEMORY_MB": 32768, "CUSTOM_GPU_VCPU": 8},
-        "slice_used": {"CUSTOM_GPU_MEMORY_MB": 8192, "CUSTOM_GPU_VCPU": 2},
+        "slice_held": {"CUSTOM_VGPU_MEMORY_MB": 32768, "CUSTOM_VGPU_VCPU": 8},
+        "slice_used": {"CUSTOM_VGPU_MEMORY_MB": 8192, "CUSTOM_VGPU_VCPU": 2},
         "bootable": {"v1.a10": True, "v2.a10": True},
     }
     assert b["vgpus_free"] == 4
 
 
 def test_a_card_whose_slice_is_taken_breaks_the_promise() -> None:
-    taken = {"CUSTOM_GPU_VCPU": 8, "CUSTOM_GPU_MEMORY_MB": 32768}
+    taken = {"CUSTOM_VGPU_VCPU": 8, "CUSTOM_VGPU_MEMORY_MB": 32768}
     report = audit(_snapshot(_card(CARD_A, {}), _card(CARD_B, taken)))
     rules = {(v.rule, v.subject) for v in report.violations}
     assert rules == {
@@ -86,7 +86,7 @@ def test_a_card_whose_slice_is_taken_breaks_the_promise() -> None:
     }
     message = next(v.message for v in report.violations if v.subject.endswith("v1.a10"))
     assert "4 vGPU(s) free" in message
-    assert "CUSTOM_GPU_VCPU 0 free < 2" in message
+    assert "CUSTOM_VGPU_VCPU 0 free < 2" in message
 
 
 def test_cards_without_their_slice_are_caught() -> None:

@@ -117,8 +117,8 @@ def test_placement_ties_each_cards_slice_to_the_cards_own_provider() -> None:
     ]
     for entry in entries[1:]:
         assert entry["inventories"]["additional"] == [
-            {"CUSTOM_GPU_VCPU": {"total": 8}},
-            {"CUSTOM_GPU_MEMORY_MB": {"total": 32768}},
+            {"CUSTOM_VGPU_VCPU": {"total": 8}},
+            {"CUSTOM_VGPU_MEMORY_MB": {"total": 32768}},
         ]
         assert entry["traits"]["additional"] == ["CUSTOM_VGPU_A10"]
     conf = options(plan, "vg1")
@@ -142,8 +142,8 @@ def test_vgpu_flavors_ask_one_numbered_group_and_nothing_standard() -> None:
         "resources:DISK_GB": "0",
         "resources:CUSTOM_GPU_DISK_GB": "20",
         "resources1:VGPU": "2",
-        "resources1:CUSTOM_GPU_VCPU": "4",
-        "resources1:CUSTOM_GPU_MEMORY_MB": "16384",
+        "resources1:CUSTOM_VGPU_VCPU": "4",
+        "resources1:CUSTOM_VGPU_MEMORY_MB": "16384",
         "trait1:CUSTOM_VGPU_A10": "required",
     }
     assert "CUSTOM_VGPU_A10" in plan.cloud.traits
@@ -232,6 +232,11 @@ def test_the_example_fleet_mixes_vgpu_cards_and_a_pooled_passthrough_gpu() -> No
         {"CUSTOM_GPU_MEMORY_MB": {"total": 65536}},
         {"CUSTOM_GPU_DISK_GB": {"total": 100 + 2 * 4 * 40}},
     ]
+    # ... in classes the passthrough flavor asks; the cards' in classes of their own, so the
+    # L40S's unnumbered slice request cannot be served from a card
+    for card in cards:
+        classes = [next(iter(i)) for i in card["inventories"]["additional"]]
+        assert classes == ["CUSTOM_VGPU_VCPU", "CUSTOM_VGPU_MEMORY_MB"]
     assert [c["identification"]["name"] for c in cards] == [
         child_provider_name(mixed, g) for g in mixed.gpus[:2]
     ]
@@ -254,8 +259,8 @@ def test_the_embedded_model_has_each_card_with_its_slice_under_its_host() -> Non
     ]
     assert dict(model.cards[0].capacity) == {
         "VGPU": 4,
-        "CUSTOM_GPU_VCPU": 8,
-        "CUSTOM_GPU_MEMORY_MB": 32768,
+        "CUSTOM_VGPU_VCPU": 8,
+        "CUSTOM_VGPU_MEMORY_MB": 32768,
     }
     assert model.cards[0].traits == {"CUSTOM_VGPU_A10"}
 
@@ -288,8 +293,8 @@ def test_no_mix_of_vgpu_flavors_strands_part_of_a_cards_slice() -> None:
             if vgpus != per_card:
                 continue
             checked += 1
-            taken_vcpu = sum(int(f.extra_specs["resources1:CUSTOM_GPU_VCPU"]) for f in mix)
-            taken_ram = sum(int(f.extra_specs["resources1:CUSTOM_GPU_MEMORY_MB"]) for f in mix)
+            taken_vcpu = sum(int(f.extra_specs["resources1:CUSTOM_VGPU_VCPU"]) for f in mix)
+            taken_ram = sum(int(f.extra_specs["resources1:CUSTOM_VGPU_MEMORY_MB"]) for f in mix)
             assert (taken_vcpu, taken_ram) == (card.vcpus, card.memory_mb), [f.name for f in mix]
     assert checked >= 3  # 4x1, 2x1+1x2, 2x2, 1x4
 
@@ -301,8 +306,8 @@ def test_unified_limits_register_what_the_cards_offer() -> None:
     # 2 cards x 4 vGPUs, each card 8 vCPUs and 32 GiB of slice; the disk pooled on the root.
     assert limits == {
         "class:VGPU": 8,
-        "class:CUSTOM_GPU_VCPU": 16,
-        "class:CUSTOM_GPU_MEMORY_MB": 65536,
+        "class:CUSTOM_VGPU_VCPU": 16,
+        "class:CUSTOM_VGPU_MEMORY_MB": 65536,
         "class:CUSTOM_GPU_DISK_GB": 80,
     }
     assert [c.name for c in plan.hosts[0].vgpu_cards] == [

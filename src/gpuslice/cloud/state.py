@@ -17,7 +17,13 @@ OWNER_VALUE = "true"
 FLAVOR_OWNER_PREFIX = "[gpuslice]"
 """Start of the description of every flavor gpuslice created (set atomically at creation)."""
 
-SLICE_CLASSES = ("CUSTOM_GPU_VCPU", "CUSTOM_GPU_MEMORY_MB", "CUSTOM_GPU_DISK_GB")
+SLICE_CLASSES = (
+    "CUSTOM_GPU_VCPU",
+    "CUSTOM_GPU_MEMORY_MB",
+    "CUSTOM_GPU_DISK_GB",
+    "CUSTOM_VGPU_VCPU",
+    "CUSTOM_VGPU_MEMORY_MB",
+)
 """The custom resource classes that carry the GPU slice in the `placement` strategy."""
 
 ALIAS_SPEC = "pci_passthrough:alias"

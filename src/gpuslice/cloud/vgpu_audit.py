@@ -128,7 +128,7 @@ def card_reports(snapshot: CloudSnapshot, flavors: Iterable[LiveFlavor]) -> tupl
         if VGPU not in card.inventories or card.parent_uuid is None:
             continue
         root = by_uuid.get(card.root_uuid)
-        slice_classes = sorted(rc for rc in card.inventories if rc.startswith("CUSTOM_GPU_"))
+        slice_classes = sorted(rc for rc in card.inventories if rc.startswith("CUSTOM_"))
         reports.append(
             CardReport(
                 host=root.name if root is not None else card.root_uuid,

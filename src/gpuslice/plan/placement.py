@@ -55,6 +55,8 @@ from gpuslice.plan.types import (
     SchedulerSettings,
 )
 from gpuslice.plan.vgpu import (
+    VGPU_MEMORY,
+    VGPU_VCPU,
     card_providers,
     is_tied,
     mdev_options,
@@ -96,6 +98,8 @@ def plan_placement(fleet: Fleet, promise: Promise) -> Plan:
         )
 
     classes = (GPU_MEMORY, GPU_DISK) if dedicated else (GPU_VCPU, GPU_MEMORY, GPU_DISK)
+    if fleet.vgpu_models and is_tied(fleet, "placement"):
+        classes = (*classes, VGPU_VCPU, VGPU_MEMORY)
     cloud = CloudObjects(
         resource_classes=classes,
         traits=(GPU_TRAIT, *vgpu_traits(fleet)),
@@ -153,7 +157,7 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
     cards = card_providers(fleet, host)
     tied = is_tied(fleet, "placement")
     on_cards = (
-        Resources(p.inventories[GPU_VCPU].total, p.inventories[GPU_MEMORY].total) for p in cards
+        Resources(p.inventories[VGPU_VCPU].total, p.inventories[VGPU_MEMORY].total) for p in cards
     )
     pooled = held - sum(on_cards, Resources()) if tied else held
     files = NodeFiles()

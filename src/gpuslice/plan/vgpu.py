@@ -21,6 +21,12 @@ from gpuslice.plan.common import GPU_DISK, GPU_MEMORY, GPU_VCPU, NodeFiles, size
 from gpuslice.plan.types import NOVA_CONF, Flavor, Inventory, Note, Provider
 
 VGPU = "VGPU"
+#: A tied card's slice: classes of their own, so that no other flavor can reach them. With the
+#: passthrough slice's classes a passthrough flavor's unnumbered slice request could come from
+#: a vGPU card on a host with both (Placement takes an unnumbered class from any provider of the
+#: tree that has it; seen on real nova 34: tests/twin/test_nova_vgpu_mixed.py).
+VGPU_VCPU = "CUSTOM_VGPU_VCPU"
+VGPU_MEMORY = "CUSTOM_VGPU_MEMORY_MB"
 #: The numbered request group that ties vGPUs and slice to one card.
 GROUP = "1"
 
@@ -168,8 +174,8 @@ def card_inventory(model: GpuModel) -> dict[str, Inventory]:
     held = model.gpu_slice
     return {
         VGPU: Inventory(model.vgpu.vgpus_per_gpu),
-        GPU_VCPU: Inventory(held.vcpus),
-        GPU_MEMORY: Inventory(held.memory_mb),
+        VGPU_VCPU: Inventory(held.vcpus),
+        VGPU_MEMORY: Inventory(held.memory_mb),
     }
 
 
@@ -226,8 +232,8 @@ def tied_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
         "resources:DISK_GB": "0",
         f"resources:{GPU_DISK}": str(size.disk_gb),
         f"resources{g}:{VGPU}": str(item.vgpus),
-        f"resources{g}:{GPU_VCPU}": str(size.vcpus),
-        f"resources{g}:{GPU_MEMORY}": str(size.memory_mb),
+        f"resources{g}:{VGPU_VCPU}": str(size.vcpus),
+        f"resources{g}:{VGPU_MEMORY}": str(size.memory_mb),
         f"trait{g}:{vgpu_trait(model)}": "required",
     }
 

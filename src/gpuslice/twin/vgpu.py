@@ -17,7 +17,14 @@ import yaml
 
 from gpuslice.fleet import Fleet, GpuModel
 from gpuslice.plan.common import GPU_MEMORY, GPU_VCPU
-from gpuslice.plan.vgpu import VGPU, card_inventory, child_provider_name, vgpu_trait
+from gpuslice.plan.vgpu import (
+    VGPU,
+    VGPU_MEMORY,
+    VGPU_VCPU,
+    card_inventory,
+    child_provider_name,
+    vgpu_trait,
+)
 from gpuslice.twin.job import HostJob, Steps
 from gpuslice.twin.scenario import (
     NO_VALID_HOST,
@@ -130,18 +137,18 @@ def run_vgpu_scenario(
                 allocation = twin.allocations(result.server_id)
                 holders = {
                     rc: [uuid_to_name.get(rp, rp) for rp, a in allocation.items() if rc in a]
-                    for rc in (VGPU, GPU_VCPU, GPU_MEMORY)
+                    for rc in (VGPU, GPU_VCPU, GPU_MEMORY, VGPU_VCPU, VGPU_MEMORY)
                 }
                 vgpu_on = holders[VGPU]
                 per_card.update(vgpu_on)
                 seen = f"ACTIVE, {mdevs_in(xml)} mdev in guest XML; VGPU on {', '.join(vgpu_on)}"
                 ok = mdevs_in(xml) == 1 and len(vgpu_on) == 1
                 if tied:
-                    same = holders[GPU_VCPU] == vgpu_on and holders[GPU_MEMORY] == vgpu_on
+                    same = holders[VGPU_VCPU] == vgpu_on and holders[VGPU_MEMORY] == vgpu_on
                     seen += (
                         "; slice on the same provider"
                         if same
-                        else (f"; slice on {', '.join(holders[GPU_VCPU] + holders[GPU_MEMORY])}")
+                        else (f"; slice on {', '.join(holders[VGPU_VCPU] + holders[VGPU_MEMORY])}")
                     )
                     ok = ok and same
                 elif holders[GPU_VCPU]:
