@@ -148,7 +148,7 @@ class CardRequest:
     """A `CardAsk` made ready for one table: its (column, amount) terms and, per card,
     whether the card can ever serve it (classes present, traits right)."""
 
-    __slots__ = ("ask", "order", "static", "terms")
+    __slots__ = ("ask", "order", "static", "static_np", "terms")
 
     def __init__(
         self,
@@ -160,6 +160,7 @@ class CardRequest:
         self.ask = ask
         self.terms = terms
         self.static = static
+        self.static_np = np.array(static, dtype=bool)
         # per host: its cards in the order this request tries them
         self.order = order
 
@@ -242,11 +243,16 @@ class CardTable:
         return out
 
     def mask(self, request: CardRequest) -> npt.NDArray[np.bool_]:
-        """Per host: whether some card of it can serve `request` now."""
+        """Per host: whether some card of it can serve `request` now (`card_fits` over every
+        card at once)."""
         out = np.zeros(self._hosts, dtype=bool)
-        fit = [self.card_fits(k, request) for k in range(len(self.cards))]
-        if self.cards:
-            out[self._host[np.array(fit, dtype=bool)]] = True
+        if not self.cards:
+            return out
+        free = np.array(self.free, dtype=np.int64)
+        fit = request.static_np.copy()
+        for col, n in request.terms:
+            fit &= free[:, col] >= n
+        out[self._host[fit]] = True
         return out
 
     def reason(self, host: int, request: CardRequest) -> str:
@@ -274,9 +280,11 @@ class CardTable:
     def either_mask(self, rc: str, amount: int) -> npt.NDArray[np.bool_]:
         """Per host: whether one of its cards has `amount` of `rc` free."""
         out = np.zeros(self._hosts, dtype=bool)
-        for k in range(len(self.cards)):
-            if self.free_of(k, rc) >= amount:
-                out[self.cards[k].host] = True
+        col = self._col.get(rc)
+        if col is None or not self.cards:
+            return out
+        free = np.array([row[col] for row in self.free], dtype=np.int64)
+        out[self._host[free >= amount]] = True
         return out
 
     def either_choose(
