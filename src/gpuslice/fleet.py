@@ -28,6 +28,9 @@ CpuMode = Literal["accounted", "dedicated"]
 # Where a vGPU card's slice sits under placement: on the card's provider, or pooled on the root.
 VgpuSlices = Literal["per_card", "pooled"]
 GpuMode = Literal["passthrough", "vgpu"]
+# Where a vGPU model's mdev types sit: on the card itself, or on its SR-IOV virtual functions
+# (NVIDIA from Ampere on: one vGPU per VF).
+VgpuOn = Literal["card", "vfs"]
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,14 @@ class VgpuSpec:
     """How a GPU model is cut into vGPUs: its mdev type, vGPUs per card and their flavors.
 
     `slice` of the owning model is per vGPU; a card holds back `vgpus_per_gpu` of them.
+    `on` says which functions offer the type: the card (`card`), or its SR-IOV virtual
+    functions (`vfs`), each of which holds one vGPU and gets its own provider in nova.
     """
 
     mdev_type: str
     vgpus_per_gpu: int
     flavors: tuple[VgpuFlavor, ...]
+    on: VgpuOn = "card"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class GpuModel:
     device_type: DeviceType | None = None
     flavors: tuple[GpuFlavor, ...] = ()
     vgpu: VgpuSpec | None = None
+    # The GPUs are SR-IOV virtual functions bound to the vendor's vfio variant driver (NVIDIA
+    # vGPU 17+ on Ada/Hopper): each is one vGPU, passed through with device_spec managed=no.
+    vfio_variant: bool = False
 
     @property
     def mode(self) -> GpuMode:
@@ -176,6 +185,12 @@ class Host:
     gpu_service_host: str | None = None
     cpu_numa: tuple[tuple[int, tuple[int, ...]], ...] = ()
     hypervisor_hostname: str | None = None
+    # Per GPU address, the SR-IOV virtual functions the fleet lists for it (`vfs:`), in order.
+    gpu_vfs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def vfs_of(self, gpu: GpuDevice) -> tuple[str, ...]:
+        """The virtual functions the fleet lists for `gpu` (none: empty)."""
+        return dict(self.gpu_vfs).get(gpu.address, ())
 
     @property
     def hypervisor(self) -> str:

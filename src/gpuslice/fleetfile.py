@@ -59,6 +59,8 @@ NovaDeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Positive = Amount
 NonNegative = AmountOrZero
 Name = Annotated[str, Field(pattern=_NAME, max_length=MAX_NAME)]
+# PCIe allows more, but no GPU offers more virtual functions than this.
+MAX_VFS_PER_GPU = 256
 Text = Annotated[str, Field(max_length=4096)]
 
 
@@ -112,6 +114,8 @@ class GpuModelIn(_Strict):
     mode: Literal["passthrough", "vgpu"] = "passthrough"
     mdev_type: Annotated[str, Field(pattern=_MDEV_TYPE, max_length=MAX_NAME)] | None = None
     vgpus_per_gpu: Positive | None = None
+    vgpu_on: Literal["card", "vfs"] | None = None
+    vfio_variant: bool = False
 
 
 class GpuIn(_Strict):
@@ -121,11 +125,17 @@ class GpuIn(_Strict):
     numa_node: NumaNode | None = None
     name: Text | None = None
     device_type: NovaDeviceType | None = None
+    vfs: list[Text] = Field(default=[], max_length=MAX_VFS_PER_GPU)
 
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
         return normalise_pci_address(value)
+
+    @field_validator("vfs")
+    @classmethod
+    def _vf_addresses(cls, value: list[str]) -> list[str]:
+        return [normalise_pci_address(v) for v in value]
 
 
 class HostIn(_Strict):
@@ -235,6 +245,8 @@ def _build(raw: FleetIn, located: LocatedYaml, base_dir: Path) -> Fleet:
     _check_names(hosts, tuple(raw.controllers), located)
     models = _models(raw, default_slice, hosts, located)
     models = _with_device_types(models, hosts, located, listed=len(raw.gpu_models))
+    _check_vfs(raw, models, hosts, located)
+    _check_vfio_variant(models, located)
     return Fleet(
         release=release,
         strategy=strategy,
@@ -313,6 +325,7 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
             )
             raise located.error((*where, "gpus"), msg)
         seen.add(gpu.address)
+    gpu_vfs = _vfs(index, raw, seen, located)
     return Host(
         name=raw.name,
         cpus=cpus,
@@ -323,7 +336,35 @@ def _host(index: int, raw: HostIn, located: LocatedYaml, base_dir: Path) -> Host
         gpu_service_host=raw.gpu_service_host,
         cpu_numa=cpu_numa,
         hypervisor_hostname=raw.hypervisor_hostname,
+        gpu_vfs=gpu_vfs,
     )
+
+
+def _vfs(
+    index: int, raw: HostIn, gpu_addresses: set[str], located: LocatedYaml
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The `vfs:` each listed GPU names, by GPU address.
+
+    Rules: a virtual function is listed once on the host, and is not itself one of its GPUs.
+    """
+    seen: dict[str, str] = {}
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for position, gpu in enumerate(raw.gpus):
+        for vf in gpu.vfs:
+            where = ("hosts", index, "gpus", position, "vfs")
+            if vf in gpu_addresses:
+                msg = (
+                    f"{vf} is listed as a GPU and as a virtual function of {gpu.address}; "
+                    "list the card under gpus: and its virtual functions under its vfs:"
+                )
+                raise located.error(where, msg)
+            if vf in seen:
+                msg = f"virtual function {vf} is listed twice (under {seen[vf]} and {gpu.address})"
+                raise located.error(where, msg)
+            seen[vf] = gpu.address
+        if gpu.vfs:
+            out.append((gpu.address, tuple(gpu.vfs)))
+    return tuple(out)
 
 
 def _at(located: LocatedYaml, path: tuple[str | int, ...]) -> str:
@@ -446,6 +487,7 @@ def _models(
             device_type=m.device_type,
             flavors=menu,
             vgpu=vgpu,
+            vfio_variant=m.vfio_variant,
         )
         for earlier in models:
             clash = (earlier.vendor_product == model.vendor_product and "vendor:product") or (
@@ -628,7 +670,7 @@ def _vgpu_spec(
     """
     where = ("gpu_models", index)
     if raw.mode == "passthrough":
-        for key in ("mdev_type", "vgpus_per_gpu"):
+        for key in ("mdev_type", "vgpus_per_gpu", "vgpu_on"):
             if getattr(raw, key) is not None:
                 raise located.error(
                     (*where, key),
@@ -662,8 +704,9 @@ def _vgpu_spec(
             (*where, "flavor"),
             "give either flavor: (one 1-vGPU flavor) or flavors: (the menu), not both",
         )
+    on = raw.vgpu_on or "card"
     if raw.flavors is None:
-        return VgpuSpec(raw.mdev_type, per_gpu, (VgpuFlavor(raw.flavor or default, 1),))
+        return VgpuSpec(raw.mdev_type, per_gpu, (VgpuFlavor(raw.flavor or default, 1),), on)
     if not raw.flavors:
         raise located.error(
             (*where, "flavors"),
@@ -697,4 +740,74 @@ def _vgpu_spec(
                     at, f"two flavors of this model share a {clash}; list each once"
                 )
         menu.append(VgpuFlavor(f.name, vgpus))
-    return VgpuSpec(raw.mdev_type, per_gpu, tuple(sorted(menu, key=lambda f: f.vgpus)))
+    return VgpuSpec(raw.mdev_type, per_gpu, tuple(sorted(menu, key=lambda f: f.vgpus)), on)
+
+
+def _check_vfio_variant(models: tuple[GpuModel, ...], located: LocatedYaml) -> None:
+    """`vfio_variant: true` is for a passthrough model whose GPUs are virtual functions.
+
+    Rules: the model passes its functions through (no `mode: vgpu`: the VFs carry their vGPU
+    type already, set through the vendor's sysfs, not mdev); nova sees them as type-VF.
+    """
+    for index, model in enumerate(models):
+        if not model.vfio_variant:
+            continue
+        where = ("gpu_models", index, "vfio_variant")
+        if model.vgpu is not None:
+            msg = (
+                "vfio_variant: true is for virtual functions passed through whole (each VF "
+                "already one vGPU, its type set through the vendor's sysfs); a model in mode: "
+                "vgpu is cut into mdevs. Remove one of them"
+            )
+            raise located.error(where, msg)
+        if model.device_type != "type-VF":
+            msg = (
+                f"vfio_variant: true is for virtual functions, but {model.alias}'s GPUs are "
+                f"{model.device_type or 'of unknown type'}; list the VFs under gpus: and set "
+                "device_type: type-VF"
+            )
+            raise located.error(where, msg)
+
+
+def _check_vfs(
+    raw: FleetIn, models: tuple[GpuModel, ...], hosts: tuple[Host, ...], located: LocatedYaml
+) -> None:
+    """The virtual functions of SR-IOV vGPU cards (`vgpu_on: vfs`) are listed, enough of them.
+
+    Rules: every card of such a model is listed under its host's gpus: with `vfs:` naming at
+    least `vgpus_per_gpu` virtual functions (each holds one vGPU; the first vgpus_per_gpu are
+    used); `vfs:` is only for such cards.
+    """
+    by_ids = {(m.vendor_id, m.product_id): m for m in models}
+    for h, host in enumerate(raw.hosts):
+        for g, gpu in enumerate(host.gpus):
+            model = by_ids.get((gpu.vendor_id.lower(), gpu.product_id.lower()))
+            on_vfs = model is not None and model.vgpu is not None and model.vgpu.on == "vfs"
+            where = ("hosts", h, "gpus", g)
+            if gpu.vfs and not on_vfs:
+                msg = (
+                    f"vfs: is for a card whose model has mode: vgpu and vgpu_on: vfs; "
+                    f"{gpu.address} is not one. Remove vfs: or set vgpu_on: vfs on its model"
+                )
+                raise located.error((*where, "vfs"), msg)
+            if on_vfs and model is not None and model.vgpu is not None:
+                need = model.vgpu.vgpus_per_gpu
+                if len(gpu.vfs) < need:
+                    msg = (
+                        f"GPU {gpu.address} ({model.alias}, vgpu_on: vfs) lists "
+                        f"{len(gpu.vfs)} virtual functions under vfs: but holds "
+                        f"{need} vGPUs (vgpus_per_gpu), one per virtual function. List at "
+                        "least that many (`gpuslice discover --sysfs / --json` shows them "
+                        "under mdev, with this card under gpu)"
+                    )
+                    raise located.error((*where, "vfs") if gpu.vfs else where, msg)
+    for h, built in enumerate(hosts):
+        for card in built.gpus:
+            model = by_ids[(card.vendor_id or "", card.product_id or "")]
+            if model.vgpu is not None and model.vgpu.on == "vfs" and not built.vfs_of(card):
+                msg = (
+                    f"GPU {card.address} ({model.alias}, vgpu_on: vfs) is only in the lspci "
+                    "capture, so its virtual functions are unknown; list it under gpus: with "
+                    "vfs:"
+                )
+                raise located.error(("hosts", h, "lspci"), msg)

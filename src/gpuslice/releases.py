@@ -115,6 +115,9 @@ FACTS: Final[dict[str, list[tuple[int, Any]]]] = {
     "pci_report_in_placement": [(14, False), (26, True)],
     "pci_in_placement_scheduling": [(14, False), (27, True)],
     "device_spec_resource_class": [(14, False), (26, True)],
+    # device_spec's `managed` tag (nova 31 pci/devspec.py `enhanced_pci_device_with_spec_tags`):
+    # "no" keeps libvirt from rebinding a VF to vfio-pci (VFs of a vendor vfio variant driver).
+    "device_spec_managed": [(14, False), (31, True)],
     "placement_mandatory": [(14, False), (15, True)],
     "compute_id_file": [(14, False), (27, True)],
     "pcpu_fallback_workaround": [(14, False), (20, True)],

@@ -8,6 +8,7 @@ from gpuslice.cloud.audit import (
     Expected,
     alias_count,
     audit,
+    candidates_query,
     prometheus_text,
     requested_resources,
 )
@@ -71,6 +72,38 @@ def test_requested_resources_follow_nova_overrides() -> None:
     }
     plain = LiveFlavor("f2", "m1", 4, 2048, 10, True, {"hw:cpu_policy": "dedicated"})
     assert requested_resources(plain) == {"PCPU": 4, "MEMORY_MB": 2048, "DISK_GB": 10}
+    # a numbered group's MEMORY_MB replaces the flavor's RAM (nova 34), it does not add to it
+    numbered = LiveFlavor("f3", "n1", 2, 1024, 10, True, {"resources1:MEMORY_MB": "512"})
+    assert requested_resources(numbered) == {"VCPU": 2, "MEMORY_MB": 512, "DISK_GB": 10}
+
+
+def test_candidates_query_asks_each_request_group() -> None:
+    vgpu = LiveFlavor(
+        "f4",
+        "v1",
+        4,
+        8192,
+        40,
+        True,
+        {
+            "resources:VCPU": "0",
+            "resources:MEMORY_MB": "0",
+            "resources1:VGPU": "1",
+            "resources1:CUSTOM_GPU_VCPU": "4",
+            "trait1:CUSTOM_CARD": "required",
+            "trait:CUSTOM_SLOW": "forbidden",
+        },
+    )
+    assert candidates_query(vgpu) == {
+        "resources": "DISK_GB:40",
+        "required": "!CUSTOM_SLOW",
+        "resources1": "CUSTOM_GPU_VCPU:4,VGPU:1",
+        "required1": "CUSTOM_CARD",
+    }
+    two = LiveFlavor(
+        "f5", "t", 1, 512, 0, True, {"resources1:CUSTOM_A": "1", "resources2:CUSTOM_A": "1"}
+    )
+    assert candidates_query(two)["group_policy"] == "none"
 
 
 def test_alias_count_adds_every_alias() -> None:

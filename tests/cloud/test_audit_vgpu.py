@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gpuslice.cloud.audit import audit
 from gpuslice.cloud.state import CloudSnapshot, LiveFlavor, LiveInventory, LiveProvider
+from gpuslice.cloud.vgpu_audit import vgpu_ask, vgpus_asked
 from gpuslice.fleetfile import parse_fleet
 from gpuslice.plan import make_plan
 from tests.core.test_plan_vgpu import FLEET
@@ -99,3 +100,29 @@ def test_cards_without_their_slice_are_caught() -> None:
 def test_vgpu_flavors_asking_slice_classes_are_no_slice_thieves() -> None:
     report = audit(_snapshot(_card(CARD_A, {}), _card(CARD_B, {})))
     assert not [v for v in report.violations if v.rule == "flavor_slice_without_alias"]
+
+
+def test_the_vgpu_ask_is_read_as_nova_reads_the_flavor() -> None:
+    """The root is asked the unnumbered group as nova 34 builds it: the flavor's own disk
+    where no `resources:DISK_GB` override zeroes it (not only the keys written out)."""
+    flavor = LiveFlavor(
+        "id",
+        "v1",
+        4,
+        16384,
+        20,
+        False,
+        {
+            "resources:VCPU": "0",
+            "resources:MEMORY_MB": "0",
+            "resources1:VGPU": "1",
+            "resources1:CUSTOM_VGPU_VCPU": "4",
+            "trait1:CUSTOM_VGPU_A10": "required",
+        },
+    )
+    ask = vgpu_ask(flavor)
+    assert ask is not None
+    assert dict(ask.group) == {"VGPU": 1, "CUSTOM_VGPU_VCPU": 4}
+    assert ask.group_traits == ("CUSTOM_VGPU_A10",)
+    assert dict(ask.root) == {"DISK_GB": 20}
+    assert vgpus_asked({"resources1:VGPU": "2", "resources:VGPU": "1"}) == 3

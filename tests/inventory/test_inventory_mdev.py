@@ -73,3 +73,19 @@ def test_discover_from_lspci_has_no_mdev_types(
     )
     assert main(["discover", "--lspci", str(capture), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mdev"] == []
+
+
+def test_the_vfs_offering_types_are_grouped_by_card_for_the_fleet_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from gpuslice.inventory.mdev import vfs_by_gpu
+
+    assert vfs_by_gpu(read_mdev(VGPU_READY)) == {
+        "0000:86:00.0": tuple(f"0000:86:00.{n}" for n in (4, 5, 6, 7))
+    }
+    files = {"name": "GRID A10-6Q", "available_instances": "4"}
+    _card(tmp_path, "0000:17:00.0", {"nvidia-592": files})
+    assert vfs_by_gpu(read_mdev(tmp_path)) == {}  # a card offering types itself has no VFs
+    assert main(["discover", "--sysfs", str(VGPU_READY)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'vfs: ["0000:86:00.4", "0000:86:00.5", "0000:86:00.6", "0000:86:00.7"]' in out

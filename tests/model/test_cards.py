@@ -14,6 +14,7 @@ from gpuslice.model.cards import CARD_STAGE, CardModel, split
 from gpuslice.model.cloud import CloudModel
 from gpuslice.plan.types import Flavor, Inventory
 from tests.model.builders import flavor, plan, provider
+from tests.model.reference import Placed, Reference
 
 TRAIT = "CUSTOM_VGPU_A10"
 SLICE = (4, 16384)  # per vGPU: vCPUs, MiB
@@ -421,3 +422,39 @@ def test_with_cards_ordinary_vms_land_where_the_grouped_path_puts_them_without_c
             a, b = live.pop(i * 5 % len(live))
             with_cards.release(a)
             grouped.release(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.lists(st.integers(1, 4), max_size=3), min_size=1, max_size=4).filter(any),
+    steps=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7), st.booleans()), max_size=60),
+)
+def test_the_engine_ties_cards_as_the_rules_do(
+    sizes: list[list[int]], steps: list[tuple[int, int, bool]]
+) -> None:
+    """Engine and reference (tests/model/reference.py, the rules alone) pick the same host
+    and the same card, through claims, releases and nova's periodic update (the reference
+    takes a host's cards in fleet order)."""
+    model = cloud(*(tuple(h) for h in sizes))
+    s = Scheduler(model, card_order="fleet")
+    reference = Reference(model)
+    flavors = [tied(v) for v in (1, 2, 3, 4)]
+    flavors += [tied(1, trait="CUSTOM_VGPU_L4"), flavor("m", 8, 16384, 20)]
+    kinds = [s.prepare(request_from_flavor(f)) for f in flavors]
+    live: list[tuple[Claim, Placed]] = []
+    for what, pick, settle in steps:
+        if settle:
+            s.settle()
+            reference.settle()
+        if pick >= 6 and live:
+            claim, placed = live.pop(pick % len(live))
+            s.release(claim)
+            reference.release(placed)
+            continue
+        request = kinds[what % len(kinds)]
+        expected = reference.schedule(request.spec)
+        claim = s.schedule(request)
+        got = None if claim is None else (claim.provider, claim.card)
+        assert got == (None if expected is None else (expected.host, expected.card))
+        if claim is not None and expected is not None:
+            live.append((claim, expected))

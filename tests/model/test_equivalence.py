@@ -1,9 +1,10 @@
-"""The scheduler's fast paths decide as a plain, host-by-host reading of nova's rules does.
+"""The contract between the rules and the fast engine: they decide alike.
 
-The reference below recomputes everything for every decision: candidates are the hosts that
-`explain` does not remove; each weigher's raw values are clamped at its minval, normalised
-between the minval (or the candidates' lowest value) and the candidates' highest value,
-multiplied and summed term by term; the highest sum wins and ties go to fleet order.
+`tests.model.reference.Reference` applies the rules of `gpuslice.model.rules` host by host and
+recomputes everything for every decision; the engine (`Scheduler`) compiles the same rules
+into masks, key columns and weight deltas, groups hosts and catches up incrementally. On
+randomized fleets and workloads (claims, releases, nova's periodic update) both must choose the
+same host every time, and the engine's kept weights must be each weigher's raw values.
 """
 
 from __future__ import annotations
@@ -21,33 +22,36 @@ from gpuslice.model import (
     from_plan,
     request_from_flavor,
 )
-from gpuslice.plan.types import Inventory, Provider
+from gpuslice.plan.types import Aggregate, Inventory, Provider
 from tests.model.builders import flavor, plan, provider
+from tests.model.reference import Placed, Reference
 
 MULTIPLIERS = st.sampled_from([1.0, 2.0, 0.5, -1.0, 0.0])
 
 
 def reference_pick(scheduler: Scheduler, request: Prepared) -> int | None:
-    """The host nova's rules choose for `request` now (host_subset_size 1), or None."""
-    removed = {r.host for r in scheduler.explain(request)}
-    hosts = [j for j, name in enumerate(scheduler.names) if name not in removed]
-    if not hosts:
-        return None
-    totals = [0.0] * len(hosts)
-    for weigher, multiplier in zip(scheduler.weighers, scheduler._mult_list, strict=True):
-        raw = weigher.raw(scheduler).tolist()
-        values = [raw[j] for j in hosts]
-        if weigher.minval is not None:
-            values = [max(v, weigher.minval) for v in values]
-            low = weigher.minval
-        else:
-            low = min(values)
-        high = max(values)
-        coef = multiplier / (high - low) if high > low else 0.0
-        for i, v in enumerate(values):
-            totals[i] += coef * v
-    best = max(totals)
-    return hosts[totals.index(best)]
+    """The host the rules choose for `request` in the engine's current state, or None.
+
+    Rebuilds a `Reference` from the engine's model and replays nothing: it reads the engine's
+    free amounts and host states, so it checks one decision, not a history.
+    """
+    reference = Reference(scheduler.model)
+    reference.weighers = list(zip(scheduler.weighers, scheduler.multipliers, strict=True))
+    for j in range(len(scheduler.names)):
+        reference.free[j] = {
+            rc: scheduler.free_of(scheduler.names[j], rc) for rc in reference.free[j]
+        }
+        reference.pci[j] = {
+            key: int(scheduler.pci_free[scheduler.pool_keys.index(key), j])
+            for key in reference.pci[j]
+        }
+        state = scheduler.host_state(j)
+        reference.states[j].ram_used = state.ram_used
+        reference.states[j].vcpus_used = state.vcpus_used
+        reference.states[j].disk_used = state.disk_used
+        reference.states[j].pci_free_total = state.pci_free_total
+        reference.states[j].io_ops = state.io_ops
+    return reference.pick(request.spec)
 
 
 def prepare_kinds(
@@ -138,39 +142,60 @@ flavor_specs = st.lists(
 steps_spec = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=80)
 
 
+steps_with_settles = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, 2), st.booleans()), min_size=1, max_size=80
+)
+
+
 @settings(max_examples=150, deadline=None)
-@given(host_specs, flavor_specs, steps_spec, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS)
-def test_decisions_match_the_reference(
+@given(
+    host_specs,
+    flavor_specs,
+    steps_with_settles,
+    st.tuples(MULTIPLIERS, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS, MULTIPLIERS),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_engine_decides_as_the_rules_do(
     hosts: list[tuple[int, int, int, bool, bool]],
     flavors: list[tuple[int, int, int, str]],
-    steps: list[tuple[int, int]],
-    ram_multiplier: float,
-    cpu_multiplier: float,
-    pci_multiplier: float,
-    disk_multiplier: float,
+    steps: list[tuple[int, int, bool]],
+    multipliers: tuple[float, float, float, float, float],
+    isolated: bool,
+    settled: bool,
 ) -> None:
+    """Same picks as the reference, step by step: claims, releases (of the middle VM), and
+    nova's periodic update where the step says so; I/O in flight counted alike."""
     providers = providers_of(hosts)
-    weighers = (
-        WeigherSetting("RAMWeigher", ram_multiplier),
-        WeigherSetting("CPUWeigher", cpu_multiplier),
-        WeigherSetting("PCIWeigher", pci_multiplier),
-        WeigherSetting("DiskWeigher", disk_multiplier),
-    )
-    scheduler = Scheduler(from_plan(plan(providers), weighers=weighers), seed=3)
+    names = ("RAMWeigher", "CPUWeigher", "PCIWeigher", "DiskWeigher", "IoOpsWeigher")
+    weighers = tuple(WeigherSetting(n, m) for n, m in zip(names, multipliers, strict=True))
+    fast_hosts = tuple(p.name for p in providers if "CUSTOM_FAST" in p.traits)
+    aggregates = [Aggregate("fast", {"trait:CUSTOM_FAST": "required"}, fast_hosts)]
+    model = from_plan(plan(providers, aggregates=aggregates, isolated=isolated), weighers=weighers)
+    scheduler = Scheduler(model, seed=3, settled=settled)
+    reference = Reference(model, settled=settled)
     kinds = prepare_kinds(scheduler, flavors, with_traits=True)
-    live: list[Claim] = []
-    for kind, releases in steps:
+    live: list[tuple[Claim, Placed]] = []
+    for kind, releases, settle in steps:
         for _ in range(min(releases, len(live))):
-            scheduler.release(live.pop(len(live) // 2))
+            held, placed = live.pop(len(live) // 2)
+            scheduler.release(held)
+            reference.release(placed)
+        if settle:
+            scheduler.settle()
+            reference.settle()
         request = kinds[kind % len(kinds)]
-        expected = reference_pick(scheduler, request)
+        expected = reference.schedule(request.spec)
         claim = scheduler.schedule(request)
-        assert (None if claim is None else claim.provider) == expected
-        if claim is not None:
-            live.append(claim)
-        # the weights the fast path keeps are each weigher's raw values recomputed
-        for k, weigher in enumerate(scheduler.weighers):
-            assert scheduler.weights[k].tolist() == weigher.raw(scheduler).tolist()
+        assert (None if claim is None else claim.provider) == (
+            None if expected is None else expected.host
+        )
+        if claim is not None and expected is not None:
+            live.append((claim, expected))
+        assert scheduler.io_ops.tolist() == [s.io_ops for s in reference.states]
+        # the weights the engine keeps are each weigher's raw values recomputed
+        for k in range(len(scheduler.weighers)):
+            assert scheduler.weights[k].tolist() == scheduler.raw_weights(k)
 
 
 @settings(max_examples=60, deadline=None)

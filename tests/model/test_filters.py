@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -14,7 +15,9 @@ from gpuslice.model import (
     from_plan,
     request_from_flavor,
 )
-from gpuslice.model.filters import (
+from gpuslice.model.request import RequestSpec
+from gpuslice.model.rules import FILTERS, Layout, Need, Rule
+from gpuslice.model.rules.filters import (
     AggregateInstanceExtraSpecsFilter,
     AggregateTypeAffinityFilter,
     ComputeFilter,
@@ -81,10 +84,15 @@ def test_aggregate_type_affinity_admits_only_listed_flavors() -> None:
 def test_pci_passthrough_needs_free_devices_of_the_alias() -> None:
     f = PciPassthroughFilter()
     asks = spec(pci_passthrough__alias="gpu:2")
-    assert f.host_passes(view(free=2), asks)
-    assert not f.host_passes(view(free=1), asks)
-    assert f.host_passes(view(free=0), spec())
-    assert f.reason(view(free=1), asks) == "alias gpu: 1 free, 2 asked"
+    assert f.dynamic_reason(view(free=2), asks) is None
+    assert f.dynamic_reason(view(free=0), spec()) is None
+    assert f.dynamic_reason(view(free=1), asks) == "alias gpu: 1 free, 2 asked"
+    # compiled: the free devices of the alias's pool must reach 2
+    s = Scheduler(from_plan(plan([provider("h", gpus=2)])))
+    (column, amount), *rest = f.needs(asks, s) or ((0, 0),)
+    assert (column, amount, rest) == (s.pool_column("gpu"), 2, [])
+    assert f.fits([0] * column + [2], ((column, 2),))
+    assert not f.fits([0] * column + [1], ((column, 2),))
 
 
 def test_unknown_filter_is_a_loud_error() -> None:
@@ -172,3 +180,58 @@ def test_unknown_alias_is_refused_like_nova_api() -> None:
     s = Scheduler(from_plan(plan([provider("h")])))
     with pytest.raises(InputError, match="alias 'vgpu'"):
         s.prepare(request_from_flavor(flavor("v", pci_passthrough__alias="vgpu:1")))
+
+
+class _AtMostHalfFree(Rule):
+    """A made-up dynamic rule with its own `fits`: pass hosts with at most 8,192 MB free."""
+
+    name = "AtMostHalfFree"
+    dynamic = True
+
+    def needs(self, spec: RequestSpec, layout: Layout) -> tuple[Need, ...] | None:
+        column = layout.class_column("MEMORY_MB")
+        return None if column is None else ((column, 8192),)
+
+    def fits(self, columns: Sequence[float], needs: tuple[Need, ...]) -> bool:
+        return all(columns[at] <= limit for at, limit in needs)
+
+    def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
+        free = host.free.get("MEMORY_MB", 0)
+        return None if free <= 8192 else f"{free} MB free"
+
+
+def test_a_new_dynamic_rule_is_one_class_and_decides_what_explain_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FILTERS, "AtMostHalfFree", _AtMostHalfFree)
+    providers = [provider("roomy", ram=16384), provider("tight", ram=8192)]
+    for grouped in (True, False):
+        s = Scheduler(from_plan(plan(providers, filters=("ComputeFilter", "AtMostHalfFree"))))
+        s._grouped = grouped
+        request = s.prepare(request_from_flavor(flavor("m", ram=4096)))
+        assert [str(r) for r in s.explain(request)] == [
+            "roomy: removed by AtMostHalfFree (16384 MB free)"
+        ]
+        first = s.schedule(request)
+        assert first is not None
+        assert s.names[first.provider] == "tight"
+        # tight is left with 4,096 MB; roomy still has 16,384: only tight passes again
+        second = s.schedule(request)
+        assert second is not None
+        assert s.names[second.provider] == "tight"
+        assert s.schedule(request) is None
+        assert {r.host for r in s.explain(request)} == {"roomy", "tight"}
+
+
+def test_isolated_numbered_groups_need_providers_of_their_own() -> None:
+    """Placement: with group_policy=isolate each numbered group comes from its own provider; a
+    host that is one provider cannot give two (with `none` it gives both)."""
+    s = Scheduler(from_plan(plan([provider("h", extra={"CUSTOM_A": Inventory(4)})])))
+    specs = {"resources1__CUSTOM_A": "1", "resources2__CUSTOM_A": "1"}
+    isolate = s.prepare(request_from_flavor(flavor("i", group_policy="isolate", **specs)))
+    shared = s.prepare(request_from_flavor(flavor("n", group_policy="none", **specs)))
+    assert [str(r) for r in s.explain(isolate)] == [
+        "h: removed by Placement (group_policy=isolate asks 2 numbered groups of 2 providers)"
+    ]
+    assert s.schedule(isolate) is None
+    assert s.schedule(shared) is not None

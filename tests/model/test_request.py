@@ -82,6 +82,40 @@ def test_scale_multiplies_amounts_and_devices() -> None:
         scale_request(spec, 0)
 
 
+def test_lenient_reading_skips_what_nova_skips() -> None:
+    """A live cloud's odd flavor is read as nova reads it: the malformed key is skipped."""
+    f = flavor("odd", 2, 1024, 10)
+    f = type(f)(
+        f.name, 2, 1024, 10, True, {"resources:VCPU": "two", "trait:X": "preferred", "ok": "1"}
+    )
+    spec = request_from_flavor(f, strict=False)
+    assert dict(spec.resources) == {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 10}
+    assert spec.required_traits == frozenset()
+
+
+def test_groups_keep_their_traits_and_scale_with_the_request() -> None:
+    f = flavor(
+        "v",
+        4,
+        8192,
+        40,
+        resources__VCPU="0",
+        resources1__VGPU="1",
+        trait1__CUSTOM_CARD="required",
+        group_policy="none",
+    )
+    spec = request_from_flavor(f)
+    card = spec.group("1")
+    assert card is not None
+    assert card.resources == (("VGPU", 1),)
+    assert card.required_traits == {"CUSTOM_CARD"}
+    assert spec.required_traits == {"CUSTOM_CARD"}
+    assert spec.group_policy == "none"
+    double = scale_request(spec, 2).group("1")
+    assert double is not None
+    assert double.resources == (("VGPU", 2),)
+
+
 def test_numbered_groups_are_kept_apart_and_add_to_the_flat_request() -> None:
     f = flavor(
         "v2",

@@ -73,11 +73,46 @@ def test_default_weighers_follow_the_release() -> None:
         "CPUWeigher",
         "PCIWeigher",
         "DiskWeigher",
+        "IoOpsWeigher",
     ]
     assert modern.config.weighers[2].multiplier == 10.0
-    assert [w.name for w in newton.config.weighers] == ["RAMWeigher", "CPUWeigher"]
+    assert modern.config.weighers[4].multiplier == -1.0
+    assert [w.name for w in newton.config.weighers] == ["RAMWeigher", "CPUWeigher", "IoOpsWeigher"]
     # nova 15's wheel has scheduler/weights/disk.py but no pci.py
-    assert [w.name for w in ocata.config.weighers] == ["RAMWeigher", "CPUWeigher", "DiskWeigher"]
+    assert [w.name for w in ocata.config.weighers] == [
+        "RAMWeigher",
+        "CPUWeigher",
+        "DiskWeigher",
+        "IoOpsWeigher",
+    ]
+
+
+def test_io_ops_spread_builds_until_the_periodic_update() -> None:
+    """nova counts a build as an I/O operation on its host until the compute's periodic update
+    recounts: back to back, the next VM goes elsewhere; after `settle`, RAM decides again."""
+    hosts = [provider("big", ram=32768), provider("small", ram=16384)]
+    weighers = (WeigherSetting("RAMWeigher"), WeigherSetting("IoOpsWeigher", -1.0))
+    s = Scheduler(from_plan(plan(hosts), weighers=weighers))
+    request = s.prepare(request_from_flavor(flavor("m", ram=1024)))
+    first = s.schedule(request)
+    assert first is not None
+    assert s.names[first.provider] == "big"
+    assert s.io_ops.tolist() == [1, 0]
+    # big: RAM 31 of 31 (1.0) - I/O 1 of 1 (1.0) = 0; small: 15/31 - 0: small wins
+    second = s.schedule(request)
+    assert second is not None
+    assert s.names[second.provider] == "small"
+    s.release(second)  # a build deleted before the update takes its I/O back
+    assert s.io_ops.tolist() == [1, 0]
+    s.settle()
+    assert s.io_ops.tolist() == [0, 0]
+    third = s.schedule(request)
+    assert third is not None
+    assert s.names[third.provider] == "big"
+    s.settle()
+    s.release(first)  # built before the update: nothing in flight to take back
+    assert s.io_ops.tolist() == [0, 0]
+    assert s.weights[1].tolist() == s.raw_weights(1) == [0.0, 0.0]
 
 
 def test_disk_weigher_spreads_by_free_disk_and_counts_each_flavors_disk() -> None:
@@ -127,5 +162,5 @@ def test_cached_candidates_and_weights_match_a_full_recomputation(
             live.append(claim)
         for k in kinds:
             assert list(s.candidates(k)) == list(s._full_mask(k).nonzero()[0])
-        for row, weigher in enumerate(s.weighers):
-            assert s.weights[row].tolist() == weigher.raw(s).tolist()
+        for row in range(len(s.weighers)):
+            assert s.weights[row].tolist() == s.raw_weights(row)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gpuslice.fleet import Host
 from gpuslice.plan import make_plan
 from gpuslice.sim.engine import Event, run
 from gpuslice.sim.runner import simulate, synthetic_for
@@ -128,3 +129,23 @@ def test_any_seed_replays_identically(seed: int, load: float) -> None:
         return replace(run(plan, workload, seed=seed, log=True), wall_seconds=0.0)
 
     assert once() == once()
+
+
+def test_builds_in_flight_spread_until_the_periodic_update() -> None:
+    """nova counts a build on its host until the compute's periodic update (60 s): a second VM
+    10 s after the first goes to the other host; one 70 s after it, after an update, does not
+    (IoOpsWeigher, multiplier -1.0)."""
+    base = small_fleet()
+    big = Host("big", tuple(range(20)), 40960, 1000)
+    small = Host("small", tuple(range(16)), 32768, 800)
+    fleet = replace(base, hosts=(base.hosts[0], big, small))
+    plan = make_plan(fleet, "placement")
+
+    def second(at: float) -> str | None:
+        workload = Workload((VmRequest(0.0, None, 1, 1024, 10), VmRequest(at, None, 1, 1024, 10)))
+        events = run(plan, workload, log=True).events
+        assert events[0] == Event(0.0, "boot", 0, "big")
+        return events[1].host
+
+    assert second(10.0) == "small"
+    assert second(70.0) == "big"

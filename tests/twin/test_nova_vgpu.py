@@ -45,6 +45,10 @@ def test_vgpu_vms_boot_tied_to_one_card_after_ordinary_vms_fill_the_host(
     assert per_card == f"{CARDS[0]} 4, {CARDS[1]} 4"
     extra = row(report, "vgpu1", "ordinary first: one more v1.a10 VM (every vGPU in use)")
     assert extra["seen"].startswith("ERROR: No valid host")
+    largest = row(report, "vgpu1", "ordinary first: v2.a10 VM after deleting 2 1-vGPU VMs")
+    assert largest["seen"] == (
+        "ACTIVE, 2 mdev in guest XML; VGPU on 1 provider(s) (2); each VGPU's slice on its provider"
+    )
 
 
 def test_pooled_slices_boot_too_but_the_slice_lands_on_the_root(

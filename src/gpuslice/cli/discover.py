@@ -18,7 +18,7 @@ from gpuslice.inventory import (
     discover_from_lspci,
     discover_from_sysfs,
 )
-from gpuslice.inventory.mdev import MdevFunction, read_mdev
+from gpuslice.inventory.mdev import MdevFunction, read_mdev, vfs_by_gpu
 
 
 @click.command("discover")
@@ -61,6 +61,13 @@ def discover(lspci_file: str | None, sysfs_root: Path | None, as_json: bool) -> 
         _print_tables(result)
         if mdev:
             console.print(_mdev_table(mdev))
+        for gpu, vfs in vfs_by_gpu(mdev).items():
+            listed = ", ".join(f'"{vf}"' for vf in vfs)
+            console.print(
+                f"GPU {gpu} offers its vGPU types on its virtual functions: in the fleet file, "
+                f"list it under gpus: with vfs: [{listed}] and give its model vgpu_on: vfs",
+                markup=False,
+            )
 
 
 def _mdev_table(functions: Sequence[MdevFunction]) -> Table:

@@ -20,6 +20,7 @@ from gpuslice.cloud.gpus import (
     flavor_states,
     free_of,
     gpu_menu,
+    requested_aliases,
 )
 from gpuslice.cloud.state import (
     ALIAS_SPEC,
@@ -29,6 +30,7 @@ from gpuslice.cloud.state import (
     LiveProvider,
 )
 from gpuslice.cloud.vgpu_audit import CardReport, card_reports, vgpu_free_not_bootable, vgpus_asked
+from gpuslice.model.request import request_from_flavor
 from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
 _RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
@@ -136,52 +138,52 @@ class AuditReport:
 
 
 def requested_resources(flavor: LiveFlavor) -> dict[str, int]:
-    """The resources a flavor asks Placement for: its size, overridden by `resources:RC=N`.
+    """The resources a flavor asks Placement for, summed over its request groups.
 
-    Zero amounts (`resources:VCPU=0`) drop the class, as nova does. Granular groups
-    (`resources1:RC`) add to the total; `hw:cpu_policy=dedicated` turns VCPU into PCPU.
+    Read as nova reads it (`gpuslice.model.request_from_flavor`, the model's reader too),
+    leniently: a malformed amount or trait is skipped, as nova skips it.
     """
-    amounts = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram, "DISK_GB": flavor.disk}
-    overridden: set[str] = set()
-    extra: dict[str, int] = {}
-    for key, value in flavor.extra_specs.items():
-        match = _RESOURCES_KEY.match(key)
-        if match is None:
-            continue
-        rc = match.group("rc")
-        amount = _int(value)
-        if match.group("group"):
-            extra[rc] = extra.get(rc, 0) + amount
-        else:
-            amounts[rc] = amount
-            overridden.add(rc)
-    dedicated = flavor.extra_specs.get("hw:cpu_policy") == "dedicated"
-    if dedicated and "VCPU" not in overridden and "PCPU" not in overridden:
-        amounts["PCPU"] = amounts.pop("VCPU")
-    for rc, amount in extra.items():
-        amounts[rc] = amounts.get(rc, 0) + amount
-    return {rc: n for rc, n in amounts.items() if n > 0}
+    return dict(request_from_flavor(flavor, strict=False).resources)
+
+
+def candidates_query(flavor: LiveFlavor) -> dict[str, str]:
+    """The `GET /allocation_candidates` query nova makes for `flavor` (empty: asks nothing).
+
+    One `resources`/`required` pair per request group (numbered groups as `resources1`, ...;
+    Placement 1.25+), forbidden traits as `!T`, and `group_policy` (nova's, or `none`) when
+    more than one numbered group is asked. A group suffix that is not a number needs
+    Placement 1.33; such groups are asked as part of the unnumbered one.
+    """
+    spec = request_from_flavor(flavor, strict=False)
+    merged: dict[str, tuple[dict[str, int], set[str]]] = {}
+    for group in spec.groups:
+        suffix = group.suffix if group.suffix.isdigit() else ""
+        amounts, traits = merged.setdefault(suffix, ({}, set()))
+        for rc, n in group.resources:
+            amounts[rc] = amounts.get(rc, 0) + n
+        traits.update(group.required_traits)
+        traits.update(f"!{t}" for t in group.forbidden_traits)
+    query: dict[str, str] = {}
+    for suffix, (amounts, traits) in sorted(merged.items()):
+        if amounts:
+            query[f"resources{suffix}"] = ",".join(f"{rc}:{n}" for rc, n in sorted(amounts.items()))
+        if traits:
+            query[f"required{suffix}"] = ",".join(sorted(traits))
+    if not any(key.startswith("resources") for key in query):
+        return {}
+    if sum(1 for suffix in merged if suffix) > 1:
+        query["group_policy"] = spec.group_policy or "none"
+    return query
 
 
 def required_traits(flavor: LiveFlavor) -> tuple[str, ...]:
-    """Traits the flavor requires (`trait:NAME=required`)."""
-    return tuple(
-        sorted(
-            k.split(":", 1)[1]
-            for k, v in flavor.extra_specs.items()
-            if k.startswith("trait:") and v == "required"
-        )
-    )
+    """Traits the flavor requires, in any request group (`trait[N]:NAME=required`)."""
+    return tuple(sorted(request_from_flavor(flavor, strict=False).required_traits))
 
 
 def alias_count(extra_specs: Mapping[str, str]) -> int:
     """How many PCI devices `pci_passthrough:alias` asks for (`gpu:1,other:2` is 3); 0 if none."""
-    spec = extra_specs.get(ALIAS_SPEC, "").strip()
-    total = 0
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        _name, _, count = part.partition(":")
-        total += _int(count) if count else 1
-    return total
+    return sum(requested_aliases(extra_specs).values())
 
 
 def asks_slice(extra_specs: Mapping[str, str]) -> bool:

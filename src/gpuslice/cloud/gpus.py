@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gpuslice.cloud.state import ALIAS_SPEC, SLICE_CLASSES, CloudSnapshot, LiveFlavor
+from gpuslice.model.request import parse_pci_alias_spec
 from gpuslice.plan.types import PciAlias
 
 GPU_HOST_TRAIT = "CUSTOM_GPU_HOST"
@@ -18,16 +19,15 @@ UNKNOWN_MODEL = "?"
 
 
 def requested_aliases(extra_specs: Mapping[str, str]) -> dict[str, int]:
-    """PCI alias name -> how many devices `pci_passthrough:alias` asks (`a:2,b` is a 2, b 1)."""
+    """PCI alias name -> how many devices `pci_passthrough:alias` asks (`a:2,b` is a 2, b 1).
+
+    Read by the model's reader (`parse_pci_alias_spec`), leniently: a malformed count is
+    skipped.
+    """
     asked: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in extra_specs.get(ALIAS_SPEC, "").split(","))):
-        name, _, count = part.partition(":")
-        try:
-            amount = int(count) if count.strip() else 1
-        except ValueError:
-            amount = 0
-        asked[name.strip()] = asked.get(name.strip(), 0) + amount
-    return {name: n for name, n in asked.items() if n > 0}
+    for name, count in parse_pci_alias_spec(extra_specs.get(ALIAS_SPEC, ""), strict=False):
+        asked[name] = asked.get(name, 0) + count
+    return asked
 
 
 def pci_class(vendor_id: str, product_id: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from gpuslice.cloud.audit import is_gpu_flavor, requested_resources, required_traits
+from gpuslice.cloud.audit import candidates_query, is_gpu_flavor
 from gpuslice.cloud.diff import (
     FLAVOR_DESCRIPTION,
     AddAggregateHost,
@@ -374,13 +374,9 @@ def _read_quota(
 def _candidates(
     cloud: Cloud, flavor: LiveFlavor, providers: tuple[LiveProvider, ...]
 ) -> frozenset[str]:
-    resources = requested_resources(flavor)
-    if not resources:
+    query = candidates_query(flavor)
+    if not query:
         return frozenset()
-    query = {"resources": ",".join(f"{rc}:{n}" for rc, n in sorted(resources.items()))}
-    traits = required_traits(flavor)
-    if traits:
-        query["required"] = ",".join(traits)
     body = cloud.placement("GET", f"/allocation_candidates?{urlencode(query)}")
     roots = {p.uuid: p.root_uuid for p in providers}
     names = {p.uuid: p.name for p in providers}

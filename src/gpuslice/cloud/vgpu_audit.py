@@ -10,15 +10,14 @@ free and the group's traits, and the root has the rest free.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from gpuslice.cloud.state import CloudSnapshot, LiveFlavor, LiveProvider
+from gpuslice.model.request import request_from_flavor
 
 VGPU: Final = "VGPU"
-_KEY: Final = re.compile(r"^(?P<kind>resources|trait)(?P<group>[A-Za-z0-9_-]*):(?P<name>.+)$")
 
 
 @dataclass(frozen=True)
@@ -64,42 +63,33 @@ class CardReport:
 def vgpu_ask(flavor: LiveFlavor) -> VgpuAsk | None:
     """The flavor's vGPU ask, or None when no numbered group asks VGPU.
 
-    Rules: the first numbered group with `resources<N>:VGPU` is the card's; unnumbered
-    `resources:RC` above zero are asked of the root (zeros drop the class, as nova does).
+    Read as nova reads it (`gpuslice.model.request_from_flavor`, leniently): the first numbered
+    group that asks VGPU is the card's; the unnumbered group is asked of the root (with the
+    flavor's own VCPU, MEMORY_MB and DISK_GB where no group asks them; zeros drop a class).
     """
-    groups: dict[str, dict[str, int]] = {}
-    traits: dict[str, list[str]] = {}
-    root: dict[str, int] = {}
-    for key, value in flavor.extra_specs.items():
-        match = _KEY.match(key)
-        if match is None:
-            continue
-        group, name = match["group"], match["name"]
-        if match["kind"] == "trait":
-            if group and value == "required":
-                traits.setdefault(group, []).append(name)
-            continue
-        amount = int(value) if str(value).isdigit() else 0
-        if amount <= 0:
-            continue
-        if group:
-            groups.setdefault(group, {})[name] = amount
-        else:
-            root[name] = amount
-    card = next((g for g in sorted(groups) if groups[g].get(VGPU, 0) > 0), None)
+    spec = request_from_flavor(flavor, strict=False)
+    card = next((g for g in spec.numbered if dict(g.resources).get(VGPU, 0) > 0), None)
     if card is None:
         return None
-    return VgpuAsk(groups[card], tuple(sorted(traits.get(card, ()))), root)
+    unnumbered = spec.group("")
+    root = {} if unnumbered is None else dict(unnumbered.resources)
+    return VgpuAsk(dict(card.resources), tuple(sorted(card.required_traits)), root)
+
+
+@dataclass(frozen=True)
+class _SpecsOnly:
+    """Extra specs as a flavor without sizes (what a server's record keeps of its flavor)."""
+
+    extra_specs: Mapping[str, str]
+    name: str = "?"
+    vcpus: int = 0
+    ram: int = 0
+    disk: int = 0
 
 
 def vgpus_asked(extra_specs: Mapping[str, str]) -> int:
     """How many vGPUs extra specs ask for, numbered or not (0 if none)."""
-    total = 0
-    for key, value in extra_specs.items():
-        match = _KEY.match(key)
-        if match and match["kind"] == "resources" and match["name"] == VGPU:
-            total += int(value) if str(value).isdigit() else 0
-    return total
+    return request_from_flavor(_SpecsOnly(extra_specs), strict=False).amount(VGPU)
 
 
 def _free(provider: LiveProvider, rc: str) -> int:

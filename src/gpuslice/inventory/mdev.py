@@ -102,6 +102,16 @@ def read_mdev_types(function_dir: Path) -> tuple[MdevType, ...]:
     return tuple(out)
 
 
+def vfs_by_gpu(functions: tuple[MdevFunction, ...]) -> dict[str, tuple[str, ...]]:
+    """Per physical GPU, the virtual functions that offer mdev types, in address order: what
+    a fleet lists under that GPU's `vfs:` for a model with `vgpu_on: vfs`."""
+    found: dict[str, list[str]] = {}
+    for item in functions:
+        if item.function == "virtual":
+            found.setdefault(item.gpu, []).append(item.address)
+    return {gpu: tuple(sorted(vfs)) for gpu, vfs in sorted(found.items())}
+
+
 def _read(path: Path) -> str | None:
     text = inputs.read_optional(path, inputs.SYSFS)
     return text.strip() or None if text is not None else None

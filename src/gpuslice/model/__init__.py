@@ -8,23 +8,21 @@
 from __future__ import annotations
 
 from gpuslice.model.cloud import (
-    ACTIVE_FILTERS,
-    PASSIVE_FILTERS,
     CloudModel,
     ProviderModel,
     SchedulerConfig,
     WeigherSetting,
     from_plan,
 )
-from gpuslice.model.filters import FILTERS, HostView, extra_spec_matches
 from gpuslice.model.request import RequestSpec, request_from_flavor, scale_request
+from gpuslice.model.rules import FILTER_NAMES, FILTERS, PASSIVE, WEIGHERS, HostView, normalize
+from gpuslice.model.rules.filters import extra_spec_matches
 from gpuslice.model.scheduler import Claim, Prepared, Rejection, Scheduler
-from gpuslice.model.weighers import WEIGHERS
 
 __all__ = [
-    "ACTIVE_FILTERS",
     "FILTERS",
-    "PASSIVE_FILTERS",
+    "FILTER_NAMES",
+    "PASSIVE",
     "WEIGHERS",
     "Claim",
     "CloudModel",
@@ -38,6 +36,7 @@ __all__ = [
     "WeigherSetting",
     "extra_spec_matches",
     "from_plan",
+    "normalize",
     "request_from_flavor",
     "scale_request",
 ]

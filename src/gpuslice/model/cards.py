@@ -235,13 +235,6 @@ class CardTable:
         for col, n in request.terms:
             free[col] += n
 
-    def host_static(self, request: CardRequest) -> npt.NDArray[np.bool_]:
-        """Per host: whether any of its cards can ever serve `request`."""
-        out = np.zeros(self._hosts, dtype=bool)
-        if self.cards:
-            out[self._host[np.array(request.static, dtype=bool)]] = True
-        return out
-
     def mask(self, request: CardRequest) -> npt.NDArray[np.bool_]:
         """Per host: whether some card of it can serve `request` now (`card_fits` over every
         card at once)."""
@@ -254,24 +247,6 @@ class CardTable:
             fit &= free[:, col] >= n
         out[self._host[fit]] = True
         return out
-
-    def reason(self, host: int, request: CardRequest) -> str:
-        """Why no card of `host` serves `request` (for `explain`)."""
-        ask = request.ask
-        amounts = dict(ask.resources)
-        lead = "VGPU" if "VGPU" in amounts else ask.resources[0][0]
-        what = f"{amounts[lead]} free {lead}" + (" and its slice" if len(amounts) > 1 else "")
-        traits = f" ({', '.join(sorted(ask.required_traits))})" if ask.required_traits else ""
-        if not any(request.static[k] for k in self.of_host[host]):
-            have = "no card" if not self.of_host[host] else "no card of this kind"
-            return f"{have}{traits} to give {ask.describe()} from one provider"
-        free = "; ".join(
-            f"{self.cards[k].name}: "
-            + ", ".join(f"{self.free[k][col]} {self.columns[col]}" for col, _ in request.terms)
-            for k in self.of_host[host]
-            if request.static[k]
-        )
-        return f"no card{traits} with {what} ({ask.describe()} asked; free {free})"
 
     def either_fits(self, host: int, rc: str, amount: int, root_free: int) -> bool:
         """Whether the root (`root_free` of `rc`) or a card of `host` has `amount` of `rc` free."""

@@ -18,33 +18,13 @@ from dataclasses import dataclass, field
 from gpuslice.errors import InputError
 from gpuslice.model.cards import CardModel
 from gpuslice.model.request import DISK_GB, MEMORY_MB, VCPU
+from gpuslice.model.rules import make_filter, make_weigher
 from gpuslice.plan.types import Aggregate, HostPlan, PciAlias, Plan, Resources
 
-# Filters the model knows and applies with their nova meaning.
-ACTIVE_FILTERS = (
-    "ComputeFilter",
-    "AggregateInstanceExtraSpecsFilter",
-    "AggregateTypeAffinityFilter",
-    "PciPassthroughFilter",
-)
-# Filters the model knows and lets every host pass: what they check is not modelled (zones,
-# images, server groups, NUMA) or is already checked by the resource stage (Ram/Disk/Core).
-PASSIVE_FILTERS = (
-    "RetryFilter",
-    "AvailabilityZoneFilter",
-    "ComputeCapabilitiesFilter",
-    "ImagePropertiesFilter",
-    "ServerGroupAntiAffinityFilter",
-    "ServerGroupAffinityFilter",
-    "NUMATopologyFilter",
-    "RamFilter",
-    "DiskFilter",
-    "CoreFilter",
-    "SameHostFilter",
-    "DifferentHostFilter",
-)
-
 PoolKey = tuple[str, str]
+
+IO_OPS_WEIGHT_MULTIPLIER = -1.0
+"""nova's `[filter_scheduler] io_ops_weight_multiplier` default (every release modelled)."""
 
 
 @dataclass(frozen=True)
@@ -112,12 +92,9 @@ class CloudModel:
 
     def __post_init__(self) -> None:
         for name in self.config.filters:
-            if name not in ACTIVE_FILTERS and name not in PASSIVE_FILTERS:
-                msg = (
-                    f"unknown scheduler filter {name!r}; the model knows "
-                    f"{', '.join(ACTIVE_FILTERS + PASSIVE_FILTERS)}"
-                )
-                raise InputError(msg)
+            make_filter(name)
+        for setting in self.config.weighers:
+            make_weigher(setting.name)
         if self.config.host_subset_size < 1:
             msg = f"host_subset_size must be at least 1, got {self.config.host_subset_size}"
             raise InputError(msg)
@@ -150,11 +127,13 @@ def from_plan(
     host's first provider (`gpuslice.model.cards`).
     Weighers default to nova's RAMWeigher and CPUWeigher (multiplier 1.0, spread) plus, from
     Pike, PCIWeigher with the plan's `pci_weight_multiplier` (nova's default 1.0 when the plan
-    sets none) and, from Ocata, DiskWeigher (1.0). nova's other default weighers weigh every
-    host of the model alike (no I/O in flight, no build failures, one cell, no server groups,
-    one hypervisor version, no image properties), so they never change a choice and are left
-    out. Ties go to the first host in fleet order; nova keeps its host-state order, which is
-    not the fleet's, so among equal weights the two may pick different hosts.
+    sets none), from Ocata DiskWeigher (1.0), and IoOpsWeigher (-1.0: builds in flight spread
+    the next VM until `Scheduler.settle`). nova's other default weighers weigh every host of
+    the model alike (no build failures, one cell, no server groups, one hypervisor version, no
+    image properties; NumInstancesWeigher's default multiplier is 0), so they never change a
+    choice and are left out. Ties go to the first host in fleet order; nova keeps its
+    host-state order, which is not the fleet's, so among equal weights the two may pick
+    different hosts.
     """
     release = plan.release
     aggregates_of: dict[str, list[Aggregate]] = {}
@@ -205,6 +184,7 @@ def from_plan(
             chosen.append(WeigherSetting("PCIWeigher", 1.0 if multiplier is None else multiplier))
         if release.has("disk_weigher"):
             chosen.append(WeigherSetting("DiskWeigher"))
+        chosen.append(WeigherSetting("IoOpsWeigher", IO_OPS_WEIGHT_MULTIPLIER))
         weighers = tuple(chosen)
     config = SchedulerConfig(
         filters=plan.scheduler.filters,

@@ -53,8 +53,9 @@ class Grouping(Generic[Mover]):
 
     `epoch` counts regroupings: a view made in another epoch starts afresh. The log is
     `events`, of which `event_base` were dropped before the first one kept. `new_key(key,
-    mover, sign)` is the state that a claim (sign -1) or release (+1) by `mover` (a request)
-    takes a host in state `key` to (see `transition`).
+    mover, kind)` is the state that a move of kind `kind` (a claim or a release, as the
+    scheduler numbers them) by `mover` (a request) takes a host in state `key` to (see
+    `transition`).
     """
 
     __slots__ = (
@@ -162,11 +163,11 @@ class Grouping(Generic[Mover]):
         else:
             self._join(group, j)
 
-    def transition(self, j: int, move: int, mover: Mover, sign: int) -> None:
+    def transition(self, j: int, move: int, mover: Mover, kind: int) -> None:
         """Move host `j` as the claim or release numbered `move` does (see `HostGroup.next`).
 
         The old group remembers where that move took its hosts; when it does not know yet,
-        `new_key` computes the new state (`mover` claims with sign -1, releases with +1).
+        `new_key(key, mover, kind)` computes the new state.
         """
         old = self.group_of[j]
         target = old.next.get(move)
@@ -176,7 +177,7 @@ class Grouping(Generic[Mover]):
         if target is not None and target.count:
             self._join(target, j)
             return
-        key = self.new_key(old.key, mover, sign) if target is None else target.key
+        key = self.new_key(old.key, mover, kind) if target is None else target.key
         group = self.groups.get(key)
         if group is not None:
             self._join(group, j)

@@ -8,30 +8,49 @@ decision the view catches up on the groups that appeared or vanished since its l
 at every group only when it fell far behind or the groups were rebuilt (`recount`).
 
 Scores are nova's normalised, multiplied and summed weights without the constant offsets:
-`sum(m / (high - low) * w)`, summed left to right with one rounding per product and per sum,
-as the per-host path (`Scheduler._pick`) computes them, so both choose alike.
+`sum(scale(m, low, high) * w)` (`gpuslice.model.rules.normalize`), summed left to right with
+one rounding per product and per sum, as the per-host path (`Scheduler._pick`) computes them,
+so both choose alike.
 """
 
 from __future__ import annotations
 
+from operator import add, eq, gt, sub
 from typing import Any
 
 from gpuslice.model.groups import Grouping, HostGroup
+from gpuslice.model.rules import Need, Rule, scale
+from gpuslice.model.rules.normalize import lower_bound
 
 
-def weighted_sum(coef: list[float], weights: tuple[float, ...]) -> float:
-    """`weights` times `coef`, summed left to right: one rounding per product and per sum."""
-    total = 0.0
-    for c, w in zip(coef, weights, strict=True):
-        total += c * w
-    return total
+def _weighted_sums(
+    coef: list[float], ws: list[tuple[float, ...]], columns: list[tuple[float, ...]]
+) -> list[float]:
+    """`weighted_sum(coef, w)` for every `w` in `ws` (`columns` is `ws` transposed): the same
+    sums, in the same order, written out for up to five weighers (this is the hot loop of a
+    decision) and column by column beyond."""
+    n = len(coef)
+    if n == 5:
+        c0, c1, c2, c3, c4 = coef
+        return [c0 * a + c1 * b + c2 * c + c3 * d + c4 * e for a, b, c, d, e in ws]
+    if n == 4:
+        c0, c1, c2, c3 = coef
+        return [c0 * a + c1 * b + c2 * c + c3 * d for a, b, c, d in ws]
+    if n == 3:
+        c0, c1, c2 = coef
+        return [c0 * a + c1 * b + c2 * c for a, b, c in ws]
+    totals = [0.0] * len(ws)
+    for c, column in zip(coef, columns, strict=True):
+        totals = [t + c * w for t, w in zip(totals, column, strict=True)]
+    return totals
 
 
 class GroupView:
     """What one prepared request knows of the groups (see the module docstring).
 
-    `static_list[j]` says whether host j passes the request's static stages; `key_terms` and
-    `key_pci` are (position in a group key, amount asked) for resources and PCI pools.
+    `static_list[j]` says whether host j passes the request's static stages; `key_needs` are
+    (position in a group key, amount it must reach) of every dynamic rule, and `custom` the
+    (rule, needs) of rules with their own `fits`.
     `floors` and `mult` are each weigher's minval (None: the candidates' lowest bounds it)
     and multiplier.
     """
@@ -41,17 +60,17 @@ class GroupView:
         "best_groups",
         "cls_ok",
         "coef",
+        "custom",
         "epoch",
         "floors",
         "hi",
         "hi_n",
-        "key_pci",
-        "key_terms",
+        "key_needs",
         "lo",
         "lo_n",
         "memo",
         "mult",
-        "open",
+        "opens",
         "pos",
         "scores",
         "static_list",
@@ -60,18 +79,18 @@ class GroupView:
     def __init__(
         self,
         static_list: list[bool],
-        key_terms: tuple[tuple[int, int], ...],
-        key_pci: tuple[tuple[int, int], ...],
+        key_needs: tuple[Need, ...],
+        custom: tuple[tuple[Rule, tuple[Need, ...]], ...],
         floors: tuple[float | None, ...],
         mult: list[float],
     ) -> None:
         self.static_list = static_list
-        self.key_terms = key_terms
-        self.key_pci = key_pci
+        self.key_needs = key_needs
+        self.custom = custom
         self.floors = floors
         self.mult = mult
-        # per weigher: whether it has no minval (its lower bound is the candidates' lowest)
-        self.open = tuple(floor is None for floor in floors)
+        # the weighers without a minval (their lower bound is the candidates' lowest)
+        self.opens = tuple(k for k, floor in enumerate(floors) if floor is None)
         self.epoch = -1
         self.pos = 0
         self.cls_ok: list[bool] = []
@@ -91,10 +110,10 @@ class GroupView:
         key = group.key
         if not self.cls_ok[int(key[0])]:
             return False
-        for at, amount in self.key_terms:
+        for at, amount in self.key_needs:
             if key[at] < amount:
                 return False
-        return all(key[at] >= count for at, count in self.key_pci)
+        return all(rule.fits(key, needs) for rule, needs in self.custom)
 
     def recount(self, grouping: Grouping[Any]) -> None:
         """Find the candidate groups among all groups, then weigh them."""
@@ -123,101 +142,31 @@ class GroupView:
         if not scores:
             self.best_groups = []
             return
-        if len(self.floors) == 3:
-            self._rescore3()
-            return
-        if len(self.floors) == 4:
-            self._rescore4()
-            return
-        values = list(zip(*[g.weights for g in scores], strict=True))
-        hi = self.hi = [max(v) for v in values]
-        lo = self.lo = [
-            min(v) if floor is None else floor for v, floor in zip(values, self.floors, strict=True)
-        ]
-        self.hi_n = [v.count(h) for v, h in zip(values, hi, strict=True)]
-        self.lo_n = [v.count(low) for v, low in zip(values, lo, strict=True)]
-        coef = self.coef = [
-            m / (h - low) if h > low else 0.0 for m, h, low in zip(self.mult, hi, lo, strict=True)
-        ]
-        # weigher by weigher over all groups: per group the same sums, in the same order, as
-        # `weighted_sum` (0.0, then + c0 * w0, + c1 * w1, ...), without a call per group
         groups = list(scores)
-        totals = [0.0] * len(groups)
-        for c, column in zip(coef, values, strict=True):
-            totals = [t + c * w for t, w in zip(totals, column, strict=True)]
+        ws = [g.weights for g in groups]
+        values = list(zip(*ws, strict=True))
+        hi: list[float] = []
+        lo: list[float] = []
+        hi_n: list[int] = []
+        lo_n: list[int] = []
+        coef: list[float] = []
+        for v, floor, m in zip(values, self.floors, self.mult, strict=True):
+            high = max(v)
+            low = lower_bound(v, floor)
+            hi.append(high)
+            lo.append(low)
+            hi_n.append(v.count(high))
+            # (a weigher with a minval keeps its lower bound: its count there is never read)
+            lo_n.append(v.count(low) if floor is None else 0)
+            coef.append(scale(m, low, high))
+        self.hi, self.lo, self.hi_n, self.lo_n, self.coef = hi, lo, hi_n, lo_n, coef
+        totals = _weighted_sums(coef, ws, values)
         self.scores = dict(zip(groups, totals, strict=True))
-        self._best()
-
-    def _rescore3(self) -> None:
-        """`rescore` written out for three weighers (nova's RAM, CPU and PCI weighers)."""
-        groups = list(self.scores)
-        ws = [g.weights for g in groups]
-        w0, w1, w2 = zip(*ws)  # noqa: B905 (every weights tuple has three)
-        f0, f1, f2 = self.floors
-        m0, m1, m2 = self.mult
-        h0 = max(w0)
-        h1 = max(w1)
-        h2 = max(w2)
-        l0 = min(w0) if f0 is None else f0
-        l1 = min(w1) if f1 is None else f1
-        l2 = min(w2) if f2 is None else f2
-        self.hi = [h0, h1, h2]
-        self.lo = [l0, l1, l2]
-        self.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2)]
-        # (a weigher with a minval keeps its lower bound: its count there is never read)
-        self.lo_n = [
-            w0.count(l0) if f0 is None else 0,
-            w1.count(l1) if f1 is None else 0,
-            w2.count(l2) if f2 is None else 0,
-        ]
-        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
-        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
-        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
-        self.coef = [c0, c1, c2]
-        # the same sum as `weighted_sum`: ((c0 * a) + (c1 * b)) + (c2 * c)
-        values = [c0 * a + c1 * b + c2 * c for a, b, c in ws]
-        self.scores = dict(zip(groups, values))  # noqa: B905 (same length)
-        best = self.best = max(values)
-        if values.count(best) == 1:
-            self.best_groups = [groups[values.index(best)]]
+        best = self.best = max(totals)
+        if totals.count(best) == 1:
+            self.best_groups = [groups[totals.index(best)]]
         else:
-            self.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
-
-    def _rescore4(self) -> None:
-        """`rescore` written out for four weighers (nova's RAM, CPU, PCI and disk weighers)."""
-        groups = list(self.scores)
-        ws = [g.weights for g in groups]
-        w0, w1, w2, w3 = zip(*ws)  # noqa: B905 (every weights tuple has four)
-        f0, f1, f2, f3 = self.floors
-        m0, m1, m2, m3 = self.mult
-        h0, h1, h2, h3 = max(w0), max(w1), max(w2), max(w3)
-        l0 = min(w0) if f0 is None else f0
-        l1 = min(w1) if f1 is None else f1
-        l2 = min(w2) if f2 is None else f2
-        l3 = min(w3) if f3 is None else f3
-        self.hi = [h0, h1, h2, h3]
-        self.lo = [l0, l1, l2, l3]
-        self.hi_n = [w0.count(h0), w1.count(h1), w2.count(h2), w3.count(h3)]
-        # (a weigher with a minval keeps its lower bound: its count there is never read)
-        self.lo_n = [
-            w0.count(l0) if f0 is None else 0,
-            w1.count(l1) if f1 is None else 0,
-            w2.count(l2) if f2 is None else 0,
-            w3.count(l3) if f3 is None else 0,
-        ]
-        c0 = m0 / (h0 - l0) if h0 > l0 else 0.0
-        c1 = m1 / (h1 - l1) if h1 > l1 else 0.0
-        c2 = m2 / (h2 - l2) if h2 > l2 else 0.0
-        c3 = m3 / (h3 - l3) if h3 > l3 else 0.0
-        self.coef = [c0, c1, c2, c3]
-        # the same sum as `weighted_sum`: (((c0 * a) + (c1 * b)) + (c2 * c)) + (c3 * d)
-        values = [c0 * a + c1 * b + c2 * c + c3 * d for a, b, c, d in ws]
-        self.scores = dict(zip(groups, values))  # noqa: B905 (same length)
-        best = self.best = max(values)
-        if values.count(best) == 1:
-            self.best_groups = [groups[values.index(best)]]
-        else:
-            self.best_groups = [g for g, v in zip(groups, values) if v == best]  # noqa: B905
+            self.best_groups = [g for g, v in zip(groups, totals, strict=True) if v == best]
 
     def _best(self) -> None:
         scores = self.scores
@@ -247,9 +196,8 @@ class GroupView:
         memo = self.memo
         hi = self.hi
         lo = self.lo
-        hi_n = self.hi_n
-        lo_n = self.lo_n
-        floors = self.floors
+        opens = self.opens
+        coef = self.coef
         fits = self.fits
         moved = not scores
         best_gone = False
@@ -258,12 +206,6 @@ class GroupView:
         # first, so a bound that a new group shares is not taken for gone.
         gone = [group for added, group in window if not added]
         vanished = set(gone)
-        three = len(hi) == 3
-        if three:
-            h0, h1, h2 = hi
-            l0, l1, l2 = lo
-            c0, c1, c2 = self.coef
-            n0, n1, n2 = self.open
         for added, group in window:
             if not added or group in vanished:
                 continue
@@ -276,37 +218,15 @@ class GroupView:
             if moved:
                 continue
             weights = group.weights
-            if three:
-                a, b, c = weights
-                if (
-                    a > h0
-                    or b > h1
-                    or c > h2
-                    or (n0 and a < l0)
-                    or (n1 and b < l1)
-                    or (n2 and c < l2)
-                ):
-                    moved = True
-                    continue
-                hi_n[0] += a == h0
-                hi_n[1] += b == h1
-                hi_n[2] += c == h2
-                lo_n[0] += a == l0
-                lo_n[1] += b == l1
-                lo_n[2] += c == l2
-                score = c0 * a + c1 * b + c2 * c
-            else:
-                for k, (w, h, low, floor) in enumerate(zip(weights, hi, lo, floors, strict=True)):
-                    if w > h or (floor is None and w < low):
-                        moved = True
-                        break
-                    if w == h:
-                        hi_n[k] += 1
-                    if w == low:
-                        lo_n[k] += 1
-                if moved:
-                    continue
-                score = weighted_sum(self.coef, weights)
+            if any(map(gt, weights, hi)) or any(weights[k] < lo[k] for k in opens):
+                moved = True
+                continue
+            # (counts at a minval bound are kept but never read: that bound does not move)
+            self.hi_n = list(map(add, self.hi_n, map(eq, weights, hi)))
+            self.lo_n = list(map(add, self.lo_n, map(eq, weights, lo)))
+            score = 0.0
+            for c, w in zip(coef, weights):  # noqa: B905 (one weight per weigher)
+                score += c * w
             scores[group] = score
             if score > self.best:
                 self.best = score
@@ -317,41 +237,13 @@ class GroupView:
         for group in gone:
             if scores.pop(group, None) is None or moved:
                 continue
-            if three:
-                a, b, c = group.weights
-                if a == h0:
-                    hi_n[0] -= 1
-                    moved = not hi_n[0]
-                if b == h1:
-                    hi_n[1] -= 1
-                    moved = moved or not hi_n[1]
-                if c == h2:
-                    hi_n[2] -= 1
-                    moved = moved or not hi_n[2]
-                if n0 and a == l0:
-                    lo_n[0] -= 1
-                    moved = moved or not lo_n[0]
-                if n1 and b == l1:
-                    lo_n[1] -= 1
-                    moved = moved or not lo_n[1]
-                if n2 and c == l2:
-                    lo_n[2] -= 1
-                    moved = moved or not lo_n[2]
-            else:
-                for k, (w, h, low, floor) in enumerate(
-                    zip(group.weights, hi, lo, floors, strict=True)
-                ):
-                    if w == h:
-                        hi_n[k] -= 1
-                        if not hi_n[k]:
-                            moved = True
-                            break
-                    if floor is None and w == low:
-                        lo_n[k] -= 1
-                        if not lo_n[k]:
-                            moved = True
-                            break
-            if not moved and group in self.best_groups:
+            weights = group.weights
+            hi_n = self.hi_n = list(map(sub, self.hi_n, map(eq, weights, hi)))
+            lo_n = self.lo_n = list(map(sub, self.lo_n, map(eq, weights, lo)))
+            if 0 in hi_n or any(not lo_n[k] for k in opens):
+                moved = True
+                continue
+            if group in self.best_groups:
                 self.best_groups.remove(group)
                 best_gone = not self.best_groups
         if moved:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, StrategyName
-from gpuslice.plan.common import check_pci_in_placement
+from gpuslice.plan.common import check_pci_in_placement, check_vfio_variant
 from gpuslice.plan.quota import check_unified_limits
 from gpuslice.plan.split import split_refusal
 from gpuslice.plan.strategies import AUTO_PREFERENCE, STRATEGIES, Strategy
@@ -35,6 +35,7 @@ def make_plan(fleet: Fleet, strategy: StrategyName | str | None = None) -> Plan:
     """
     name = strategy or fleet.strategy
     check_pci_in_placement(fleet)
+    check_vfio_variant(fleet)
     check_unified_limits(fleet)
     if name == "auto":
         name = choose_strategy(fleet)

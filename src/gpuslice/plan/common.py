@@ -151,6 +151,7 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
     A spec matches by vendor and product id whatever the model's device type: nova 34's
     device_spec has no device type (an unknown key is only a tag), and an address spec of a
     PF would match its virtual functions too (`pci/devspec.py`, `WhitelistPciAddress.match`).
+    VFs of a vendor vfio variant driver are the exception: one spec per VF (`_variant_specs`).
     """
     section, name = fleet.release.fact("passthrough_spec")
     specs = []
@@ -158,6 +159,9 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
         spec: dict[str, object] = {"vendor_id": model.vendor_id, "product_id": model.product_id}
         if fleet.pci_in_placement and fleet.release.has("device_spec_resource_class"):
             spec["traits"] = GPU_TRAIT
+        if model.vfio_variant:
+            specs.extend(_variant_specs(fleet, host, model, spec))
+            continue
         specs.append(_json(spec))
     if not specs:
         return
@@ -177,6 +181,45 @@ def passthrough_option(fleet: Fleet, host: Host, files: NodeFiles, path: str = N
             "True",
             "PCI devices are tracked in Placement (cannot be turned off once on)",
         )
+
+
+def _variant_specs(fleet: Fleet, host: Host, model: GpuModel, base: dict[str, object]) -> list[str]:
+    """One spec per listed VF of a `vfio_variant` model, by its address, with `managed: no`.
+
+    Rules: by address, because the VFs share their card's vendor and product id and a
+    vendor/product spec would also offer VFs that carry no vGPU type; `managed: no` (nova 31
+    `pci/devspec.py`) so libvirt leaves each VF on the vendor's vfio variant driver instead of
+    rebinding it to vfio-pci (`check_vfio_variant` refuses older releases).
+    """
+    ids = (model.vendor_id, model.product_id)
+    return [
+        _json({**base, "address": gpu.address, "managed": "no"})
+        for gpu in host.gpus
+        if (gpu.vendor_id, gpu.product_id) == ids
+    ]
+
+
+def check_vfio_variant(fleet: Fleet) -> None:
+    """Refuse VFs of a vendor vfio variant driver (`vfio_variant: true`) before nova 31.
+
+    nova registers device_spec's `managed` tag from 2025.1 (31); before, it keeps an unknown
+    tag as a mere label and libvirt attaches with managed='yes', rebinding the VF to vfio-pci
+    and taking it off the variant driver that makes it a vGPU.
+    """
+    variant = [m.alias for m in used_models(fleet) if m.vfio_variant]
+    if variant and not fleet.release.has("device_spec_managed"):
+        msg = (
+            f"GPU model(s) {', '.join(variant)}: vfio_variant needs device_spec's managed: no, "
+            f"which nova has from 2025.1 (31); on {fleet.release} libvirt would rebind each VF "
+            "to vfio-pci and take it off the vendor's variant driver. Plan for 2025.1 or later"
+        )
+        raise InputError(msg, source=fleet.source, field="gpu_models")
+
+
+def vfio_bound(fleet: Fleet, gpus: Iterable[GpuDevice]) -> tuple[GpuDevice, ...]:
+    """The GPUs to bind to vfio-pci: all but the VFs of a vendor vfio variant driver (their
+    ids are their card's too: binding them would take the card off its host driver)."""
+    return tuple(g for g in gpus if not fleet.model_of(g).vfio_variant)
 
 
 def check_pci_in_placement(fleet: Fleet) -> None:

@@ -30,6 +30,7 @@ from gpuslice.plan.common import (
     ratio_options,
     reserve_options,
     scheduler_filters,
+    vfio_bound,
     vfio_document,
 )
 from gpuslice.plan.slicing import (
@@ -181,8 +182,8 @@ def _host(fleet: Fleet, host: Host, dedicated: bool) -> tuple[HostPlan, NodeFile
         "/etc/nova/provider_config/",
         "nova reads the slice's custom inventory from here",
     )
-    if fleet.passthrough_gpus(host):
-        files.documents.append(vfio_document(host, fleet.passthrough_gpus(host)))
+    if vfio_bound(fleet, fleet.passthrough_gpus(host)):
+        files.documents.append(vfio_document(host, vfio_bound(fleet, fleet.passthrough_gpus(host))))
     reserved_disk_gb = -(-disk_mb // 1024)
     inventories: dict[str, Inventory]
     if dedicated:

@@ -23,6 +23,7 @@ from gpuslice.plan.common import (
     reserve_options,
     scheduler_filters,
     standard_inventory,
+    vfio_bound,
     vfio_document,
 )
 from gpuslice.plan.slicing import host_reserve, host_total
@@ -75,8 +76,10 @@ def plan_shared_host(fleet: Fleet, strategy: ConcreteStrategy, promise: Promise)
             files,
             "the hypervisor's own reserve; this strategy holds no slice back",
         )
-        if fleet.passthrough_gpus(host):
-            files.documents.append(vfio_document(host, fleet.passthrough_gpus(host)))
+        if vfio_bound(fleet, fleet.passthrough_gpus(host)):
+            files.documents.append(
+                vfio_document(host, vfio_bound(fleet, fleet.passthrough_gpus(host)))
+            )
         if reserve.vcpus and release.has("reserved_host_cpus"):
             files.set(
                 "etc/nova/nova.conf",

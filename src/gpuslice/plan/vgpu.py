@@ -15,7 +15,7 @@ import re
 from typing import Any, Literal
 
 from gpuslice.errors import InputError
-from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec, VgpuFlavor
+from gpuslice.fleet import Fleet, GpuModel, Host, SliceSpec, VgpuFlavor, VgpuSpec
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan.common import GPU_DISK, GPU_MEMORY, GPU_VCPU, NodeFiles, sized_flavor
 from gpuslice.plan.types import NOVA_CONF, Flavor, Inventory, Note, Provider
@@ -38,14 +38,34 @@ def vgpu_trait(model: GpuModel) -> str:
     return "CUSTOM_VGPU_" + re.sub(r"[^A-Z0-9]", "_", model.alias.upper())
 
 
-def child_provider_name(host: Host, gpu: GpuDevice) -> str:
-    """The name nova gives the card's provider: `<hypervisor_hostname>_<libvirt device name>`.
+def provider_name(host: Host, address: str) -> str:
+    """The name nova gives the provider of the function at `address` that offers the mdev
+    type: `<hypervisor_hostname>_<libvirt device name>`.
 
     nova 34 `virt/libvirt/driver.py` `_ensure_pgpu_providers`: `'%s_%s' % (nodename,
-    pgpu_dev_id)` with libvirt's name `pci_0000_84_00_0`. The hypervisor hostname is what
-    libvirt reports (often the FQDN): `Host.hypervisor`.
+    pgpu_dev_id)` with libvirt's name `pci_0000_84_00_0`, for every mdev-capable device
+    libvirt lists: the card, or each of its virtual functions where they offer the type. The
+    hypervisor hostname is what libvirt reports (often the FQDN): `Host.hypervisor`.
     """
-    return f"{host.hypervisor}_pci_" + re.sub(r"[:.]", "_", gpu.address)
+    return f"{host.hypervisor}_pci_" + re.sub(r"[:.]", "_", address)
+
+
+def child_provider_name(host: Host, gpu: GpuDevice) -> str:
+    """The name nova gives the provider of the card `gpu` itself (see `provider_name`)."""
+    return provider_name(host, gpu.address)
+
+
+def mdev_parents(host: Host, gpu: GpuDevice, spec: VgpuSpec) -> tuple[str, ...]:
+    """The functions of card `gpu` that nova creates its vGPUs on, by address.
+
+    Rules: the card itself when its model's type sits on the card (`vgpu_on: card`); else the
+    first `vgpus_per_gpu` of the virtual functions the fleet lists for it, one vGPU each.
+    A VF offers the type (available_instances 1) until the card is full, so listing more VFs
+    in device_addresses would let nova offer more vGPUs than the card holds.
+    """
+    if spec.on == "card":
+        return (gpu.address,)
+    return host.vfs_of(gpu)[: spec.vgpus_per_gpu]
 
 
 def is_tied(fleet: Fleet, strategy: str) -> bool:
@@ -85,6 +105,16 @@ def check_vgpu(fleet: Fleet, strategy: str) -> None:
                     "device_addresses, Ussuri 21+). Use one type on this host"
                 )
                 raise InputError(msg, source=fleet.source, field=f"hosts[{host.name}]")
+    if release.fact("mdev_type_section_prefix") is None:
+        for model in fleet.vgpu_models:
+            assert model.vgpu is not None
+            if model.vgpu.on == "vfs":
+                msg = (
+                    f"GPU model {model.alias}: vgpu_on: vfs needs [vgpu_<type>] "
+                    f"device_addresses (Ussuri, 21+) to name the virtual functions; {release} "
+                    "would cut the type on every function it finds. Plan for Ussuri or later"
+                )
+                raise InputError(msg, source=fleet.source, field="gpu_models")
     if strategy == "split":
         msg = (
             "strategy split cannot serve vGPU models: the second nova-compute would report the "
@@ -119,9 +149,14 @@ def mdev_options(fleet: Fleet, host: Host, files: NodeFiles) -> None:
     if not cards:
         return
     release = fleet.release
-    by_type: dict[str, list[GpuDevice]] = {}
+    by_type: dict[str, list[str]] = {}
+    per_parent: dict[str, int] = {}
     for gpu in cards:
-        by_type.setdefault(_type(fleet, gpu), []).append(gpu)
+        spec = fleet.model_of(gpu).vgpu
+        assert spec is not None
+        parents = mdev_parents(host, gpu, spec)
+        by_type.setdefault(spec.mdev_type, []).extend(parents)
+        per_parent[spec.mdev_type] = 1 if spec.on == "vfs" else spec.vgpus_per_gpu
     section, name = release.fact("mdev_types_option")
     files.set(
         NOVA_CONF,
@@ -133,14 +168,15 @@ def mdev_options(fleet: Fleet, host: Host, files: NodeFiles) -> None:
     prefix = release.fact("mdev_type_section_prefix")
     if prefix is None:
         return
-    for mdev_type, gpus in by_type.items():
+    for mdev_type, addresses in by_type.items():
         group = f"{prefix}{mdev_type}"
         files.set(
             NOVA_CONF,
             group,
             "device_addresses",
-            ",".join(g.address for g in gpus),
-            f"these cards offer {mdev_type}; each card gets one type and a provider of its own",
+            ",".join(addresses),
+            f"these functions (cards, or their virtual functions) offer {mdev_type}; each "
+            "gets one type and a provider of its own",
         )
         if release.has("mdev_class"):
             files.set(
@@ -151,13 +187,11 @@ def mdev_options(fleet: Fleet, host: Host, files: NodeFiles) -> None:
                 "the resource class the vGPU flavors ask for",
             )
         if release.has("mdev_max_instances"):
-            per_card = fleet.model_of(gpus[0]).vgpu
-            assert per_card is not None
             files.set(
                 NOVA_CONF,
                 group,
                 "max_instances",
-                str(len(gpus) * per_card.vgpus_per_gpu),
+                str(len(addresses) * per_parent[mdev_type]),
                 "cards x vgpus_per_gpu: the most vGPUs of this type the slices were sized for",
             )
 
@@ -179,24 +213,50 @@ def card_inventory(model: GpuModel) -> dict[str, Inventory]:
     }
 
 
+def parent_inventory(model: GpuModel) -> dict[str, Inventory]:
+    """What the provider of one function offering the type holds: a whole card's VGPU and
+    slice (`card_inventory`), or for `vgpu_on: vfs` one virtual function's single vGPU and
+    one per-vGPU slice."""
+    assert model.vgpu is not None
+    if model.vgpu.on == "card":
+        return card_inventory(model)
+    return {
+        VGPU: Inventory(1),
+        VGPU_VCPU: Inventory(model.slice.vcpus),
+        VGPU_MEMORY: Inventory(model.slice.memory_mb),
+    }
+
+
 def card_providers(
     fleet: Fleet, host: Host, *, with_slice: bool = True, with_trait: bool = True
 ) -> tuple[Provider, ...]:
-    """One child provider per vGPU card of the host, by nova's name: VGPU (nova's) and, where
-    provider.yaml adds them, the card's slice (`with_slice`) and its model's trait."""
+    """One child provider per function offering the type (each vGPU card, or each of its
+    virtual functions in use), by nova's name: VGPU (nova's) and, where provider.yaml adds
+    them, the slice it holds (`with_slice`) and its model's trait."""
     out = []
-    for gpu in fleet.vgpu_gpus(host):
+    for gpu, address in vgpu_parents(fleet, host):
         model = fleet.model_of(gpu)
-        inventory = card_inventory(model)
+        inventory = parent_inventory(model)
         out.append(
             Provider(
-                child_provider_name(host, gpu),
+                provider_name(host, address),
                 host.name,
                 inventory if with_slice else {VGPU: inventory[VGPU]},
                 (vgpu_trait(model),) if with_trait else (),
                 (gpu,),
             )
         )
+    return tuple(out)
+
+
+def vgpu_parents(fleet: Fleet, host: Host) -> tuple[tuple[GpuDevice, str], ...]:
+    """(card, address) of every function of the host's vGPU cards that nova creates vGPUs
+    on (`mdev_parents`), in card order."""
+    out: list[tuple[GpuDevice, str]] = []
+    for gpu in fleet.vgpu_gpus(host):
+        spec = fleet.model_of(gpu).vgpu
+        assert spec is not None
+        out.extend((gpu, address) for address in mdev_parents(host, gpu, spec))
     return tuple(out)
 
 
@@ -220,44 +280,76 @@ def provider_entries(fleet: Fleet, host: Host, tied: bool = True) -> list[dict[s
     return entries
 
 
+def vgpu_groups(model: GpuModel, item: VgpuFlavor) -> tuple[tuple[str, int], ...]:
+    """The numbered request groups a flavor's vGPUs are asked in, with the vGPUs of each.
+
+    Rules: one group with all `vgpus` where a card holds them (`vgpu_on: card`); where each
+    virtual function holds one vGPU (`vgpu_on: vfs`), one group per vGPU (`resources1`,
+    `resources2`, ...): Placement never splits one group's VGPU over providers.
+    """
+    assert model.vgpu is not None
+    if model.vgpu.on == "card":
+        return ((GROUP, item.vgpus),)
+    return tuple((str(n), 1) for n in range(1, item.vgpus + 1))
+
+
+def _group_policy(groups: tuple[tuple[str, int], ...]) -> dict[str, str]:
+    """`group_policy=isolate` where a flavor has several numbered groups (Placement requires a
+    policy then); each group lands on a provider of its own."""
+    return {"group_policy": "isolate"} if len(groups) > 1 else {}
+
+
 def tied_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
-    """A tied vGPU flavor's extra specs: nothing standard; one numbered group asking the vGPUs,
-    their vCPUs and RAM and the model's trait, so all come from one card's provider; their disk
-    from the root's pooled slice (see `card_inventory` for why the root must give something)."""
+    """A tied vGPU flavor's extra specs: nothing standard; numbered groups asking the vGPUs,
+    their vCPUs and RAM and the model's trait, so each group's vGPUs and their slice come from
+    one provider (a card, or a virtual function); their disk from the root's pooled slice (see
+    `card_inventory` for why the root must give something)."""
     size = item.size(model.slice)
-    g = GROUP
-    return {
+    specs = {
         "resources:VCPU": "0",
         "resources:MEMORY_MB": "0",
         "resources:DISK_GB": "0",
         f"resources:{GPU_DISK}": str(size.disk_gb),
-        f"resources{g}:{VGPU}": str(item.vgpus),
-        f"resources{g}:{VGPU_VCPU}": str(size.vcpus),
-        f"resources{g}:{VGPU_MEMORY}": str(size.memory_mb),
-        f"trait{g}:{vgpu_trait(model)}": "required",
     }
+    groups = vgpu_groups(model, item)
+    for g, vgpus in groups:
+        share = VgpuFlavor(item.name, vgpus).size(model.slice)
+        specs[f"resources{g}:{VGPU}"] = str(vgpus)
+        specs[f"resources{g}:{VGPU_VCPU}"] = str(share.vcpus)
+        specs[f"resources{g}:{VGPU_MEMORY}"] = str(share.memory_mb)
+        specs[f"trait{g}:{vgpu_trait(model)}"] = "required"
+    return {**specs, **_group_policy(groups)}
 
 
 def pooled_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
     """A pooled vGPU flavor's extra specs under placement: the vGPUs and the model's trait in
-    the numbered group, the slice in the unnumbered one (the root's pool, any card's)."""
+    numbered groups, the slice in the unnumbered one (the root's pool, any card's)."""
     size = item.size(model.slice)
-    return {
+    specs = {
         "resources:VCPU": "0",
         "resources:MEMORY_MB": "0",
         "resources:DISK_GB": "0",
         f"resources:{GPU_VCPU}": str(size.vcpus),
         f"resources:{GPU_MEMORY}": str(size.memory_mb),
         f"resources:{GPU_DISK}": str(size.disk_gb),
-        f"resources{GROUP}:{VGPU}": str(item.vgpus),
-        f"trait{GROUP}:{vgpu_trait(model)}": "required",
     }
+    groups = vgpu_groups(model, item)
+    for g, vgpus in groups:
+        specs[f"resources{g}:{VGPU}"] = str(vgpus)
+        specs[f"trait{g}:{vgpu_trait(model)}"] = "required"
+    return {**specs, **_group_policy(groups)}
 
 
-def vgpu_only_specs(item: VgpuFlavor) -> dict[str, str]:
+def vgpu_only_specs(model: GpuModel, item: VgpuFlavor) -> dict[str, str]:
     """A vGPU flavor's extra specs where no slice is held per card: the vGPUs alone (the
-    strategy adds its own)."""
-    return {f"resources:{VGPU}": str(item.vgpus)}
+    strategy adds its own), unnumbered where one provider holds them all."""
+    groups = vgpu_groups(model, item)
+    if len(groups) == 1:
+        return {f"resources:{VGPU}": str(item.vgpus)}
+    return {
+        **{f"resources{g}:{VGPU}": str(vgpus) for g, vgpus in groups},
+        **_group_policy(groups),
+    }
 
 
 def vgpu_flavors(
@@ -275,7 +367,7 @@ def vgpu_flavors(
             elif form == "pooled":
                 own = pooled_specs(model, item)
             else:
-                own = vgpu_only_specs(item)
+                own = vgpu_only_specs(model, item)
             flavors.append(sized_flavor(fleet, item.name, size, {**extra, **own}))
     return tuple(flavors)
 
@@ -286,10 +378,10 @@ def vgpu_traits(fleet: Fleet) -> tuple[str, ...]:
 
 
 def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
-    """What the operator must know about the plan's vGPU cards (none without vGPU models)."""
+    """What the operator must know about the plan's vGPU cards and vGPU VFs (none without)."""
+    notes: list[Note] = [_variant_note(m) for m in fleet.used_models if m.vfio_variant]
     if not fleet.vgpu_models:
-        return ()
-    notes: list[Note] = []
+        return tuple(notes)
     if is_tied(fleet, strategy):
         notes.append(
             Note(
@@ -338,6 +430,9 @@ def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
         )
     for model in fleet.vgpu_models:
         assert model.vgpu is not None
+        if model.vgpu.on == "vfs":
+            notes.extend(_vf_notes(fleet, model))
+            continue
         notes.append(
             Note(
                 "vgpu-count",
@@ -348,3 +443,53 @@ def vgpu_notes(fleet: Fleet, strategy: str) -> tuple[Note, ...]:
             )
         )
     return tuple(notes)
+
+
+def _vf_notes(fleet: Fleet, model: GpuModel) -> list[Note]:
+    """What the operator must know about a model whose types sit on its virtual functions."""
+    assert model.vgpu is not None
+    n = model.vgpu.vgpus_per_gpu
+    notes = [
+        Note(
+            "vgpu-sriov",
+            f"GPU model {model.alias}: {model.vgpu.mdev_type} sits on each card's virtual "
+            f"functions, one vGPU per VF; nova makes a provider per VF "
+            "(<hypervisor_hostname>_pci_<VF address>), so device_addresses lists the first "
+            f"{n} listed VFs of each card (vgpus_per_gpu) and each VF's provider holds one "
+            "vGPU and one per-vGPU slice. A k-vGPU flavor asks k numbered groups "
+            "(group_policy=isolate), one VF each; its vGPUs may come from different cards",
+        ),
+        Note(
+            "vgpu-count",
+            f"GPU model {model.alias}: nova counts a VF's vGPUs from its "
+            f"{model.vgpu.mdev_type} available_instances; it must be 1 on every listed VF of "
+            "an empty card (`gpuslice discover --sysfs /` shows it under mdev)",
+        ),
+    ]
+    extra = [
+        f"{host.name} {gpu.address}: {', '.join(host.vfs_of(gpu)[n:])}"
+        for host in fleet.hosts
+        for gpu in fleet.vgpu_gpus(host)
+        if fleet.model_of(gpu) is model and len(host.vfs_of(gpu)) > n
+    ]
+    if extra:
+        notes.append(
+            Note(
+                "vgpu-sriov",
+                f"GPU model {model.alias}: these listed VFs are left out of device_addresses "
+                f"(each card holds {n} vGPUs): " + "; ".join(extra),
+            )
+        )
+    return notes
+
+
+def _variant_note(model: GpuModel) -> Note:
+    """What the operator must know about VFs passed through by a vendor vfio variant driver."""
+    return Note(
+        "vgpu-vfio-variant",
+        f"GPU model {model.alias}: each listed VF is one vGPU, its type set through the "
+        "vendor's sysfs before nova starts, on the vendor's vfio variant driver; device_spec "
+        "names each VF with managed: no, so libvirt does not rebind it to vfio-pci, and the "
+        "VFs are not bound to vfio-pci by modprobe. Each VF holds one slice, pooled on the host "
+        "(passthrough cannot be tied to its device)",
+    )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,11 +22,12 @@ from oslo_config import iniparser
 
 from gpuslice.errors import InputError
 from gpuslice.fleet import STRATEGIES, CpuMode, Fleet, GpuModel, Host, HostReserve, SliceSpec
+from gpuslice.fleetfile import parse_fleet
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan
 from gpuslice.releasecheck.extra_specs import Validate
-from gpuslice.releasecheck.options import OptSpec, Registry, parse_quietly
-from gpuslice.releasecheck.pci import AliasSchema, alias_problem
+from gpuslice.releasecheck.options import DynamicGroup, OptSpec, Registry, parse_quietly
+from gpuslice.releasecheck.pci import AliasSchema, alias_problem, spec_problem
 from gpuslice.releasecheck.schema import ProviderSchema, schema_errors
 from gpuslice.releases import Release
 from gpuslice.render.tree import CLOUD_OBJECTS, render_files
@@ -32,6 +35,9 @@ from gpuslice.render.tree import CLOUD_OBJECTS, render_files
 UNIFIED_LIMITS = "nova.quota.UnifiedLimitsDriver"
 CPU_MODES: tuple[CpuMode, ...] = ("accounted", "dedicated")
 _BOOLS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+# What nova's `pci/utils.py` parse_address accepts (`_PCI_ADDRESS_PATTERN`, the same from 17
+# to 34: `hex{4}:hex{2}:hex{2}.oct{1}`).
+_PCI_ADDRESS = re.compile(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class ReleaseSource:
     validate: Validate | None
     filters: frozenset[str]
     alias: AliasSchema | None = None
+    # The device_spec tags the release acts on (`pci.device_spec_tags`).
+    spec_tags: frozenset[str] = frozenset()
 
 
 def filter_classes(sources: Mapping[str, str]) -> frozenset[str]:
@@ -101,14 +109,119 @@ def sample_fleet(number: int, strategy: str, cpu_mode: CpuMode, pci: bool) -> Fl
     )
 
 
+# An examples-style vGPU fleet: A10 cards cut into 4 vGPUs (on the card, or one per SR-IOV
+# virtual function), a host mixing them with an L40S passed through whole, a plain host.
+VGPU_FLEET = """\
+release: {number}
+strategy: {strategy}
+slice: {{vcpus: 4, memory_mb: 16384, disk_gb: 40}}
+host_reserve: {{memory_mb: 4096}}
+vgpu_slices: {slices}
+controllers: [ctl1]
+gpu_models:
+  - vendor_id: "10de"
+    product_id: "2236"
+    alias: a10
+    mode: vgpu
+    vgpu_on: {on}
+    mdev_type: nvidia-592
+    vgpus_per_gpu: 4
+    slice: {{vcpus: 4, memory_mb: 16384, disk_gb: 40}}
+    flavors: [{{name: v1.a10, vgpus: 1}}, {{name: v2.a10, vgpus: 2}}, {{name: v4.a10, vgpus: 4}}]
+  - vendor_id: "10de"
+    product_id: "26b5"
+    alias: l40s
+    device_type: type-PF
+    slice: {{vcpus: 8, memory_mb: 65536, disk_gb: 100}}
+hosts:
+  - name: vgpu-01
+    hypervisor_hostname: vgpu-01.example.org
+    cpus: 64
+    memory_mb: 524288
+    disk_gb: 1920
+    gpus:
+      - {{address: "0000:17:00.0", vendor_id: "10de", product_id: "2236"{vfs17}}}
+      - {{address: "0000:65:00.0", vendor_id: "10de", product_id: "2236"{vfs65}}}
+  - name: mixed-01
+    cpus: 96
+    memory_mb: 786432
+    disk_gb: 1920
+    gpus:
+      - {{address: "0000:17:00.0", vendor_id: "10de", product_id: "2236"{vfs17}}}
+      - {{address: "0000:ca:00.0", vendor_id: "10de", product_id: "26b5"}}
+  - {{name: plain-01, cpus: 64, memory_mb: 262144, disk_gb: 1920}}
+"""
+
+
+# SR-IOV vGPU through the vendor's vfio variant driver: four L40S VFs, each one vGPU, passed
+# through with device_spec managed=no (nova 2025.1+).
+VARIANT_FLEET = """\
+release: {number}
+strategy: {strategy}
+slice: {{vcpus: 4, memory_mb: 16384, disk_gb: 40}}
+controllers: [ctl1]
+gpu_models:
+  - vendor_id: "10de"
+    product_id: "26b5"
+    alias: l40s-vgpu
+    device_type: type-VF
+    vfio_variant: true
+    flavors: [{{name: v1.l40s, gpus: 1}}, {{name: v2.l40s, gpus: 2}}]
+hosts:
+  - name: vf-01
+    cpus: 64
+    memory_mb: 524288
+    disk_gb: 1920
+    gpus:
+{gpus}
+"""
+
+
+def variant_fleet(number: int, strategy: str) -> Fleet:
+    """`VARIANT_FLEET` for one release and strategy."""
+    gpus = "\n".join(
+        f'      - {{address: "0000:ca:00.{n}", vendor_id: "10de", product_id: "26b5"}}'
+        for n in range(4, 8)
+    )
+    text = VARIANT_FLEET.format(number=number, strategy=strategy, gpus=gpus)
+    return parse_fleet(text, source="<release matrix vfio variant>", base_dir=Path())
+
+
+def vgpu_fleet(number: int, strategy: str, on: str, slices: str) -> Fleet:
+    """`VGPU_FLEET` for one release and strategy, its A10 types on the cards or on 4 VFs each."""
+
+    def vfs(bus: str) -> str:
+        if on == "card":
+            return ""
+        return ", vfs: [" + ", ".join(f'"0000:{bus}:00.{n}"' for n in range(4, 8)) + "]"
+
+    text = VGPU_FLEET.format(
+        number=number, strategy=strategy, on=on, slices=slices, vfs17=vfs("17"), vfs65=vfs("65")
+    )
+    return parse_fleet(text, source="<release matrix vgpu>", base_dir=Path())
+
+
 def cases(release: Release) -> Iterator[tuple[str, Fleet]]:
-    """Every combination of the matrix for `release`, labelled."""
+    """Every combination of the matrix for `release`, labelled: the passthrough fleet per
+    strategy, CPU mode and PCI-in-Placement; the vGPU fleet per strategy, vGPU placement
+    (card, VFs) and, under placement, per-card or pooled slices; the vfio-variant VF fleet per
+    strategy."""
     pci_modes = (False, True) if release.has("pci_report_in_placement") else (False,)
-    for strategy in (s for s in STRATEGIES if s != "auto"):
+    strategies = [s for s in STRATEGIES if s != "auto"]
+    for strategy in strategies:
         for cpu_mode in CPU_MODES:
             for pci in pci_modes:
                 label = f"{release.number} {strategy} {cpu_mode}" + (" pci" if pci else "")
                 yield label, sample_fleet(release.number, strategy, cpu_mode, pci)
+    for strategy in strategies:
+        for on in ("card", "vfs"):
+            for slices in ("per_card", "pooled") if strategy == "placement" else ("per_card",):
+                label = f"{release.number} {strategy} vgpu-{on} {slices}"
+                try:
+                    yield label, vgpu_fleet(release.number, strategy, on, slices)
+                except InputError:
+                    continue  # a fleet the loader refuses for this release is not rendered
+        yield f"{release.number} {strategy} vfio-variant", variant_fleet(release.number, strategy)
 
 
 def check_release(source: ReleaseSource) -> tuple[list[Check], int]:
@@ -129,7 +242,9 @@ def check_release(source: ReleaseSource) -> tuple[list[Check], int]:
 def check_file(source: ReleaseSource, case: str, path: str, text: str) -> list[Check]:
     """The checks for one rendered file, chosen by its path."""
     if path.endswith((".conf", ".ini")) and "/etc/nova/" in f"/{path}":
-        return [_check_option(source, case, *entry) for entry in parse_ini(text)]
+        entries = parse_ini(text)
+        listed = {(section, name): values for section, name, values in entries}
+        return [_check_option(source, case, *entry, listed=listed) for entry in entries]
     if "/provider_config/" in path:
         return [_check_provider(source, case, yaml.safe_load(text))]
     if path == CLOUD_OBJECTS:
@@ -163,19 +278,54 @@ def parse_ini(text: str) -> list[tuple[str, str, list[str]]]:
 
 
 def _check_option(
-    source: ReleaseSource, case: str, section: str, name: str, values: list[str]
+    source: ReleaseSource,
+    case: str,
+    section: str,
+    name: str,
+    values: list[str],
+    listed: Mapping[tuple[str, str], list[str]] | None = None,
 ) -> Check:
+    """One rendered option against the release: registered under that group and name (or in
+    a dynamic group whose value the file lists, `[mdev_<type>]` for an enabled type), not only
+    as a deprecated alias, with values that fit it. `listed` is the file's options."""
     subject = f"[{section}] {name}"
-    opt = source.registry.options.get((section, name))
+    registry = source.registry
+    opt = registry.options.get((section, name))
     if opt is None:
-        real = source.registry.aliases.get((section, name))
+        dynamic = registry.dynamic_option(section, name)
+        if dynamic is not None:
+            group, opt = dynamic
+            problem = _dynamic_group_problem(group, section, listed or {}, source)
+            return Check(case, subject, problem or value_problem(opt, values, source))
+        real = registry.aliases.get((section, name))
+        prefix = registry.dynamic_alias(section, name)
         problem = (
             f"only a deprecated alias of [{real[0]}] {real[1]} in nova {source.version}"
             if real
+            else f"only a deprecated alias of [{prefix}<value>] {name} in nova {source.version}"
+            if prefix
             else f"not an option of nova {source.version}"
         )
         return Check(case, subject, problem)
     return Check(case, subject, value_problem(opt, values, source))
+
+
+def _dynamic_group_problem(
+    group: DynamicGroup,
+    section: str,
+    listed: Mapping[tuple[str, str], list[str]],
+    source: ReleaseSource,
+) -> str | None:
+    """Why nova would not register `[section]`: its value (after the prefix) is not among
+    the values of the option nova loops over (`[devices] enabled_mdev_types`), or None."""
+    if group.source is None:
+        return None
+    value = section[len(group.prefix) :]
+    given = [v.strip() for line in listed.get(group.source, []) for v in line.split(",")]
+    if value in given:
+        return None
+    where = f"[{group.source[0]}] {group.source[1]}"
+    return f"nova {source.version} registers [{section}] only when {where} lists {value!r}"
 
 
 def value_problem(opt: OptSpec, values: list[str], source: ReleaseSource) -> str | None:
@@ -195,6 +345,15 @@ def value_problem(opt: OptSpec, values: list[str], source: ReleaseSource) -> str
             problem = alias_problem(value, source.alias)
             if problem:
                 return problem
+    if opt.name in ("device_spec", "passthrough_whitelist", "pci_passthrough_whitelist"):
+        for value in values:
+            problem = spec_problem(value, source.spec_tags)
+            if problem:
+                return problem
+    if opt.name == "device_addresses":
+        bad = [a for a in values[0].split(",") if not _PCI_ADDRESS.fullmatch(a.strip())]
+        if bad:
+            return f"not PCI addresses (nova's parse_address refuses them): {', '.join(bad)}"
     if opt.name in ("enabled_filters", "scheduler_default_filters") and source.filters:
         unknown = [f for f in values[0].split(",") if f.strip() not in source.filters]
         if unknown:
@@ -217,6 +376,8 @@ def _one_value(opt: OptSpec, value: str) -> str | None:
         return f"{value!r} is not a boolean"
     if opt.choices is not None and value not in opt.choices:
         return f"{value!r} is not one of {', '.join(opt.choices)}"
+    if opt.regex is not None and re.search(opt.regex, value) is None:
+        return f"{value!r} does not match {opt.regex}"
     return None
 
 
@@ -288,6 +449,15 @@ def check_facts(source: ReleaseSource) -> list[Check]:
             None if experimental == release.has("unified_limits_experimental") else "table differs",
         )
     )
+    checks.extend(_mdev_facts(source, case))
+    managed = "managed" in source.spec_tags
+    checks.append(
+        Check(
+            case,
+            f"device_spec_managed = {managed}",
+            None if managed == release.has("device_spec_managed") else "table differs",
+        )
+    )
     filters = registry.options.get((section, name))
     default = tuple(filters.default) if filters and isinstance(filters.default, list) else None
     wanted = tuple(release.fact("default_filters"))
@@ -298,4 +468,47 @@ def check_facts(source: ReleaseSource) -> list[Check]:
             None if default == wanted else f"nova {source.version} has {default}",
         )
     )
+    return checks
+
+
+def _mdev_facts(source: ReleaseSource, case: str) -> list[Check]:
+    """The vGPU rows of the release table against nova's `conf/devices.py`: where the types
+    option lives, which dynamic group prefix nova derives from its values, and which options
+    that group has (`device_addresses`, `mdev_class`, `max_instances`)."""
+    release, registry = source.release, source.registry
+    where = release.fact("mdev_types_option")
+    checks = [
+        Check(
+            case,
+            f"mdev_types_option at {where}",
+            None if where is None or tuple(where) in registry.options else "not registered there",
+        )
+    ]
+    group = next(
+        (g for g in registry.dynamic.values() if where is not None and g.source == tuple(where)),
+        None,
+    )
+    prefix = group.prefix if group is not None else None
+    wanted = release.fact("mdev_type_section_prefix")
+    checks.append(
+        Check(
+            case,
+            f"mdev_type_section_prefix = {wanted}",
+            None if prefix == wanted else f"nova {source.version} registers {prefix}",
+        )
+    )
+    has = set(group.options) if group is not None else set()
+    for fact, option in (
+        ("mdev_type_section_prefix", "device_addresses"),
+        ("mdev_class", "mdev_class"),
+        ("mdev_max_instances", "max_instances"),
+    ):
+        said = bool(release.fact(fact)) if fact != "mdev_type_section_prefix" else bool(wanted)
+        checks.append(
+            Check(
+                case,
+                f"[<prefix><type>] {option} = {said}",
+                None if (option in has) == said else "table differs",
+            )
+        )
     return checks

@@ -4,7 +4,12 @@ Old novas do not import on this Python, so nothing is executed: module-level ass
 option groups (`cfg.OptGroup('pci')`) and option lists (`[cfg.StrOpt('alias', ...)]`, joined
 with `+`, `list(...)` or `itertools.chain(...)`), and every `register_opts(LIST, group=G)` /
 `register_opt(OPT, group=G)` call says where they live. Each option keeps its type, choices,
-bounds, default (for lists of literals) and deprecated names.
+bounds, regex, default (for lists of literals) and deprecated names.
+
+Dynamic groups are read too: a function that loops over an option's values
+(`for mdev_type in conf.devices.enabled_mdev_types:`) and registers options in a group named
+from each value (`group='mdev_%s' % mdev_type`) gives options under the group prefix `mdev_`,
+valid only for the values that option lists (nova's `[mdev_<type>]`, `[vgpu_<type>]`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class OptSpec:
     default: Any = None
     deprecated: tuple[tuple[str | None, str | None], ...] = ()
     deprecated_for_removal: bool = False
+    regex: str | None = None
+    # A dynamic option's deprecated group prefix (`deprecated_group='vgpu_%s' % mdev_type`).
+    deprecated_prefix: str | None = None
 
     @property
     def multi(self) -> bool:
@@ -39,12 +47,47 @@ class OptSpec:
         return self.kind.startswith("Multi")
 
 
+@dataclass(frozen=True)
+class DynamicGroup:
+    """Options registered in one group per value of another option (`[mdev_<type>]`)."""
+
+    prefix: str
+    # The list option whose values name the groups, as (group, name).
+    source: tuple[str, str] | None
+    options: dict[str, OptSpec]
+
+
 @dataclass
 class Registry:
-    """Options by (group, name), and deprecated (group, name) -> the option that reads it."""
+    """Options by (group, name), and deprecated (group, name) -> the option that reads it;
+    dynamic groups by prefix, and deprecated dynamic (prefix, name) -> the prefix that reads it.
+    """
 
     options: dict[tuple[str, str], OptSpec] = field(default_factory=dict)
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    dynamic: dict[str, DynamicGroup] = field(default_factory=dict)
+    dynamic_aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add_dynamic(self, prefix: str, source: tuple[str, str] | None, opt: OptSpec) -> None:
+        """Register `opt` in every group `prefix<value>` (values of the option `source`)."""
+        group = self.dynamic.setdefault(prefix, DynamicGroup(prefix, source, {}))
+        group.options[opt.name] = opt
+        if opt.deprecated_prefix is not None and opt.deprecated_prefix != prefix:
+            self.dynamic_aliases[(opt.deprecated_prefix, opt.name)] = prefix
+
+    def dynamic_option(self, section: str, name: str) -> tuple[DynamicGroup, OptSpec] | None:
+        """The dynamic group `section` belongs to and its option `name`, if registered."""
+        for prefix, group in self.dynamic.items():
+            if section.startswith(prefix) and name in group.options:
+                return group, group.options[name]
+        return None
+
+    def dynamic_alias(self, section: str, name: str) -> str | None:
+        """The prefix that reads `[section] name` when it is only a deprecated dynamic group."""
+        for (old, opt_name), prefix in self.dynamic_aliases.items():
+            if section.startswith(old) and name == opt_name:
+                return prefix
+        return None
 
     def add(self, group: str, opt: OptSpec) -> None:
         """Register `opt` in `group`, with its deprecated names (the group defaults to its own)."""
@@ -78,6 +121,8 @@ def _read_module(tree: ast.Module, registry: Registry) -> None:
             target = statement.targets[0]
             if isinstance(target, ast.Name):
                 env[target.id] = _evaluate(statement.value, env)
+    for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        _read_dynamic(function, env, registry)
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
@@ -93,6 +138,53 @@ def _read_module(tree: ast.Module, registry: Registry) -> None:
         for opt in found if isinstance(found, list) else [found]:
             if isinstance(opt, OptSpec):
                 registry.add(group, opt)
+
+
+def _read_dynamic(function: ast.FunctionDef, env: Mapping[str, Any], registry: Registry) -> None:
+    """The options `function` registers in groups named per value of a loop over an option."""
+    local = dict(env)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                local[target.id] = _evaluate(node.value, local)
+    for loop in (n for n in ast.walk(function) if isinstance(n, ast.For)):
+        source = _conf_option(loop.iter)
+        for node in ast.walk(loop):
+            if not (isinstance(node, ast.Call) and _callee(node.func) == "register_opt"):
+                continue
+            group_node = next((kw.value for kw in node.keywords if kw.arg == "group"), None)
+            if len(node.args) > 1:
+                group_node = node.args[1]
+            prefix = dynamic_prefix(group_node)
+            opt = _evaluate(node.args[0], local) if node.args else None
+            if prefix is not None and isinstance(opt, OptSpec):
+                registry.add_dynamic(prefix, source, opt)
+
+
+def dynamic_prefix(node: ast.expr | None) -> str | None:
+    """`mdev_` for a group named `'mdev_%s' % value`, else None."""
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mod)
+        and isinstance(node.left, ast.Constant)
+        and isinstance(node.left.value, str)
+        and node.left.value.endswith("%s")
+        and node.left.value.count("%") == 1
+    ):
+        return node.left.value[:-2]
+    return None
+
+
+def _conf_option(node: ast.expr) -> tuple[str, str] | None:
+    """(group, name) for a loop over `conf.<group>.<name>` (any name for the config object)."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and isinstance(node.value.value, ast.Name)
+    ):
+        return node.value.attr, node.attr
+    return None
 
 
 def _group_name(node: ast.expr, env: Mapping[str, Any]) -> str | None:
@@ -234,6 +326,8 @@ def _opt(kind: str, node: ast.Call, env: Mapping[str, Any]) -> OptSpec | None:
         default=_literal(keywords.get("default"), env),
         deprecated=tuple(deprecated),
         deprecated_for_removal=_literal(keywords.get("deprecated_for_removal"), env) is True,
+        regex=regex if isinstance(regex := _literal(keywords.get("regex"), env), str) else None,
+        deprecated_prefix=dynamic_prefix(keywords.get("deprecated_group")),
     )
 
 

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from gpuslice.releasecheck.options import parse_quietly
 
 REQUEST = "nova/pci/request.py"
+DEVSPEC = "nova/pci/devspec.py"
+# device_spec keys gpuslice renders that only some releases give a meaning (elsewhere a key
+# nova does not know is kept as a plain tag and does nothing).
+MEANINGFUL_TAGS = frozenset({"managed"})
 FIELDS = "nova/objects/fields.py"
 
 
@@ -122,4 +126,47 @@ def alias_problem(value: str, schema: AliasSchema) -> str | None:
     device_type = alias.get("device_type")
     if device_type is not None and device_type not in schema.device_types:
         return f"device_type {device_type!r} is not one of {', '.join(sorted(schema.device_types))}"
+    return None
+
+
+def device_spec_tags(sources: Mapping[str, str]) -> frozenset[str]:
+    """The device_spec tags the release copies onto each matched device for the driver: the
+    `spec_tags` list of `PciDeviceSpec.enhanced_pci_device_with_spec_tags` (nova 31+: managed,
+    live_migratable); empty when its devspec.py has none."""
+    text = sources.get(DEVSPEC)
+    if text is None:
+        return frozenset()
+    for node in ast.walk(parse_quietly(text, DEVSPEC)):
+        if isinstance(node, ast.FunctionDef) and node.name == "enhanced_pci_device_with_spec_tags":
+            for stmt in ast.walk(node):
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == "spec_tags"
+                    and isinstance(stmt.value, (ast.List, ast.Tuple))
+                ):
+                    return frozenset(
+                        e.value
+                        for e in stmt.value.elts
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                    )
+    return frozenset()
+
+
+def spec_problem(value: str, tags: frozenset[str]) -> str | None:
+    """Why one device_spec line would not do what gpuslice means on the release, or None.
+
+    Rules: one JSON object (or a list of them, which nova also reads); a tag gpuslice gives a
+    meaning (`managed`) must be one the release acts on, not a plain label.
+    """
+    try:
+        spec = json.loads(value)
+    except ValueError as error:
+        return f"not JSON: {error}"
+    for item in spec if isinstance(spec, list) else [spec]:
+        if not isinstance(item, dict):
+            return "not a JSON object"
+        ignored = sorted((set(item) & MEANINGFUL_TAGS) - tags)
+        if ignored:
+            return f"this release keeps {', '.join(ignored)} as a plain tag: it has no effect"
     return None

@@ -11,7 +11,7 @@ from gpuslice.errors import GpusliceError
 from gpuslice.releasecheck.extra_specs import load_validator
 from gpuslice.releasecheck.matrix import Check, ReleaseSource, check_release, filter_classes
 from gpuslice.releasecheck.options import registered_options
-from gpuslice.releasecheck.pci import alias_schema
+from gpuslice.releasecheck.pci import alias_schema, device_spec_tags
 from gpuslice.releasecheck.schema import provider_schema
 from gpuslice.releasecheck.source import NOVA_VERSIONS, cache_dir, fetch, read_sources
 from gpuslice.releases import Release
@@ -29,6 +29,7 @@ def load_release(number: int, cache: Path) -> ReleaseSource:
         validate=load_validator(sources),
         filters=filter_classes(sources),
         alias=alias_schema(sources),
+        spec_tags=device_spec_tags(sources),
     )
 
 

@@ -45,6 +45,7 @@ SOURCE_PARTS: Final = (
     "nova/api/validation/extra_specs/",
     "nova/scheduler/filters/",
     "nova/pci/request.py",
+    "nova/pci/devspec.py",
     "nova/objects/fields.py",
 )
 

@@ -5,6 +5,9 @@ Rules:
   equals the earlier-scheduled one first (a sequence counter), so a seed gives one run;
 - a creation asks the scheduler for the VM's flavor under this plan (see `FlavorBook`); it
   boots on the chosen host or is refused;
+- nova's periodic resource update runs every `UPDATE_RESOURCES_INTERVAL` (60 s) of simulated
+  time from the first creation (`Scheduler.settle`: builds in flight are counted done), before
+  the events at or after its instant;
 - a GPU VM refused while some host had enough free matching devices breaks the promise
   (`gpu_refused_while_free`); one refused while enough were free in the cloud but on no single
   host is refused for fragmentation (`gpu_refused_fragmented`), which no strategy can help;
@@ -44,6 +47,7 @@ from gpuslice.model import (
 )
 from gpuslice.model.cards import CardTable
 from gpuslice.model.request import MEMORY_MB, PCPU, VCPU
+from gpuslice.model.scheduler import UPDATE_RESOURCES_INTERVAL
 from gpuslice.plan.types import Flavor, Plan
 from gpuslice.plan.vgpu import VGPU, is_tied
 from gpuslice.sim.workload import VmRequest, Workload
@@ -277,6 +281,12 @@ def devices_free_somewhere(scheduler: Scheduler, request: Prepared) -> bool:
     return bool(ok.any())
 
 
+def _next_update(due: float, now: float) -> float:
+    """The first periodic update after `now`, updates falling every interval from `due`."""
+    missed = (now - due) // UPDATE_RESOURCES_INTERVAL
+    return due + (missed + 1) * UPDATE_RESOURCES_INTERVAL
+
+
 def run(
     plan: Plan,
     workload: Workload,
@@ -315,6 +325,7 @@ def run(
     cards = scheduler.cards
     vgpu_total = max(1, sum(c.capacity.get(VGPU, 0) for c in scheduler.model.cards))
     next_sample = 0
+    next_settle = t_first + UPDATE_RESOURCES_INTERVAL
     edge_list: list[float] = edges.tolist()
     used_vcpus = used_ram = used_gpus = gpu_vcpus = gpu_ram = 0
     counts = Counter[str]()
@@ -341,6 +352,9 @@ def run(
             now = vm.arrival
             while heap and heap[0][0] <= now:
                 when, _, vm_index, held, gone = heapq.heappop(heap)
+                if when >= next_settle:
+                    scheduler.settle()
+                    next_settle = _next_update(next_settle, when)
                 scheduler.release(held)
                 spec = held.request.spec
                 used_vcpus -= spec.vcpus
@@ -361,6 +375,9 @@ def run(
                 held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
                 vgpu_s[next_sample] = used_vgpus / vgpu_total
                 next_sample += 1
+            if now >= next_settle:
+                scheduler.settle()
+                next_settle = _next_update(next_settle, now)
             prepared = book.prepare(vm)
             claim = scheduler.schedule(prepared)
             tally: list[int] | None = None

@@ -12,6 +12,8 @@ implemented here:
   passthrough, so it counts one (the papers count its milli-GPUs);
 - every request arrives once and never leaves; each strategy sees the same requests per seed,
   and its scheduler is seeded with the same seed;
+- without timestamps every build is taken as done and counted by nova's periodic update before
+  the next request arrives (a `settled` scheduler: no I/O in flight);
 - the *arrived* share after a request is the demand so far over the GPU capacity; the
   *allocated* share is the GPUs held by booted VMs over the capacity. Curves are read at
   arrived = 0, 1/`per_unit`, ... up to `factor`: a point shows the state after every request
@@ -221,7 +223,7 @@ def run_inflated(
     `model` is `from_plan(plan)` when given (it is immutable: seeds may share it).
     """
     started = time.perf_counter()
-    scheduler = Scheduler(model if model is not None else from_plan(plan), seed=seed)
+    scheduler = Scheduler(model if model is not None else from_plan(plan), seed=seed, settled=True)
     book = FlavorBook(plan, scheduler)
     probes = [
         book.prepare(VmRequest(0.0, None, 0, 0, 0, gpus=1, alias=alias))

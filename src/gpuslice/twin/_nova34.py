@@ -206,9 +206,13 @@ class NovaTwin:
             cell.mempages = fakelibvirt.create_mempages([(4, cell.memory // 4)])
         pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
         cards = {address: (mdev_type, count) for address, mdev_type, count in host.mdev_cards}
+        listed = {gpu.address for gpu in host.gpus}
         for index, gpu in enumerate(host.gpus):
             if gpu.address in cards:
                 _add_mdev_card(pci_info, gpu, index, *cards[gpu.address])
+                continue
+            if gpu.device_type == "type-VF":
+                _add_vf(pci_info, gpu, index, listed)
                 continue
             # nova 34 fakelibvirt: a "PF" carries a virt_functions capability (vf_ratio 0: none
             # enabled, as on an SR-IOV-capable GPU passed through whole), which nova's libvirt
@@ -239,6 +243,8 @@ class NovaTwin:
         node_id = node_uuid or stable_node_uuid(service_host)
         if cards:
             self._count_mdevs_down()
+        if any(gpu.device_type == "type-VF" for gpu in host.gpus):
+            self._no_sysfs_for_address_specs()
         original = case.mock_conn.return_value
         case.mock_conn.return_value = connection
         try:
@@ -281,6 +287,18 @@ class NovaTwin:
             return made
 
         patcher = mock.patch.object(libvirt_driver.LibvirtDriver, "_create_mdev", new=create_mdev)
+        patcher.start()
+        self._case.addCleanup(patcher.stop)
+
+    def _no_sysfs_for_address_specs(self) -> None:
+        """A device_spec by address makes nova ask sysfs whether it is a PF (`pci/utils.py`
+        `is_physical_function`), which the harness forbids; the fake has no sysfs. gpuslice
+        writes address specs for VFs only, so the answer is no (nova's own SR-IOV functional
+        tests patch the same function)."""
+        if getattr(self._case, "_gpuslice_no_sysfs", False):
+            return
+        self._case._gpuslice_no_sysfs = True
+        patcher = mock.patch("nova.pci.utils.is_physical_function", return_value=False)
         patcher.start()
         self._case.addCleanup(patcher.stop)
 
@@ -563,6 +581,30 @@ def _add_mdev_card(
         f"<type id='{fakelibvirt.NVIDIA_11_VGPU_TYPE}'>", f"<type id='{mdev_type}'>"
     )
     device.pci_device = _AVAILABLE.sub(rf"\g<1>{instances}\g<3>", xml)
+
+
+def _add_vf(pci_info: Any, gpu: GpuDevice, index: int, listed: set[str]) -> None:
+    """A virtual function at the GPU's address, with its card as PF at function 0 of its slot
+    (added once, unless the fleet lists it). nova 34's fake derives a VF's `phys_function`
+    from its own slot (vf_ratio 1 keeps it there); its PF lists VFs of its own numbering,
+    which nova's PCI tracker does not match against the VFs."""
+    _domain, bus, slot, _function = _split_address(gpu.address)
+    pf_address = f"{gpu.address.rsplit('.', 1)[0]}.0"
+    pf_name = f"pci_{pf_address.replace(':', '_').replace('.', '_')}"
+    if pf_address not in listed and pf_name not in pci_info.devices:
+        pci_info.add_device(
+            dev_type="PF",
+            vf_ratio=1,
+            driver_name="nvidia",
+            **{**_fake_device_fields(gpu, index), "function": 0, "iommu_group": 200 + index},
+        )
+    pci_info.add_device(
+        dev_type="VF",
+        vf_ratio=1,
+        parent=(bus, slot, 0),
+        driver_name=gpu.driver or "nvidia",
+        **_fake_device_fields(gpu, index),
+    )
 
 
 def _api_message(error: Exception) -> str:

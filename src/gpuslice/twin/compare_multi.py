@@ -146,30 +146,9 @@ def summarize(mode: str, decisions: Sequence[Decision]) -> Summary:
 
 
 def weigh(scheduler: Scheduler, request: Prepared) -> dict[str, dict[str, float]]:
-    """Each candidate host's normalised weight per weigher, times its multiplier.
-
-    As nova's `normalize`: raw values clamped at the weigher's minval; 0..1 between minval
-    (or the lowest) and the highest among the candidates; all equal gives 0.
-    """
-    idx = scheduler.candidates(request)
-    settings = [s for s in scheduler.model.config.weighers if s.multiplier != 0]
-    out: dict[str, dict[str, float]] = {scheduler.names[int(j)]: {} for j in idx}
-    if idx.size == 0:
-        return out
-    raw = scheduler.weights[:, idx]
-    for k, (weigher, setting) in enumerate(zip(scheduler.weighers, settings, strict=True)):
-        row = raw[k]
-        if weigher.minval is not None:
-            row = np.maximum(row, weigher.minval)
-            lo = float(weigher.minval)
-        else:
-            lo = float(row.min())
-        hi = float(row.max())
-        spread = hi - lo
-        for j, value in zip(idx, row.tolist(), strict=True):
-            norm = (value - lo) / spread if spread > 0 else 0.0
-            out[scheduler.names[int(j)]][setting.name] = setting.multiplier * norm
-    return out
+    """Each candidate host's normalised weight per weigher, times its multiplier (nova's
+    `normalize`, through `Scheduler.weighed`)."""
+    return scheduler.weighed(request)
 
 
 def explain_difference(
@@ -318,6 +297,38 @@ def _cause(
     return "; ".join(x for x in (cause, decider, found, raw) if x)
 
 
+@dataclass(frozen=True)
+class _Pick:
+    """The model's decision for one boot, with what explains it: the prepared request, every
+    candidate's per-weigher scores, the hosts the rules removed, the raw weights before."""
+
+    prepared: Prepared
+    weights: Mapping[str, Mapping[str, float]]
+    removed: Mapping[str, str]
+    snapshot: np.ndarray[Any, Any]
+    placed: Claim | None
+    host: str | None
+
+    def cause(
+        self, scheduler: Scheduler, last: Sequence[NovaWeighed], nova_host: str | None
+    ) -> str:
+        """Why nova's host differs from the model's (see `_cause`); empty when they agree."""
+        pair = (nova_host, self.host)
+        return _cause(scheduler, self.snapshot, self.weights, self.removed, last, pair)
+
+
+def _model_pick(scheduler: Scheduler, flavor: Flavor, overrides: bool) -> _Pick:
+    """The model's decision step, shared by lock-step and free-running: prepare, weigh,
+    explain, then schedule (the claim stays; lock-step gives it back for nova's)."""
+    prepared = scheduler.prepare(request_from_flavor(flavor, overrides=overrides))
+    weights = weigh(scheduler, prepared)
+    removed = _removed(scheduler, prepared)
+    snapshot = scheduler.weights.copy()
+    placed = scheduler.schedule(prepared)
+    host = scheduler.names[placed.provider] if placed is not None else None
+    return _Pick(prepared, weights, removed, snapshot, placed, host)
+
+
 def play_lockstep(
     twin: NovaTwin,
     plan: Plan,
@@ -348,34 +359,32 @@ def play_lockstep(
                 scheduler.release(claim)
                 if settle:
                     twin.run_periodic(scheduler.names[claim.provider])
+                    scheduler.settle()
             out.append(Decision(index, f"delete the VM of request {what}", None, None, "delete"))
             continue
         assert isinstance(what, Flavor)
-        prepared = scheduler.prepare(request_from_flavor(what, overrides=overrides))
-        weights = weigh(scheduler, prepared)
-        removed = _removed(scheduler, prepared)
+        pick = _model_pick(scheduler, what, overrides)
+        if pick.placed is not None:
+            scheduler.release(pick.placed)
         before = len(watched)
-        snapshot = scheduler.weights.copy()
-        placed = scheduler.schedule(prepared)
-        model_host = scheduler.names[placed.provider] if placed is not None else None
-        if placed is not None:
-            scheduler.release(placed)
         boot = twin.boot(f"cmp-{index}", flavor_ids[what.name])
         nova_host = boot.host if boot.active else None
         last = watched[-1] if len(watched) > before else ()
-        cause = _cause(scheduler, snapshot, weights, removed, last, (nova_host, model_host))
+        cause = pick.cause(scheduler, last, nova_host)
         if boot.active:
             servers[index] = boot.server_id
             if settle and nova_host:
                 twin.run_periodic(nova_host)
-            claim = _claim_on(scheduler, prepared, nova_host) if nova_host else None
+            claim = _claim_on(scheduler, pick.prepared, nova_host) if nova_host else None
             if claim is not None:
                 claims[index] = claim
             else:
                 cause += "; the model cannot follow nova onto its host"
+            if settle:
+                scheduler.settle()
         elif "No valid host" not in boot.fault:
             cause = f"error: {boot.fault[:200]}"
-        out.append(Decision(index, _describe(what), nova_host, model_host, "boot", cause))
+        out.append(Decision(index, _describe(what), nova_host, pick.host, "boot", cause))
     for server in servers.values():
         twin.delete(server)
     return out
@@ -407,22 +416,17 @@ def play_free(
             out.append(Decision(index, f"delete the VM of request {what}", None, None, "delete"))
             continue
         assert isinstance(what, Flavor)
-        prepared = scheduler.prepare(request_from_flavor(what, overrides=overrides))
-        weights = weigh(scheduler, prepared)
-        removed = _removed(scheduler, prepared)
+        pick = _model_pick(scheduler, what, overrides)
+        if pick.placed is not None:
+            claims[index] = pick.placed
         before = len(watched)
-        snapshot = scheduler.weights.copy()
-        placed = scheduler.schedule(prepared)
-        model_host = scheduler.names[placed.provider] if placed is not None else None
-        if placed is not None:
-            claims[index] = placed
         boot = twin.boot(f"free-{index}", flavor_ids[what.name])
         nova_host = boot.host if boot.active else None
         if boot.active:
             servers[index] = boot.server_id
         last = watched[-1] if len(watched) > before else ()
-        cause = _cause(scheduler, snapshot, weights, removed, last, (nova_host, model_host))
-        out.append(Decision(index, _describe(what), nova_host, model_host, "boot", cause))
+        cause = pick.cause(scheduler, last, nova_host)
+        out.append(Decision(index, _describe(what), nova_host, pick.host, "boot", cause))
     for server in servers.values():
         twin.delete(server)
     return out

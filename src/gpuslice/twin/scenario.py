@@ -67,6 +67,7 @@ class HostUnderTest:
 
     def __init__(self, twin: NovaTwin, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
         self.twin = twin
+        self.fleet = fleet
         self.job = job
         self.rp_uuid = rp_uuid
         self.name = job.host.name
@@ -171,6 +172,16 @@ def attached(xml: str) -> list[str]:
     return found
 
 
+def hostdev_managed(xml: str) -> dict[str, str]:
+    """Each PCI hostdev's address -> its `managed` attribute ('yes', 'no'; '' when absent)."""
+    found: dict[str, str] = {}
+    for hostdev in ET.fromstring(xml).iter("hostdev"):
+        if hostdev.find("./source/address") is not None:
+            (address,) = attached(f"<domain>{ET.tostring(hostdev, encoding='unicode')}</domain>")
+            found[address] = hostdev.get("managed", "")
+    return found
+
+
 def pinned(xml: str) -> set[int]:
     """Host CPUs the guest's vCPUs are pinned to (`<cputune><vcpupin cpuset=...>`)."""
     cpus: set[int] = set()
@@ -205,6 +216,11 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             seen += f"{guest[0]} vCPU, {guest[1]} MB"
             host_gpus = {g.address for g in host.job.host.gpus}
             ok = len(devices) == 1 and devices[0] in host_gpus and guest == (vcpus, ram)
+            if host.fleet.model_of(gpu).vfio_variant:
+                # A VF of a vendor vfio variant driver: libvirt must leave it on that driver.
+                managed = hostdev_managed(xml)
+                seen += ", managed=" + ",".join(managed.values())
+                ok = ok and set(managed.values()) == {"no"}
             gpu_cpus = set(host.job.plan.gpu_cpus) if host.job.plan else set()
             if gpu_cpus:
                 # Dedicated CPUs: the GPU VM must be pinned inside the slice's CPUs.
@@ -214,6 +230,7 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
         steps.add(
             f"{label}: GPU VM {index} of {len(host.job.host.gpus)}",
             f"ACTIVE with a {gpu.vendor_product} in the guest XML, {vcpus} vCPU, {ram} MB"
+            + (", managed=no" if host.fleet.model_of(gpu).vfio_variant else "")
             + (
                 f", pinned within {format_cpuset(sorted(host.job.plan.gpu_cpus))}"
                 if host.job.plan and host.job.plan.gpu_cpus

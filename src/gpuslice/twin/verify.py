@@ -29,7 +29,7 @@ from gpuslice.fleet import Fleet, Host
 from gpuslice.inventory.device import GpuDevice
 from gpuslice.plan import make_plan, split_refusal
 from gpuslice.plan.types import NOVA_CONF, NOVA_GPU_CONF, PROVIDER_YAML, Plan
-from gpuslice.plan.vgpu import is_tied
+from gpuslice.plan.vgpu import VGPU, is_tied, parent_inventory, vgpu_parents
 from gpuslice.releases import FACTS, Release
 from gpuslice.render import render_files
 from gpuslice.twin.confcheck import ConfFinding, ValueCheck, canonical, check_entries
@@ -376,12 +376,12 @@ def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
     """The host's GPUs, each with the device type the fake libvirt gives it.
 
     A GPU's own (discovered or stated) type, else its model's, else type-PCI. type-VF GPUs are
-    refused: the fake host would need their physical function too, which the fleet lacks.
+    refused, but for `vfio_variant` models (the fake host then adds each VF's card as its PF).
     """
     out: list[GpuDevice] = []
     for gpu in host.gpus:
         device_type = gpu.device_type or fleet.model_of(gpu).device_type or "type-PCI"
-        if device_type == "type-VF":
+        if device_type == "type-VF" and not fleet.model_of(gpu).vfio_variant:
             msg = (
                 f"{host.name}: GPU {gpu.address} is a virtual function (type-VF); verify "
                 "models whole GPUs (type-PCI and type-PF) only"
@@ -393,15 +393,29 @@ def gpus_as_nova_sees_them(fleet: Fleet, host: Host) -> tuple[GpuDevice, ...]:
 
 def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
     """The fake libvirt host for `host`: its GPUs as nova sees them, its vGPU cards as
-    mdev-capable GPUs offering `vgpus_per_gpu` of their type, its hypervisor hostname."""
+    mdev-capable GPUs offering `vgpus_per_gpu` of their type, its hypervisor hostname.
+
+    A card whose type sits on its virtual functions (`vgpu_on: vfs`) becomes one mdev-capable
+    function per VF in use, offering one vGPU each, at the VF's address; the card itself is
+    left out (on SR-IOV vGPU hardware it offers no type). nova's mdev code reads only the
+    functions libvirt lists as mdev-capable, not how a VF hangs off its card.
+    """
     from gpuslice.twin._nova34 import FakeHost
 
     nodes = len(host.cpu_numa) or 1
     cards: list[tuple[str, str, int]] = []
-    for gpu in fleet.vgpu_gpus(host):
-        spec = fleet.model_of(gpu).vgpu
-        assert spec is not None
-        cards.append((gpu.address, spec.mdev_type, spec.vgpus_per_gpu))
+    on_vfs: dict[str, GpuDevice] = {}
+    for gpu, address in vgpu_parents(fleet, host):
+        model = fleet.model_of(gpu)
+        assert model.vgpu is not None
+        cards.append((address, model.vgpu.mdev_type, parent_inventory(model)[VGPU].total))
+        if address != gpu.address:
+            on_vfs[address] = dataclasses.replace(gpu, address=address, function="virtual")
+    gpus = [
+        g
+        for g in gpus_as_nova_sees_them(fleet, host)
+        if g.address not in _cards_on_vfs(fleet, host)
+    ]
     if host.hypervisor_hostname:
         overrides.setdefault("hypervisor_hostname", host.hypervisor_hostname)
     return FakeHost(
@@ -410,10 +424,20 @@ def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
         numa_nodes=nodes,
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
-        gpus=gpus_as_nova_sees_them(fleet, host),
+        gpus=(*gpus, *on_vfs.values()),
         mdev_cards=tuple(cards),
         **overrides,
     )
+
+
+def _cards_on_vfs(fleet: Fleet, host: Host) -> set[str]:
+    """The addresses of the host's cards whose vGPU type sits on their virtual functions."""
+    out = set()
+    for gpu in fleet.vgpu_gpus(host):
+        spec = fleet.model_of(gpu).vgpu
+        if spec is not None and spec.on == "vfs":
+            out.add(gpu.address)
+    return out
 
 
 def _prepare_conf(

@@ -21,8 +21,9 @@ from gpuslice.plan.vgpu import (
     VGPU,
     VGPU_MEMORY,
     VGPU_VCPU,
-    card_inventory,
-    child_provider_name,
+    parent_inventory,
+    provider_name,
+    vgpu_parents,
     vgpu_trait,
 )
 from gpuslice.twin.job import HostJob, Steps
@@ -75,8 +76,9 @@ def run_vgpu_scenario(
     may follow on the empty host)."""
     host = job.host
     cards = fleet.vgpu_gpus(host)
+    parents = vgpu_parents(fleet, host)
     by_name = {p["name"]: p for p in twin.providers()}
-    names = {gpu.address: child_provider_name(host, gpu) for gpu in cards}
+    names = {address: provider_name(host, address) for _, address in parents}
     named = provider_yaml_names(job.provider_yaml)
     if named:
         absent = [n for n in named if n not in by_name]
@@ -88,10 +90,12 @@ def run_vgpu_scenario(
             else ", ".join(named),
             not absent,
         )
-    for gpu in cards:
+    for gpu, address in parents:
         model = fleet.model_of(gpu)
-        want = card_inventory(model) if tied else {VGPU: card_inventory(model)[VGPU]}
-        name = names[gpu.address]
+        inventory = parent_inventory(model)
+        want = inventory if tied else {VGPU: inventory[VGPU]}
+        name = names[address]
+        what = f"card {gpu.address}" if address == gpu.address else f"VF {address} of {gpu.address}"
         provider = by_name.get(name)
         expected = ", ".join(f"{rc} {i.total}" for rc, i in want.items())
         if tied:
@@ -99,7 +103,7 @@ def run_vgpu_scenario(
         if provider is None:
             under = sorted(n for n in by_name if n.endswith(name.split("_pci_", 1)[1]))
             seen = f"no provider of that name (nova's: {', '.join(under) or 'none'})"
-            steps.add(f"card {gpu.address}: provider {name}", expected, seen, False)
+            steps.add(f"{what}: provider {name}", expected, seen, False)
             continue
         inv = twin.inventories(provider["uuid"])
         got = ", ".join(f"{rc} {int(inv[rc]['total'])}" for rc in want if rc in inv)
@@ -108,7 +112,7 @@ def run_vgpu_scenario(
             traits = twin.traits(provider["uuid"])
             got += f"; trait {vgpu_trait(model) if vgpu_trait(model) in traits else 'missing'}"
             ok = ok and vgpu_trait(model) in traits
-        steps.add(f"card {gpu.address}: provider {name}", expected, got, ok)
+        steps.add(f"{what}: provider {name}", expected, got, ok)
 
     under_test = HostUnderTest(twin, fleet, job, rp_uuid)
     label = "ordinary first"
@@ -123,9 +127,11 @@ def run_vgpu_scenario(
             )
             continue
         flavor_id, flavor_name = flavor
-        mine = [g for g in cards if fleet.model_of(g) is model]
-        count = len(mine) * model.vgpu.vgpus_per_gpu
+        mine = [a for g, a in parents if fleet.model_of(g) is model]
+        per_parent = parent_inventory(model)[VGPU].total
+        count = len(mine) * per_parent
         per_card: Counter[str] = Counter()
+        booted: list[tuple[str, str]] = []
         active = 0
         for index in range(1, count + 1):
             result = under_test.boot("vgpu", flavor_id)
@@ -141,6 +147,7 @@ def run_vgpu_scenario(
                 }
                 vgpu_on = holders[VGPU]
                 per_card.update(vgpu_on)
+                booted.extend((result.server_id, name) for name in vgpu_on)
                 seen = f"ACTIVE, {mdevs_in(xml)} mdev in guest XML; VGPU on {', '.join(vgpu_on)}"
                 ok = mdevs_in(xml) == 1 and len(vgpu_on) == 1
                 if tied:
@@ -159,7 +166,7 @@ def run_vgpu_scenario(
                 seen,
                 ok,
             )
-        want_cards = {names[g.address]: model.vgpu.vgpus_per_gpu for g in mine}
+        want_cards = {names[a]: per_parent for a in mine}
         steps.add(
             f"{label}: vGPUs per card",
             ", ".join(f"{n} {c}" for n, c in sorted(want_cards.items())),
@@ -175,8 +182,72 @@ def run_vgpu_scenario(
         )
         if active == 0:
             break
+        _largest_after_freeing(under_test, steps, model, booted, tied, label)
     _passthrough_beside(under_test, steps, fleet, label)
     under_test.delete_all()
+
+
+def _largest_after_freeing(
+    host: HostUnderTest,
+    steps: Steps,
+    model: GpuModel,
+    booted: list[tuple[str, str]],
+    tied: bool,
+    label: str,
+) -> None:
+    """The model's largest flavor (k > 1 vGPUs) boots once k 1-vGPU VMs are deleted, with k
+    mdevs in its guest XML and each VGPU's slice on the provider of that VGPU: on one card
+    where a card holds the type, on k VFs where each VF holds one (`vgpu_on: vfs`)."""
+    assert model.vgpu is not None
+    largest = model.vgpu.flavors[-1]
+    k = largest.vgpus
+    found = next((f for f in host.twin.flavors() if f["name"] == largest.name), None)
+    if k < 2 or found is None:
+        return
+    on_vfs = model.vgpu.on == "vfs"
+    by_provider: dict[str, list[str]] = {}
+    for server_id, name in booted:
+        by_provider.setdefault(name, []).append(server_id)
+    if on_vfs:
+        freed = [servers[0] for servers in by_provider.values()][:k]
+    else:
+        freed = max(by_provider.values(), key=len)[:k]
+    if len(freed) < k:
+        return
+    for server_id in freed:
+        host.twin.delete(server_id)
+    result = host.boot("vgpu", str(found["id"]))
+    seen = _outcome(result)
+    ok = result.active
+    where = f"{k} VFs" if on_vfs else "one card"
+    if result.active:
+        xml = host.twin.guest_xml(host.name, result.server_id)
+        allocation = host.twin.allocations(result.server_id)
+        vgpus = {rp: a[VGPU] for rp, a in allocation.items() if VGPU in a}
+        slices = {
+            rp: (a.get(VGPU_VCPU, 0), a.get(VGPU_MEMORY, 0))
+            for rp, a in allocation.items()
+            if VGPU_VCPU in a or VGPU_MEMORY in a
+        }
+        seen = (
+            f"ACTIVE, {mdevs_in(xml)} mdev in guest XML; VGPU on {len(vgpus)} provider(s)"
+            f" ({', '.join(str(n) for n in sorted(vgpus.values()))})"
+        )
+        ok = mdevs_in(xml) == k and sum(vgpus.values()) == k
+        ok = ok and len(vgpus) == (k if on_vfs else 1)
+        if tied:
+            per = model.slice
+            same = set(slices) == set(vgpus) and all(
+                slices[rp] == (n * per.vcpus, n * per.memory_mb) for rp, n in vgpus.items()
+            )
+            seen += "; each VGPU's slice on its provider" if same else "; slice elsewhere"
+            ok = ok and same
+    steps.add(
+        f"{label}: {largest.name} VM after deleting {k} 1-vGPU VMs",
+        f"ACTIVE, {k} mdevs; VGPU" + (" and slice" if tied else "") + f" on {where}",
+        seen,
+        ok,
+    )
 
 
 def _passthrough_beside(host: HostUnderTest, steps: Steps, fleet: Fleet, label: str) -> None:

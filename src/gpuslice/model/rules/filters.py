@@ -1,65 +1,47 @@
-"""Nova's host filters, one small class per rule, enabled by name through `FILTERS`.
+"""Nova's host filters, one small class per rule (the interface is `gpuslice.model.rules.base`).
 
-A filter answers `host_passes(host, spec)`; it never raises for a host that fails. Static
-filters depend only on what does not change while VMs come and go (aggregates, the flavor), so
-the scheduler evaluates them once per kind of request; dynamic filters (PCI devices in use) are
-also evaluated for all hosts at once by `vector`.
+Filters are enabled by name (`gpuslice.model.rules.registry`). Those nova has but the model does
+not model are `PASSIVE`: every host passes them (zones, images, server groups, NUMA), or the
+resource stage already checks what they check (Ram/Disk/CoreFilter).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import ClassVar
-
-import numpy as np
-import numpy.typing as npt
-
-from gpuslice.model.cloud import PASSIVE_FILTERS, PoolKey, ProviderModel
 from gpuslice.model.request import RequestSpec
+from gpuslice.model.rules.base import HostView, Layout, Need, Rule, needs_of
+
+PASSIVE = (
+    "RetryFilter",
+    "AvailabilityZoneFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+    "NUMATopologyFilter",
+    "RamFilter",
+    "DiskFilter",
+    "CoreFilter",
+    "SameHostFilter",
+    "DifferentHostFilter",
+)
+"""Filters the model knows and lets every host pass (see the module docstring)."""
 
 
-@dataclass(frozen=True)
-class HostView:
-    """What a filter may look at: the provider, its free PCI devices, the cloud's aliases."""
-
-    provider: ProviderModel
-    pci_free: Mapping[PoolKey, int]
-    aliases: Mapping[str, PoolKey]
-
-    def aggregate_values(self, key: str) -> frozenset[str]:
-        """Every value of metadata `key` over the host's aggregates, comma lists split (nova)."""
-        values: set[str] = set()
-        for aggregate in self.provider.aggregates:
-            raw = aggregate.metadata.get(key)
-            if raw is not None:
-                values.update(v.strip() for v in raw.split(","))
-        return frozenset(values)
-
-
-class BaseFilter:
-    """A host filter: `host_passes` says whether one host may take the request."""
-
-    name: ClassVar[str] = "BaseFilter"
-    dynamic: ClassVar[bool] = False
-
-    def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
-        """Whether `host` passes; the base filter lets every host pass."""
-        return True
-
-    def reason(self, host: HostView, spec: RequestSpec) -> str:
-        """Why `host` does not pass, in words (called only for hosts that fail)."""
-        return "does not pass"
-
-
-class PassiveFilter(BaseFilter):
+class PassiveFilter(Rule):
     """A filter the model knows but does not model: every host passes."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name  # type: ignore[misc]
 
-class ComputeFilter(BaseFilter):
+
+class ComputeFilter(Rule):
     """Filter out hosts whose compute service is disabled or down."""
 
     name = "ComputeFilter"
+
+    def shape(self, spec: RequestSpec) -> object:
+        """The answer does not depend on the request."""
+        return ()
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Pass an enabled service (the model has no down services)."""
@@ -96,13 +78,17 @@ def extra_spec_matches(value: str, requirement: str) -> bool:
     return value == requirement
 
 
-class AggregateInstanceExtraSpecsFilter(BaseFilter):
+class AggregateInstanceExtraSpecsFilter(Rule):
     """Pass a host whose aggregate metadata matches every unscoped extra spec of the flavor.
 
     Only attracts: a flavor without such keys passes every host.
     """
 
     name = "AggregateInstanceExtraSpecsFilter"
+
+    def shape(self, spec: RequestSpec) -> object:
+        """Only the flavor's aggregate keys matter."""
+        return spec.aggregate_specs
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Every (key, requirement) must match one of the host's aggregate values for key."""
@@ -123,10 +109,14 @@ class AggregateInstanceExtraSpecsFilter(BaseFilter):
         return "does not pass"
 
 
-class AggregateTypeAffinityFilter(BaseFilter):
+class AggregateTypeAffinityFilter(Rule):
     """Pass a host in no `instance_type` aggregate, or one whose list names the flavor."""
 
     name = "AggregateTypeAffinityFilter"
+
+    def shape(self, spec: RequestSpec) -> object:
+        """Only the flavor's name matters."""
+        return spec.flavor
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Hosts without `instance_type` metadata pass; others only for the flavors listed."""
@@ -139,43 +129,39 @@ class AggregateTypeAffinityFilter(BaseFilter):
         return f"aggregate admits only {admitted}"
 
 
-class PciPassthroughFilter(BaseFilter):
-    """Pass a host with enough free devices for every alias the request asks for."""
+class PciPassthroughFilter(Rule):
+    """Pass a host with enough free devices for every alias the request asks for (dynamic)."""
 
     name = "PciPassthroughFilter"
     dynamic = True
 
-    def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
-        """Requests without PCI pass; others need `count` free devices of each alias's pool."""
-        for alias, count in spec.pci:
-            pool = host.aliases.get(alias)
-            if pool is None or host.pci_free.get(pool, 0) < count:
-                return False
-        return True
+    def needs(self, spec: RequestSpec, layout: Layout) -> tuple[Need, ...] | None:
+        """`count` free devices of each alias's pool; None when a pool exists on no host."""
+        return needs_of(spec.pci, layout.pool_column)
 
-    def reason(self, host: HostView, spec: RequestSpec) -> str:
+    def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
         """The alias that lacks free devices."""
         for alias, count in spec.pci:
             pool = host.aliases.get(alias)
             free = 0 if pool is None else host.pci_free.get(pool, 0)
             if free < count:
                 return f"alias {alias}: {free} free, {count} asked"
-        return "does not pass"
-
-    def vector(
-        self,
-        pci_free: npt.NDArray[np.int64],
-        pci_rows: tuple[tuple[int, int], ...],
-    ) -> npt.NDArray[np.bool_] | None:
-        """All hosts at once: `pci_rows` are (pool row, count); None when nothing is asked."""
-        mask: npt.NDArray[np.bool_] | None = None
-        for row, count in pci_rows:
-            ok = pci_free[row] >= count
-            mask = ok if mask is None else mask & ok
-        return mask
+        return None
 
 
-FILTERS: dict[str, type[BaseFilter]] = {
+class PciClaim(PciPassthroughFilter):
+    """Without PciPassthroughFilter the claim on the chosen host fails: the same rule, last."""
+
+    name = "PciClaim"
+
+    def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
+        """No free device where the claim would take one."""
+        if super().dynamic_reason(host, spec) is None:
+            return None
+        return "no free matching PCI device"
+
+
+FILTERS: dict[str, type[Rule]] = {
     cls.name: cls
     for cls in (
         ComputeFilter,
@@ -184,14 +170,4 @@ FILTERS: dict[str, type[BaseFilter]] = {
         PciPassthroughFilter,
     )
 }
-
-
-def make_filter(name: str) -> BaseFilter:
-    """The filter enabled as `name`; passive ones let every host pass. KeyError when unknown."""
-    if name in FILTERS:
-        return FILTERS[name]()
-    if name in PASSIVE_FILTERS:
-        passive = PassiveFilter()
-        passive.name = name  # type: ignore[misc]
-        return passive
-    raise KeyError(name)
+"""The filters the model applies with their nova meaning, by name."""
