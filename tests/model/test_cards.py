@@ -283,17 +283,20 @@ def test_a_passthrough_slice_on_a_card_refuses_a_vgpu_vm_while_its_vgpus_are_fre
 
 
 def test_an_either_class_goes_back_where_it_came_from() -> None:
-    s = Scheduler(mixed(), seed=3)
-    request = s.prepare(request_from_flavor(passthrough_slice()))
-    cards = s.cards
-    assert cards is not None
-    before = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
-    claim = s.schedule(request)
-    assert claim is not None
-    assert claim.either != (-1, -1)  # seed 3 takes at least one class from a card
-    s.release(claim)
-    after = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
-    assert after == before
+    on_a_card = 0
+    for seed in range(10):
+        s = Scheduler(mixed(), seed=seed)
+        request = s.prepare(request_from_flavor(passthrough_slice()))
+        cards = s.cards
+        assert cards is not None
+        before = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
+        claim = s.schedule(request)
+        assert claim is not None
+        on_a_card += claim.either != (-1, -1)
+        s.release(claim)
+        after = (s.free_of("mixed", "CUSTOM_GPU_VCPU"), [list(r) for r in cards.free])
+        assert after == before
+    assert on_a_card > 0  # some seeds take a class from a card, and give it back there
 
 
 def test_when_neither_root_nor_a_card_has_the_amount_the_host_is_removed() -> None:

@@ -425,8 +425,7 @@ class Scheduler:
         if self.cards is not None:
             parts = split(spec, self._root_classes, self._card_classes)
             spec = parts.root
-            rank = self._rank()
-            card = None if parts.card is None else self.cards.compile(parts.card, rank)
+            card = None if parts.card is None else self.cards.compile(parts.card, self._rank())
             either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         static = np.ones(len(self.names), dtype=bool)
         for k, rule in enumerate(self._static_rules):
