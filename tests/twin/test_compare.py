@@ -52,3 +52,22 @@ def test_agreement_is_request_by_request() -> None:
     flipped = ["refused" if o == "ACTIVE" else o for o in outcomes]
     differ = agreements(requests, flipped, outcomes)  # type: ignore[arg-type]
     assert [a.agrees for a in differ] == [o != "ACTIVE" for o in outcomes]
+
+
+def test_a_vgpu_host_sequence_draws_every_vgpu_size_and_never_passes_its_cards() -> None:
+    from tests.conftest import EXAMPLES
+
+    plan = make_plan(load_fleet(EXAMPLES / "vgpu" / "fleet.yaml"))
+    host = next(h for h in plan.hosts if h.host.name == "vgpu-01")
+    sizes = {"v1.a10": 1, "v2.a10": 2, "v4.a10": 4}
+    menu = tuple(f for f in plan.cloud.flavors if f.name in sizes)
+    requests, outcomes = play_on_model(plan, host, ordinary_flavors(host), menu, length=150, seed=2)
+    asked = {r.flavor.name for r in requests if r.flavor is not None}
+    assert set(sizes) <= asked
+    running: dict[int, int] = {}
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if request.kind == "delete":
+            running.pop(-1 if request.target is None else request.target, None)
+        elif outcome == "ACTIVE" and request.flavor is not None and request.flavor.name in sizes:
+            running[request.index] = sizes[request.flavor.name]
+        assert sum(running.values()) <= 8  # two cards of 4 vGPUs

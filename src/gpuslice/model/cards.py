@@ -18,22 +18,26 @@ Which part of a request a card serves (`split`), as Placement takes a request ap
 - at most one card per request, and no card ask beside classes of either kind: the model
   refuses (InputError) a request that would need more (gpuslice's flavors never do).
 
-Which card (`choose`): the first card of the host, in fleet order (the order of the host's
-GPUs), that fits. Placement returns a host's candidates in no defined order (it builds them
-as a set, whose order follows Python's per-process string hashing) and nova takes the first,
-so no order is nova's; fleet order makes a run reproducible and packs cards first-fit.
+Which card (`choose`): the first card of the host that fits, in the request's card order.
+Placement builds a host's candidates as a set and lists them in its iteration order, which
+follows the hashes of (provider id, class, amount) under Python's per-process string hashing;
+nova takes the first. So within one Placement process each flavor (each set of amounts) ranks
+the cards in a fixed but arbitrary order, and two flavors may rank them differently (seen on
+real nova 34: 1-vGPU VMs went to one card, 2-vGPU VMs to the other, and a 4-vGPU VM was then
+refused). The model draws each prepared request's ranking once from the scheduler's seed
+(`drawn`, the default), or takes the fleet's order of the host's GPUs for every request
+(`fleet`: first-fit, which packs cards and fragments less than nova does).
 `fits` is "any card of the host fits"; a release gives back to the card the claim took.
 
-Which provider for a class of either kind (`either_choose`): one drawn at random (from the
-scheduler's seeded generator) among the root and the host's cards that have the amount free.
-nova takes the first candidate Placement lists, and that order follows hashing, so any of them
-may come first: on real nova 34 a passthrough flavor on a mixed host took its slice from the
-vGPU cards in 7 runs of 7 (docs/vgpu.md). A first-fit or root-first rule would hide that.
+Which provider for a class of either kind (`either_choose`): the first with the amount free in
+the request's ranking of the root and the host's cards, drawn the same way (with `fleet`, the
+root first). On real nova 34 a passthrough flavor on a mixed host took its slice from the vGPU
+cards in 7 runs of 7 (docs/vgpu.md); a root-first rule would hide that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -144,12 +148,21 @@ class CardRequest:
     """A `CardAsk` made ready for one table: its (column, amount) terms and, per card,
     whether the card can ever serve it (classes present, traits right)."""
 
-    __slots__ = ("ask", "static", "terms")
+    __slots__ = ("ask", "order", "static", "static_np", "terms")
 
-    def __init__(self, ask: CardAsk, terms: tuple[tuple[int, int], ...], static: list[bool]):
+    def __init__(
+        self,
+        ask: CardAsk,
+        terms: tuple[tuple[int, int], ...],
+        static: list[bool],
+        order: tuple[tuple[int, ...], ...],
+    ):
         self.ask = ask
         self.terms = terms
         self.static = static
+        self.static_np = np.array(static, dtype=bool)
+        # per host: its cards in the order this request tries them
+        self.order = order
 
 
 class CardTable:
@@ -170,9 +183,17 @@ class CardTable:
         self._host = np.array([c.host for c in cards], dtype=np.intp)
         self._hosts = hosts
 
-    def compile(self, ask: CardAsk) -> CardRequest:
+    def ranked(self, rank: Sequence[float] | None) -> tuple[tuple[int, ...], ...]:
+        """Per host, its cards by `rank` (one value per card, lowest first; None: fleet
+        order)."""
+        if rank is None:
+            return self.of_host
+        return tuple(tuple(sorted(ks, key=lambda k: rank[k])) for ks in self.of_host)
+
+    def compile(self, ask: CardAsk, rank: Sequence[float] | None = None) -> CardRequest:
         """Make `ask` ready: a card serves it statically when it holds every asked class, has
-        every required trait and no forbidden one."""
+        every required trait and no forbidden one; `choose` tries a host's cards by `rank`
+        (see `ranked`)."""
         static = [
             all(rc in c.capacity for rc, _ in ask.resources)
             and ask.required_traits <= c.traits
@@ -182,7 +203,7 @@ class CardTable:
         terms = tuple((self._col[rc], n) for rc, n in ask.resources if rc in self._col)
         if len(terms) < len(ask.resources):
             static = [False] * len(self.cards)
-        return CardRequest(ask, terms, static)
+        return CardRequest(ask, terms, static, self.ranked(rank))
 
     def card_fits(self, card: int, request: CardRequest) -> bool:
         """Whether `card` can serve `request` now: statically, and every amount free."""
@@ -196,8 +217,8 @@ class CardTable:
         return any(self.card_fits(k, request) for k in self.of_host[host])
 
     def choose(self, host: int, request: CardRequest) -> int | None:
-        """The first card of `host` (fleet order) that can serve `request` now, or None."""
-        for k in self.of_host[host]:
+        """The first card of `host`, in `request`'s order, that can serve it now, or None."""
+        for k in request.order[host]:
             if self.card_fits(k, request):
                 return k
         return None
@@ -215,11 +236,16 @@ class CardTable:
             free[col] += n
 
     def mask(self, request: CardRequest) -> npt.NDArray[np.bool_]:
-        """Per host: whether some card of it can serve `request` now."""
+        """Per host: whether some card of it can serve `request` now (`card_fits` over every
+        card at once)."""
         out = np.zeros(self._hosts, dtype=bool)
-        fit = [self.card_fits(k, request) for k in range(len(self.cards))]
-        if self.cards:
-            out[self._host[np.array(fit, dtype=bool)]] = True
+        if not self.cards:
+            return out
+        free = np.array(self.free, dtype=np.int64)
+        fit = request.static_np.copy()
+        for col, n in request.terms:
+            fit &= free[:, col] >= n
+        out[self._host[fit]] = True
         return out
 
     def either_fits(self, host: int, rc: str, amount: int, root_free: int) -> bool:
@@ -229,19 +255,27 @@ class CardTable:
     def either_mask(self, rc: str, amount: int) -> npt.NDArray[np.bool_]:
         """Per host: whether one of its cards has `amount` of `rc` free."""
         out = np.zeros(self._hosts, dtype=bool)
-        for k in range(len(self.cards)):
-            if self.free_of(k, rc) >= amount:
-                out[self.cards[k].host] = True
+        col = self._col.get(rc)
+        if col is None or not self.cards:
+            return out
+        free = np.array([row[col] for row in self.free], dtype=np.int64)
+        out[self._host[free >= amount]] = True
         return out
 
     def either_choose(
-        self, host: int, rc: str, amount: int, root_free: int, draw: Callable[[int], int]
+        self, host: int, rc: str, amount: int, root_free: int, order: Sequence[int]
     ) -> int:
-        """The provider `rc` comes from: -1 for the root or a card, drawn by `draw(n)` (an
-        index below n) among those with `amount` free (the caller checked one has)."""
-        options = [-1] if root_free >= amount else []
-        options += [k for k in self.of_host[host] if self.free_of(k, rc) >= amount]
-        return options[draw(len(options))] if len(options) > 1 else options[0]
+        """The provider `rc` comes from: the first in `order` (-1 the root, else a card of
+        `host`; other hosts' cards are skipped) with `amount` free (the caller checked one
+        has)."""
+        mine = set(self.of_host[host])
+        for k in order:
+            if k < 0 and root_free >= amount:
+                return -1
+            if k in mine and self.free_of(k, rc) >= amount:
+                return k
+        msg = f"no provider of host {host} has {amount} {rc} free"
+        raise AssertionError(msg)
 
     def take_class(self, card: int, rc: str, amount: int) -> None:
         """Claim `amount` of `rc` on `card`; a negative amount gives it back."""

@@ -17,11 +17,11 @@ recomputed, and I/O operations in flight fall back to 0.
 Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
 card's class is split into the root's part (the rules above) and one card's part; a host is a
 candidate when its root passes and some card of it fits (`CARD_STAGE` in `explain`), the claim
-takes the first card that fits and its release gives back to that card. An unnumbered class
-that roots and cards both hold comes from the root or a card of the chosen host, drawn at
-random among those with the amount free (`gpuslice.model.cards` says why). A model with cards
-decides by the per-host path (the group path's keys hold no cards); other models keep the
-group path.
+takes the first card that fits in the request's order and its release gives back to that
+card. An unnumbered class that roots and cards both hold comes from the root or a card of the
+chosen host. Each prepared request ranks the cards (and the root) once, drawn from the seed
+(`CardOrder`; `gpuslice.model.cards` says why). A model with cards decides by the per-host
+path (the group path's keys hold no cards); other models keep the group path.
 
 Speed: everything that does not change while VMs come and go is evaluated once per kind of
 request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
@@ -39,7 +39,7 @@ no weighers) a decision is a handful of numpy operations over all hosts (`candid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,11 @@ from gpuslice.model.rules import (
     scale,
     stages,
 )
+
+CardOrder = Literal["drawn", "fleet"]
+"""How a request ranks a host's cards: `drawn` once per prepared request from the seed (as
+Placement's hash order ranks them per flavor), or `fleet` order (first-fit); see
+`gpuslice.model.cards`."""
 
 UPDATE_RESOURCES_INTERVAL = 60.0
 """nova's periodic resource update, in seconds (`[DEFAULT] update_resources_interval` 0: the
@@ -98,6 +103,7 @@ class Prepared:
         "card",
         "custom",
         "either",
+        "either_order",
         "fit",
         "key_needs",
         "moves",
@@ -127,8 +133,10 @@ class Prepared:
         # the part the host's root serves, and the part one card serves (None: no card)
         self.root = spec
         self.card: CardRequest | None = None
-        # unnumbered classes from the root or a card: (class, root row, amount)
+        # unnumbered classes from the root or a card: (class, root row, amount), and the order
+        # this request tries the root (-1) and the cards in for them
         self.either: tuple[tuple[str, int, int], ...] = ()
+        self.either_order: tuple[int, ...] = ()
         self.rows = rows
         self.amounts = amounts
         self.static = static
@@ -246,9 +254,17 @@ class Scheduler:
     `settled`: every request comes after nova's periodic update counted the builds before it
     (requests without times, or further apart than the update interval): nothing is ever in
     flight, so weighers marked `settles` weigh every host alike and are left out.
+    `card_order`: how requests rank a host's cards (`CardOrder`).
     """
 
-    def __init__(self, model: CloudModel, *, seed: int = 0, settled: bool = False) -> None:
+    def __init__(
+        self,
+        model: CloudModel,
+        *,
+        seed: int = 0,
+        settled: bool = False,
+        card_order: CardOrder = "drawn",
+    ) -> None:
         self.model = model
         self.names = tuple(p.name for p in model.providers)
         self.classes = model.resource_classes
@@ -293,6 +309,10 @@ class Scheduler:
         # The rules, compiled: static ones (those that can remove a host before any claim) and
         # dynamic ones, each in nova's order.
         self.cards: CardTable | None = CardTable(model.cards, n) if model.cards else None
+        self.card_order = card_order
+        # each prepared request's card ranking: its own generator, so the host draws of
+        # host_subset_size stay what they are without cards
+        self._card_rng = np.random.default_rng([seed, 1])
         self._root_classes = frozenset(self.classes)
         self._card_classes = frozenset(self.cards.columns if self.cards else ())
         tree = (self._root_classes, self._card_classes) if self.cards is not None else None
@@ -405,7 +425,7 @@ class Scheduler:
         if self.cards is not None:
             parts = split(spec, self._root_classes, self._card_classes)
             spec = parts.root
-            card = None if parts.card is None else self.cards.compile(parts.card)
+            card = None if parts.card is None else self.cards.compile(parts.card, self._rank())
             either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         static = np.ones(len(self.names), dtype=bool)
         for k, rule in enumerate(self._static_rules):
@@ -431,6 +451,8 @@ class Scheduler:
         prepared.root = spec
         prepared.card = card
         prepared.either = either
+        if either and self.cards is not None:
+            prepared.either_order = self._either_order()
         prepared.key_needs = tuple(sorted(plain.items()))
         prepared.custom = tuple(custom)
         shifts: list[tuple[int, float]] = []
@@ -673,7 +695,7 @@ class Scheduler:
         free = self._free_cols[j]
         out = []
         for rc, row, amount in request.either:
-            where = cards.either_choose(j, rc, amount, free[row], self._draw)
+            where = cards.either_choose(j, rc, amount, free[row], request.either_order)
             if where < 0:
                 free[row] -= amount
             else:
@@ -681,8 +703,20 @@ class Scheduler:
             out.append(where)
         return tuple(out)
 
-    def _draw(self, n: int) -> int:
-        return int(self._rng.integers(n))
+    def _rank(self) -> list[float] | None:
+        """One request's ranking of the cards (None: fleet order); see `CardOrder`."""
+        if self.card_order == "fleet" or self.cards is None:
+            return None
+        rank: list[float] = self._card_rng.random(len(self.cards.cards)).tolist()
+        return rank
+
+    def _either_order(self) -> tuple[int, ...]:
+        """One request's order of the root (-1) and every card, for classes of either kind."""
+        assert self.cards is not None
+        providers = [-1, *range(len(self.cards.cards))]
+        if self.card_order == "fleet":
+            return tuple(providers)
+        return tuple(providers[int(i)] for i in self._card_rng.permutation(len(providers)))
 
     def release(self, claim: Claim) -> None:
         """Give back what `claim` holds (the VM is deleted), its card's part to that card."""

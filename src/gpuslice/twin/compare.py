@@ -80,7 +80,7 @@ def play_on_model(
     plan: Plan,
     host: HostPlan,
     ordinary: Sequence[Flavor],
-    gpu: Flavor,
+    gpu: Flavor | Sequence[Flavor],
     *,
     length: int,
     seed: int,
@@ -88,7 +88,8 @@ def play_on_model(
     """Make the sequence on the embedded model (a cloud of this one host) and its outcomes.
 
     Each request draws from `seed`: a delete (35 %, of a VM the model has running), a GPU boot
-    (30 %) or an ordinary boot of one of three sizes. Nova then replays the same requests.
+    (30 %; one of `gpu` when it lists several, such as a vGPU model's sizes) or an ordinary boot
+    of one of three sizes. Nova then replays the same requests.
     """
     rng = random.Random(seed)
     scheduler = Scheduler(from_plan(dataclasses.replace(plan, hosts=(host,))), seed=seed)
@@ -104,7 +105,10 @@ def play_on_model(
             requests.append(Request(index, "delete", target=target))
             outcomes.append("deleted")
             continue
-        flavor = gpu if draw < 0.65 else rng.choice(list(ordinary))
+        if draw >= 0.65:
+            flavor = rng.choice(list(ordinary))
+        else:
+            flavor = gpu if isinstance(gpu, Flavor) else rng.choice(list(gpu))
         prepared = scheduler.prepare(request_from_flavor(flavor, overrides=overrides))
         placed = scheduler.schedule(prepared)
         if placed is not None:

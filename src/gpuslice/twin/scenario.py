@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from gpuslice.cpuset import format_cpuset, parse_cpuset
 from gpuslice.errors import InputError
 from gpuslice.fleet import Fleet, GpuFlavor, GpuModel, Host
-from gpuslice.plan.types import HostPlan, Plan
+from gpuslice.plan.types import Flavor, HostPlan, Plan
 from gpuslice.twin.job import HostJob, Steps
 
 if TYPE_CHECKING:
@@ -436,15 +436,25 @@ def compare_model(
     """Replay one sequence on nova and on the model; one row, and the per-request list."""
     from gpuslice.twin import compare
 
-    model_flavor = fleet.model_of(host.host.gpus[0]).flavor
-    planned = next(f for f in plan.cloud.flavors if f.name == model_flavor)
-    gpu = dataclasses.replace(planned, name="cmp.gpu", is_public=True)
+    model = fleet.model_of(host.host.gpus[0])
+    gpu: Flavor | tuple[Flavor, ...]
+    if model.vgpu is not None:
+        # a vGPU host: every size of the card model's menu, under their own names
+        names = {item.name for item in model.vgpu.flavors}
+        gpu = tuple(
+            dataclasses.replace(f, name=f"cmp.{f.name}", is_public=True)
+            for f in plan.cloud.flavors
+            if f.name in names
+        )
+    else:
+        planned = next(f for f in plan.cloud.flavors if f.name == model.flavor)
+        gpu = dataclasses.replace(planned, name="cmp.gpu", is_public=True)
     ordinary = compare.ordinary_flavors(host)
     ids = {
         f.name: twin.create_flavor(
             f.name, f.vcpus, f.ram, f.disk, is_public=True, extra_specs=f.extra_specs
         )
-        for f in (*ordinary, gpu)
+        for f in (*ordinary, *((gpu,) if isinstance(gpu, Flavor) else gpu))
     }
     requests, on_model = compare.play_on_model(plan, host, ordinary, gpu, length=length, seed=seed)
     on_nova = compare.replay_on_nova(twin, ids, requests)

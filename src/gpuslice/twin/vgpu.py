@@ -72,7 +72,8 @@ def run_vgpu_scenario(
     twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str, tied: bool
 ) -> None:
     """Cards seen as planned; ordinary VMs fill the host; every vGPU still boots, tied to its
-    card when `tied`; one more is refused."""
+    card when `tied`; one more is refused. Every VM is deleted at the end (a model comparison
+    may follow on the empty host)."""
     host = job.host
     cards = fleet.vgpu_gpus(host)
     parents = vgpu_parents(fleet, host)
@@ -183,6 +184,7 @@ def run_vgpu_scenario(
             break
         _largest_after_freeing(under_test, steps, model, booted, tied, label)
     _passthrough_beside(under_test, steps, fleet, label)
+    under_test.delete_all()
 
 
 def _largest_after_freeing(
