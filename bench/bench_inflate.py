@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from gpuslice.collector import paused_collector
 from gpuslice.fleet import SliceSpec
 from gpuslice.releases import parse_release
 from gpuslice.sim.inflate import InflateSpec, run_inflation
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     for seeds in (1, args.seeds):
         spec = InflateSpec(factor=1.3, seeds=tuple(range(1, seeds + 1)))
         started = time.perf_counter()
-        exp = run_inflation(fleet, workload, spec)
+        with paused_collector():
+            exp = run_inflation(fleet, workload, spec)
         wall = time.perf_counter() - started
         names = ", ".join(r.name for r in exp.results)
         print(f"{seeds} seed(s) x {len(exp.results)} strategies ({names}), 130 %: {wall:.2f} s")

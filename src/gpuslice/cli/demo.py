@@ -8,6 +8,7 @@ import click
 
 from gpuslice.cli.common import console
 from gpuslice.cli.simulate import LazyProgress, menu_table, render_table, verdict_lines
+from gpuslice.collector import paused_collector
 
 
 @click.command("demo")
@@ -26,7 +27,8 @@ def demo_command(out: Path, lab: str | None, seed: int) -> None:
 
     bar = LazyProgress(enabled=True)
     try:
-        result = run_demo(out, lab=lab, seed=seed, progress=bar.for_strategy)
+        with paused_collector():
+            result = run_demo(out, lab=lab, seed=seed, progress=bar.for_strategy)
     finally:
         bar.stop()
     console.print(f"[bold]1. discover[/] {result.lab / 'captures' / 'hyper18.txt'}")

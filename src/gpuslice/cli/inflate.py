@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from gpuslice.cli.common import console, console_err, print_json
+from gpuslice.collector import paused_collector
 from gpuslice.errors import InputError, PromiseBrokenError
 from gpuslice.fleet import Fleet
 from gpuslice.sim.inflate import InflateSpec, Inflation, inflation_to_json, run_inflation
@@ -95,7 +96,8 @@ def inflate_and_report(
         raise InputError(f"--seeds {count}: give 1 or more", field="--seeds")
     first = options["seed"]
     spec = InflateSpec(factor=options["inflate"], seeds=tuple(range(first, first + count)))
-    exp = run_inflation(fleet, workload, spec, strategies=strategies)
+    with paused_collector():
+        exp = run_inflation(fleet, workload, spec, strategies=strategies)
     if options["report"]:
         from gpuslice.sim.inflate_report import write_inflation_report
 

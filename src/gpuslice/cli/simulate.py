@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 
 from gpuslice.cli.common import console, console_err, print_json
+from gpuslice.collector import paused_collector
 from gpuslice.errors import InputError, PromiseBrokenError
 from gpuslice.fleet import Fleet, SliceSpec
 from gpuslice.releases import parse_release
@@ -358,9 +359,14 @@ def simulate_command(**options: Any) -> None:
         return
     bar = LazyProgress(enabled=True)
     try:
-        sim = simulate(
-            fleet, workload, strategies=strategies, seed=options["seed"], progress=bar.for_strategy
-        )
+        with paused_collector():
+            sim = simulate(
+                fleet,
+                workload,
+                strategies=strategies,
+                seed=options["seed"],
+                progress=bar.for_strategy,
+            )
     finally:
         bar.stop()
     if options["report"]:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from gpuslice.cli.common import console, console_err, print_json
 from gpuslice.cli.simulate import LazyProgress, synthetic_spec
+from gpuslice.collector import paused_collector
 from gpuslice.errors import InputError
 from gpuslice.fleet import SliceSpec
 from gpuslice.releases import parse_release
@@ -190,16 +191,17 @@ def sweep_command(**options: Any) -> None:
     spec = synthetic_spec({**options, "load": None})
     bar = LazyProgress(enabled=True)
     try:
-        sweep = run_sweep(
-            fleet,
-            spec,
-            grid,
-            traces=traces,
-            engine=options["engine"],
-            workers=options["workers"],
-            scheduler=options["scheduler"],
-            progress=bar.for_strategy("points"),
-        )
+        with paused_collector():
+            sweep = run_sweep(
+                fleet,
+                spec,
+                grid,
+                traces=traces,
+                engine=options["engine"],
+                workers=options["workers"],
+                scheduler=options["scheduler"],
+                progress=bar.for_strategy("points"),
+            )
     finally:
         bar.stop()
     if options["report"]:

@@ -27,7 +27,6 @@ Rules:
 
 from __future__ import annotations
 
-import gc
 import heapq
 import time
 from collections import Counter
@@ -341,124 +340,114 @@ def run(
     ram_total = max(physical.memory_mb, 1)
     gpu_total = max(scheduler.model.gpus, 1)
 
-    # The loop makes no reference cycles (what it drops, reference counting frees), but the
-    # cyclic collector would walk the model and every live VM's entry again and again, about a
-    # fifth of the time at 10,000 hosts: it pauses during the loop (if it was on) and resumes.
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        for index, vm in enumerate(requests):
-            now = vm.arrival
-            while heap and heap[0][0] <= now:
-                when, _, vm_index, held, gone = heapq.heappop(heap)
-                if when >= next_settle:
-                    scheduler.settle()
-                    next_settle = _next_update(next_settle, when)
-                scheduler.release(held)
-                spec = held.request.spec
-                used_vcpus -= spec.vcpus
-                used_ram -= spec.ram
-                if held.card >= 0:
-                    used_vgpus -= gone.gpus
-                if gone.gpus:
-                    used_gpus -= spec.gpus
-                    gpu_vcpus -= spec.vcpus
-                    gpu_ram -= spec.ram
-                if log:
-                    events.append(Event(when, "delete", vm_index, scheduler.names[held.provider]))
-            while next_sample < samples and now >= edge_list[next_sample]:
-                cpu_s[next_sample] = used_vcpus / cpu_total
-                ram_s[next_sample] = used_ram / ram_total
-                gpu_s[next_sample] = used_gpus / gpu_total
-                held_s[next_sample] = max(0, gpu_only.vcpus - gpu_vcpus)
-                held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
-                vgpu_s[next_sample] = used_vgpus / vgpu_total
-                next_sample += 1
-            if now >= next_settle:
+    for index, vm in enumerate(requests):
+        now = vm.arrival
+        while heap and heap[0][0] <= now:
+            when, _, vm_index, held, gone = heapq.heappop(heap)
+            if when >= next_settle:
                 scheduler.settle()
-                next_settle = _next_update(next_settle, now)
-            prepared = book.prepare(vm)
-            claim = scheduler.schedule(prepared)
-            tally: list[int] | None = None
-            vgpu = False
+                next_settle = _next_update(next_settle, when)
+            scheduler.release(held)
+            spec = held.request.spec
+            used_vcpus -= spec.vcpus
+            used_ram -= spec.ram
+            if held.card >= 0:
+                used_vgpus -= gone.gpus
+            if gone.gpus:
+                used_gpus -= spec.gpus
+                gpu_vcpus -= spec.vcpus
+                gpu_ram -= spec.ram
+            if log:
+                events.append(Event(when, "delete", vm_index, scheduler.names[held.provider]))
+        while next_sample < samples and now >= edge_list[next_sample]:
+            cpu_s[next_sample] = used_vcpus / cpu_total
+            ram_s[next_sample] = used_ram / ram_total
+            gpu_s[next_sample] = used_gpus / gpu_total
+            held_s[next_sample] = max(0, gpu_only.vcpus - gpu_vcpus)
+            held_ram_s[next_sample] = max(0, gpu_only.memory_mb - gpu_ram)
+            vgpu_s[next_sample] = used_vgpus / vgpu_total
+            next_sample += 1
+        if now >= next_settle:
+            scheduler.settle()
+            next_settle = _next_update(next_settle, now)
+        prepared = book.prepare(vm)
+        claim = scheduler.schedule(prepared)
+        tally: list[int] | None = None
+        vgpu = False
+        if vm.gpus:
+            gpu_requests += 1
+            alias = book.alias_of(vm)
+            vgpu = alias in book.vgpu_aliases
+            tally = per_flavor.setdefault((alias, vm.gpus), [0, 0, 0, 0])
+            tally[0] += 1
+            counts["vgpu_requests"] += vgpu
+        else:
+            ordinary_requests += 1
+        if claim is not None:
+            if tally is not None:
+                gpu_accepted += 1
+                tally[1] += 1
+                if vgpu:
+                    counts["vgpu_accepted"] += 1
+                    used_vgpus += vm.gpus
+            else:
+                ordinary_accepted += 1
+            spec = prepared.spec
+            used_vcpus += spec.vcpus
+            used_ram += spec.ram
             if vm.gpus:
-                gpu_requests += 1
-                alias = book.alias_of(vm)
-                vgpu = alias in book.vgpu_aliases
-                tally = per_flavor.setdefault((alias, vm.gpus), [0, 0, 0, 0])
-                tally[0] += 1
-                counts["vgpu_requests"] += vgpu
-            else:
-                ordinary_requests += 1
-            if claim is not None:
-                if tally is not None:
-                    gpu_accepted += 1
-                    tally[1] += 1
-                    if vgpu:
-                        counts["vgpu_accepted"] += 1
-                        used_vgpus += vm.gpus
+                used_gpus += spec.gpus
+                gpu_vcpus += spec.vcpus
+                gpu_ram += spec.ram
+            if vm.lifetime is not None:
+                heapq.heappush(heap, (now + vm.lifetime, seq, index, claim, vm))
+                seq += 1
+            if log:
+                events.append(Event(now, "boot", index, scheduler.names[claim.provider]))
+        else:
+            bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
+            if log:
+                events.append(Event(now, "refuse", index))
+            if tally is not None:
+                gpu_ref[bucket] += 1
+                if vgpu:
+                    on_card, on_host = _vgpus_free(cards, book.alias_of(vm))
+                    free = on_card >= vm.gpus
+                    fragmented = not free and on_host >= vm.gpus
+                    counts["vgpu_refused_while_free"] += free
+                    counts["vgpu_refused_fragmented"] += fragmented
                 else:
-                    ordinary_accepted += 1
-                spec = prepared.spec
-                used_vcpus += spec.vcpus
-                used_ram += spec.ram
-                if vm.gpus:
-                    used_gpus += spec.gpus
-                    gpu_vcpus += spec.vcpus
-                    gpu_ram += spec.ram
-                if vm.lifetime is not None:
-                    heapq.heappush(heap, (now + vm.lifetime, seq, index, claim, vm))
-                    seq += 1
-                if log:
-                    events.append(Event(now, "boot", index, scheduler.names[claim.provider]))
-            else:
-                bucket = min(samples - 1, int((now - t_first) / span)) if span > 0 else 0
-                if log:
-                    events.append(Event(now, "refuse", index))
-                if tally is not None:
-                    gpu_ref[bucket] += 1
-                    if vgpu:
-                        on_card, on_host = _vgpus_free(cards, book.alias_of(vm))
-                        free = on_card >= vm.gpus
-                        fragmented = not free and on_host >= vm.gpus
-                        counts["vgpu_refused_while_free"] += free
-                        counts["vgpu_refused_fragmented"] += fragmented
-                    else:
-                        free = devices_free_somewhere(scheduler, prepared)
-                        fragmented = not free and _free_in_cloud(scheduler, prepared)
-                    if not free:
-                        if fragmented:
-                            counts["gpu_refused_fragmented"] += 1
-                            tally[3] += 1
-                    else:
-                        tally[2] += 1
-                        counts["gpu_refused_while_free"] += 1
-                        gpu_free_ref[bucket] += 1
-                        if counts["gpu_refused_while_free"] <= explain_first:
-                            rejections = scheduler.explain(prepared)
-                            stages.update(r.stage for r in rejections)
-                            if not first_break:
-                                what = (
-                                    f"vGPU VM {index} ({prepared.spec.flavor}) refused while a "
-                                    f"card had {vm.gpus} vGPU(s) free"
-                                    if vgpu
-                                    else f"GPU VM {index} ({prepared.spec.flavor}) refused "
-                                    "while a matching GPU was free"
-                                )
-                                first_break = (
-                                    f"t={now:g}s: {what}",
-                                    *(str(r) for r in rejections[:20]),
-                                )
+                    free = devices_free_somewhere(scheduler, prepared)
+                    fragmented = not free and _free_in_cloud(scheduler, prepared)
+                if not free:
+                    if fragmented:
+                        counts["gpu_refused_fragmented"] += 1
+                        tally[3] += 1
                 else:
-                    ord_ref[bucket] += 1
-            if progress is not None and index % step == 0:
-                progress(index, n)
-        if progress is not None:
-            progress(n, n)
-    finally:
-        if collecting:
-            gc.enable()
+                    tally[2] += 1
+                    counts["gpu_refused_while_free"] += 1
+                    gpu_free_ref[bucket] += 1
+                    if counts["gpu_refused_while_free"] <= explain_first:
+                        rejections = scheduler.explain(prepared)
+                        stages.update(r.stage for r in rejections)
+                        if not first_break:
+                            what = (
+                                f"vGPU VM {index} ({prepared.spec.flavor}) refused while a "
+                                f"card had {vm.gpus} vGPU(s) free"
+                                if vgpu
+                                else f"GPU VM {index} ({prepared.spec.flavor}) refused "
+                                "while a matching GPU was free"
+                            )
+                            first_break = (
+                                f"t={now:g}s: {what}",
+                                *(str(r) for r in rejections[:20]),
+                            )
+            else:
+                ord_ref[bucket] += 1
+        if progress is not None and index % step == 0:
+            progress(index, n)
+    if progress is not None:
+        progress(n, n)
     times = tuple(float(t) for t in edges)
     series = Series(
         times=times,

@@ -29,7 +29,6 @@ implemented here:
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 from collections.abc import Sequence
@@ -249,51 +248,44 @@ def run_inflated(
                 lost += int(free.sum() - free[fits].sum())
         return lost / capacity
 
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
-    try:
-        for index, vm in enumerate(requests):
-            after = (demand + vm.gpus) / capacity
-            if at < len(points) and points[at] < after:
-                share = used / capacity
-                lost = stranded_now()
-                while at < len(points) and points[at] < after:
-                    allocated[at] = share
-                    stranded[at] = lost
-                    broken[at] = free_refused
-                    at += 1
-            prepared = book.prepare(vm)
-            claim = scheduler.schedule(prepared)
-            if vm.gpus:
-                gpu_requests += 1
-                if claim is not None:
-                    gpu_accepted += 1
-                    used += prepared.spec.gpus
-                elif devices_free_somewhere(scheduler, prepared):
-                    free_refused += 1
-                    if first_at is None:
-                        first_at = demand / capacity
-                        rejections = scheduler.explain(prepared)
-                        first = (
-                            f"seed {seed}, arrived {first_at:.1%}: GPU VM {index} "
-                            f"({prepared.spec.flavor}) refused while a matching GPU was free",
-                            *(str(r) for r in rejections[:20]),
-                        )
-                elif all(scheduler.free_pci(alias) >= count for alias, count in prepared.spec.pci):
-                    fragmented += 1
-            else:
-                ordinary_requests += 1
-                if claim is not None:
-                    ordinary_accepted += 1
-            demand += vm.gpus
-        if at < len(points):
-            share, lost = used / capacity, stranded_now()
-            for k in range(at, len(points)):
-                allocated[k], stranded[k], broken[k] = share, lost, free_refused
-    finally:
-        if collecting:
-            gc.enable()
+    for index, vm in enumerate(requests):
+        after = (demand + vm.gpus) / capacity
+        if at < len(points) and points[at] < after:
+            share = used / capacity
+            lost = stranded_now()
+            while at < len(points) and points[at] < after:
+                allocated[at] = share
+                stranded[at] = lost
+                broken[at] = free_refused
+                at += 1
+        prepared = book.prepare(vm)
+        claim = scheduler.schedule(prepared)
+        if vm.gpus:
+            gpu_requests += 1
+            if claim is not None:
+                gpu_accepted += 1
+                used += prepared.spec.gpus
+            elif devices_free_somewhere(scheduler, prepared):
+                free_refused += 1
+                if first_at is None:
+                    first_at = demand / capacity
+                    rejections = scheduler.explain(prepared)
+                    first = (
+                        f"seed {seed}, arrived {first_at:.1%}: GPU VM {index} "
+                        f"({prepared.spec.flavor}) refused while a matching GPU was free",
+                        *(str(r) for r in rejections[:20]),
+                    )
+            elif all(scheduler.free_pci(alias) >= count for alias, count in prepared.spec.pci):
+                fragmented += 1
+        else:
+            ordinary_requests += 1
+            if claim is not None:
+                ordinary_accepted += 1
+        demand += vm.gpus
+    if at < len(points):
+        share, lost = used / capacity, stranded_now()
+        for k in range(at, len(points)):
+            allocated[k], stranded[k], broken[k] = share, lost, free_refused
     return SeedRun(
         seed=seed,
         allocated=tuple(allocated),

@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -256,7 +257,10 @@ def _process(task: _Task, points: Sequence[SweepPoint], workers: int) -> Iterato
 
     # spawn: no state of the caller's process (threads, open clients) leaks into a worker.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # The workers are this pool's own processes, not the caller's: their collector stays off.
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=gc.disable
+    ) as pool:
         yield from pool.map(task, points, chunksize=1)
 
 
