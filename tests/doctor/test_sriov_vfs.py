@@ -120,12 +120,20 @@ def test_variant_vfs_on_their_driver_are_ready_and_get_no_vfio_pci_fix(tmp_path:
     assert not any(f.fix and (f.fix.vfio_ids or f.fix.softdeps) for f in report.findings)
 
 
-def test_without_a_fleet_the_vfs_are_judged_as_passthrough_gpus(tmp_path: Path) -> None:
-    # The contrast: only the fleet's vfio_variant says these VFs are not for vfio-pci.
+def test_without_a_fleet_vfs_on_a_variant_driver_are_taken_for_variant_vfs(
+    tmp_path: Path,
+) -> None:
+    # No fleet says vfio_variant: the VFs' variant driver does; the card is judged as a GPU.
     root = _snapshot(tmp_path, "vfio-variant-ready", "vf-01")
     report = examine(root)
-    assert _on(report, "gpu-driver", "0000:86:00.4") == ["fail"]
-    assert "variant-driver" not in {f.check for f in report.findings}
+    assert _on(report, "variant-driver") == ["ok"] * 4
+    assert [f.subject for f in report.findings if f.check == "gpu-driver"] == ["0000:86:00.0"]
+    fixes = [f.fix for f in report.findings if f.fix and f.fix.vfio_ids]
+    assert fixes  # the card on nvidia is a passthrough candidate without a fleet
+    _bind(root, "0000:86:00.5", "vfio-pci")
+    report = examine(root)
+    assert _on(report, "variant-driver") == ["ok"] * 3
+    assert _on(report, "gpu-driver", "0000:86:00.5") == ["ok"]
 
 
 @pytest.mark.parametrize(

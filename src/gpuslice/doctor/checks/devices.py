@@ -10,8 +10,9 @@ Rules:
   vendor, that is neither a bridge nor a GPU (a NIC, a disk controller);
 - a VFIO driver is `vfio-pci` or a vendor variant of it (a name ending in `vfio-pci`, such as
   `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names;
-- a *variant VF* is a GPU the fleet lists for a `vfio_variant` model: a VF its vendor's vfio
-  variant driver must already hold (nova's `managed: no`), so it is no vfio-pci candidate; a
+- a *variant VF* is a GPU the fleet lists for a `vfio_variant` model (without a fleet: a VF a
+  variant driver holds): a VF its vendor's vfio variant driver must already hold (nova's
+  `managed: no`), so it is no vfio-pci candidate; a
   variant driver is a driver whose name holds `vfio` and that is not vfio-pci itself
   (`nvidia_vgpu_vfio`, `nvgrace_gpu_vfio_pci`).
 """
@@ -90,7 +91,12 @@ def judged(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]
 
 
 def variant_vfs(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
-    """The judged GPUs the fleet lists for a `vfio_variant` model (see the rules)."""
+    """The judged GPUs the fleet lists for a `vfio_variant` model (see the rules); without a
+    fleet, the virtual functions a variant driver holds now (nothing else can tell)."""
+    if context.fleet_gpus is None:
+        return tuple(
+            g for g in gpus(host) if g.function == "virtual" and is_variant_driver(g.driver)
+        )
     wanted = set()
     for address in context.variant_vfs:
         with contextlib.suppress(ValueError):

@@ -19,6 +19,7 @@ from gpuslice.doctor.checks.devices import (
     ids,
     is_variant_driver,
     label,
+    variant_vfs,
     vendor_of,
 )
 from gpuslice.doctor.checks.vfio import configured_ids
@@ -65,13 +66,22 @@ def _numvfs(host: HostSnapshot, card: PciAddress) -> str:
     return f"{PCI_DEVICES}/{card}/sriov_numvfs: {'missing' if count is None else count}"
 
 
+def _variant_addresses(host: HostSnapshot, context: CheckContext) -> tuple[str, ...]:
+    """The fleet's variant VFs as it lists them (present or not); without a fleet, the VFs a
+    variant driver holds now."""
+    if context.fleet_gpus is None:
+        return tuple(str(g.address) for g in variant_vfs(host, context))
+    return context.variant_vfs
+
+
 class VariantDriver(Check):
     """Each variant VF exists, is a VF, and its vendor's vfio variant driver holds it."""
 
     id = "variant-driver"
 
     def run(self, host: HostSnapshot, context: CheckContext) -> list[Finding]:
-        """Per VF the fleet lists for a `vfio_variant` model: fail when it is missing, not a
+        """Per VF the fleet lists for a `vfio_variant` model (without a fleet, per VF a variant
+        driver holds): fail when it is missing, not a
         VF, or on vfio-pci, another driver or none; else ok. Fail too when vfio-pci's ids list
         the VFs' ids, which are their card's.
 
@@ -81,7 +91,7 @@ class VariantDriver(Check):
         """
         findings: list[Finding] = []
         variant = self._variant_driver(host)
-        for address in context.variant_vfs:
+        for address in _variant_addresses(host, context):
             findings.append(self._judge(host, context, address, variant))
         findings.extend(self._ids_claim_cards(host, context))
         return findings
@@ -163,7 +173,7 @@ class VariantDriver(Check):
         """One failure per vendor:product id of variant VFs that vfio-pci's ids list."""
         configured = configured_ids(host)
         by_ids: dict[str, list[str]] = {}
-        for address in context.variant_vfs:
+        for address in _variant_addresses(host, context):
             parsed = _parse(address)
             vf = None if parsed is None else host.function(parsed)
             vf_ids = None if vf is None else ids(vf)
