@@ -40,7 +40,7 @@ def create_vfs_steps(host: HostSnapshot, card: PciFunction | None, at_least: int
     """
     if card is None:
         return [
-            "create the card's VFs (NVIDIA: /usr/lib/nvidia/sriov-manage -e ALL; any vendor: "
+            f"create the card's VFs (NVIDIA: {SRIOV_MANAGE} -e ALL; any vendor: "
             "echo N > /sys/bus/pci/devices/<card>/sriov_numvfs), then collect the snapshot again"
         ]
     steps = []
