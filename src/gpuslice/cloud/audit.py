@@ -30,10 +30,9 @@ from gpuslice.cloud.state import (
     LiveProvider,
 )
 from gpuslice.cloud.vgpu_audit import CardReport, card_reports, vgpu_free_not_bootable, vgpus_asked
-from gpuslice.model.request import request_from_flavor
+from gpuslice.flavor_request import request_from_flavor, request_from_specs
 from gpuslice.plan.types import CloudObjects, PciAlias, Provider
 
-_RESOURCES_KEY = re.compile(r"^resources(?P<group>[A-Za-z0-9_-]*):(?P<rc>[A-Z0-9_]+)$")
 _PCI_CLASS = re.compile(r"^(CUSTOM_PCI_|PGPU$)")
 
 
@@ -140,7 +139,7 @@ class AuditReport:
 def requested_resources(flavor: LiveFlavor) -> dict[str, int]:
     """The resources a flavor asks Placement for, summed over its request groups.
 
-    Read as nova reads it (`gpuslice.model.request_from_flavor`, the model's reader too),
+    Read as nova reads it (`gpuslice.flavor_request`, the model's reader too),
     leniently: a malformed amount or trait is skipped, as nova skips it.
     """
     return dict(request_from_flavor(flavor, strict=False).resources)
@@ -188,11 +187,7 @@ def alias_count(extra_specs: Mapping[str, str]) -> int:
 
 def asks_slice(extra_specs: Mapping[str, str]) -> bool:
     """Whether extra specs ask for any of the slice's custom resource classes."""
-    for key, value in extra_specs.items():
-        match = _RESOURCES_KEY.match(key)
-        if match and _is_slice_class(match.group("rc")) and _int(value) > 0:
-            return True
-    return False
+    return any(_is_slice_class(rc) for rc, _ in request_from_specs(extra_specs).resources)
 
 
 def is_gpu_flavor(flavor: LiveFlavor) -> bool:

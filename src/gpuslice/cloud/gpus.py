@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gpuslice.cloud.state import ALIAS_SPEC, SLICE_CLASSES, CloudSnapshot, LiveFlavor
-from gpuslice.model.request import parse_pci_alias_spec
+from gpuslice.flavor_request import parse_pci_alias_spec
 from gpuslice.plan.types import PciAlias
 
 GPU_HOST_TRAIT = "CUSTOM_GPU_HOST"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gpuslice.cloud.state import CloudSnapshot, LiveFlavor, LiveProvider
-from gpuslice.model.request import request_from_flavor
+from gpuslice.flavor_request import request_from_flavor, request_from_specs
 
 VGPU: Final = "VGPU"
 
@@ -63,7 +63,7 @@ class CardReport:
 def vgpu_ask(flavor: LiveFlavor) -> VgpuAsk | None:
     """The flavor's vGPU ask, or None when no numbered group asks VGPU.
 
-    Read as nova reads it (`gpuslice.model.request_from_flavor`, leniently): the first numbered
+    Read as nova reads it (`gpuslice.flavor_request`, leniently): the first numbered
     group that asks VGPU is the card's; the unnumbered group is asked of the root (with the
     flavor's own VCPU, MEMORY_MB and DISK_GB where no group asks them; zeros drop a class).
     """
@@ -76,20 +76,9 @@ def vgpu_ask(flavor: LiveFlavor) -> VgpuAsk | None:
     return VgpuAsk(dict(card.resources), tuple(sorted(card.required_traits)), root)
 
 
-@dataclass(frozen=True)
-class _SpecsOnly:
-    """Extra specs as a flavor without sizes (what a server's record keeps of its flavor)."""
-
-    extra_specs: Mapping[str, str]
-    name: str = "?"
-    vcpus: int = 0
-    ram: int = 0
-    disk: int = 0
-
-
 def vgpus_asked(extra_specs: Mapping[str, str]) -> int:
     """How many vGPUs extra specs ask for, numbered or not (0 if none)."""
-    return request_from_flavor(_SpecsOnly(extra_specs), strict=False).amount(VGPU)
+    return request_from_specs(extra_specs).amount(VGPU)
 
 
 def _free(provider: LiveProvider, rc: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gpuslice.errors import InputError
+from gpuslice.flavor_request import request_from_flavor
 from gpuslice.fleet import Fleet
 from gpuslice.plan.types import Flavor, HostPlan, Note, RegisteredLimit
 
@@ -33,21 +34,12 @@ def check_unified_limits(fleet: Fleet) -> None:
 def counted_classes(flavor: Flavor) -> dict[str, int]:
     """The resource classes of `flavor` that unified limits count and a cloud may not limit yet.
 
-    Rules: every `resources:<CLASS>=N` with N > 0 outside VCPU, MEMORY_MB and DISK_GB, and PCPU
-    (the flavor's vCPUs) when `hw:cpu_policy=dedicated` turns its vCPUs into PCPU. Amounts are
-    per server.
+    Rules: every class the flavor's request asks (as nova 34 builds it, summed over request
+    groups: `gpuslice.flavor_request`) outside VCPU, MEMORY_MB and DISK_GB; PCPU
+    when `hw:cpu_policy=dedicated` turns its vCPUs into PCPU. Amounts are per server.
     """
-    counted: dict[str, int] = {}
-    for key, value in flavor.extra_specs.items():
-        group, _, resource_class = key.partition(":")
-        if not group.startswith("resources") or resource_class in _ALREADY_LIMITED:
-            continue
-        amount = int(value)
-        if amount > 0:
-            counted[resource_class] = counted.get(resource_class, 0) + amount
-    if flavor.extra_specs.get("hw:cpu_policy") == "dedicated" and "PCPU" not in counted:
-        counted["PCPU"] = flavor.vcpus
-    return counted
+    spec = request_from_flavor(flavor)
+    return {rc: n for rc, n in spec.resources if rc not in _ALREADY_LIMITED}
 
 
 def registered_limits(

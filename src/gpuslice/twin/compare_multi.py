@@ -7,7 +7,8 @@ that the weighers have something to tell apart) and plays requests in two modes:
   claims on nova's host, or claims nothing when nova refused), so every decision starts from
   the state nova is in;
 - lock-step, settled: the same, and each host a request touched runs nova's periodic
-  resource update right after it (requests more than a minute apart);
+  resource update right after it (requests more than a minute apart); the model settles there
+  too (`Scheduler.settle`: builds in flight counted done);
 - free-running: the model plays the whole sequence alone; nova replays it.
 
 Each boot is scored on accept/refuse agreement and on same host. A boot placed elsewhere by

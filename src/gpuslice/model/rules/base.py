@@ -10,7 +10,10 @@ dynamic part:
   `fits(columns, needs)` says whether a host whose state is `columns` passes; `dynamic_reason`
   says why a host fails now. `needs` returns None when no host can ever pass (an amount of a
   class or a pool that no host has).
-A rule never raises for a host that fails.
+Rules on a host's whole tree of providers (`tree = True`: the vGPU card tie) get the whole
+request; the others get the part the host's root serves. The card tie's dynamic columns are the
+cards' free amounts, which the engine keeps per card (`gpuslice.model.cards.CardTable`) rather
+than in a host's key. A rule never raises for a host that fails.
 """
 
 from __future__ import annotations
