@@ -20,7 +20,7 @@ def _verdicts(root: Path) -> list[tuple[str, str, str | None, str]]:
     return [(f.check, f.status, f.subject, f.message) for f in report.findings]
 
 
-@pytest.mark.parametrize("name", ["ready", "nouveau-bound", "vgpu-ready"])
+@pytest.mark.parametrize("name", ["ready", "nouveau-bound", "vgpu-ready", "vfio-variant-ready"])
 def test_a_collected_directory_and_tarball_judge_like_the_source(tmp_path: Path, name: str) -> None:
     source = SNAPSHOTS / name
     as_dir = tmp_path / "copy"
@@ -100,3 +100,9 @@ def test_a_pipe_among_the_pci_attributes_is_refused(tmp_path: Path) -> None:
     os.mkfifo(vendor)
     with pytest.raises(InputError, match="not a regular file"):
         doctor_root(root)
+
+
+def test_collect_keeps_the_count_of_virtual_functions_made(tmp_path: Path) -> None:
+    target = tmp_path / "copy"
+    collect(SNAPSHOTS / "vgpu-ready", target)
+    assert read_text(target / "sys/bus/pci/devices/0000:86:00.0/sriov_numvfs") == "4\n"

@@ -4,8 +4,8 @@ The snapshot is a directory, or a tar.gz when the target's name ends in `.tar.gz
 It holds, below its root, only:
 - `proc/cmdline`, `proc/modules`, `proc/interrupts`, `etc/hostname`;
 - per PCI function `sys/bus/pci/devices/<address>/` with `vendor`, `device`, `class`,
-  `numa_node`, `sriov_totalvfs`, the `driver`, `iommu_group` and `physfn` links (made
-  relative, pointing into the snapshot) and its `mdev_supported_types/<type>/` directories;
+  `numa_node`, `sriov_totalvfs`, `sriov_numvfs`, the `driver`, `iommu_group` and `physfn` links
+  (made relative, pointing into the snapshot) and its `mdev_supported_types/<type>/` directories;
 - `sys/kernel/iommu_groups/<N>/devices/<address>` links, `sys/bus/pci/drivers/<name>/`;
 - `sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts`,
   `sys/devices/system/node/online`;

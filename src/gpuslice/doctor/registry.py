@@ -9,6 +9,7 @@ from gpuslice.doctor.checks.binding import CompanionDrivers, GpuDriver, GroupIso
 from gpuslice.doctor.checks.host import GpusPresent, KvmDevice, NumaNodeKnown
 from gpuslice.doctor.checks.iommu import InterruptRemapping, IommuEnabled, IommuPassThrough
 from gpuslice.doctor.checks.spec import DeviceSpecMatches
+from gpuslice.doctor.checks.sriov import VariantDriver, VgpuVfs
 from gpuslice.doctor.checks.vfio import VfioFirst, VfioIds, VfioInInitramfs
 from gpuslice.doctor.checks.vgpu import MdevctlPresent, MdevTypes, VgpuHostDriver
 from gpuslice.doctor.snapshot import HostSnapshot
@@ -24,6 +25,7 @@ CHECKS: Final[dict[str, type[Check]]] = {
         InterruptRemapping,
         KvmDevice,
         GpuDriver,
+        VariantDriver,
         CompanionDrivers,
         GroupIsolation,
         VfioIds,
@@ -31,6 +33,7 @@ CHECKS: Final[dict[str, type[Check]]] = {
         VfioInInitramfs,
         VgpuHostDriver,
         MdevTypes,
+        VgpuVfs,
         MdevctlPresent,
         DeviceSpecMatches,
         NumaNodeKnown,

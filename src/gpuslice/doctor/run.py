@@ -14,7 +14,7 @@ from gpuslice.doctor.checks.base import Check
 from gpuslice.doctor.collect import opened
 from gpuslice.doctor.registry import examine
 from gpuslice.doctor.snapshot import host_name, read_snapshot
-from gpuslice.doctor.verdict import CheckContext, Finding, Fix, HostReport, Mode
+from gpuslice.doctor.verdict import CardVfs, CheckContext, Finding, Fix, HostReport, Mode
 from gpuslice.fleet import Fleet, Host
 from gpuslice.plan.types import Plan
 
@@ -78,13 +78,27 @@ def host_context(plan: Plan, host: Host, mode: Mode | None, mdev_type: str | Non
     host_mode: Mode = mode or ("vgpu" if vgpu_types else "passthrough")
     if host_mode == "vgpu" and mdev_type is None and vgpu_types:
         mdev_type = vgpu_types[0]
+    variant = tuple(g.address for g in host.gpus if fleet.model_of(g).vfio_variant)
     return CheckContext(
         mode=host_mode,
         release=fleet.release,
         device_spec=device_specs(plan, host.name),
         fleet_gpus=tuple((g.address, g.vendor_product) for g in host.gpus),
         mdev_type=mdev_type,
+        variant_vfs=variant,
+        card_vfs=card_vfs(fleet, host),
     )
+
+
+def card_vfs(fleet: Fleet, host: Host) -> tuple[CardVfs, ...]:
+    """The host's cards whose model puts its vGPU type on the VFs, with their listed VFs."""
+    found = []
+    for gpu in host.gpus:
+        spec = fleet.model_of(gpu).vgpu
+        if spec is not None and spec.on == "vfs":
+            vfs = host.vfs_of(gpu)
+            found.append(CardVfs(gpu.address, vfs, spec.vgpus_per_gpu, spec.mdev_type))
+    return tuple(found)
 
 
 def doctor_fleet(

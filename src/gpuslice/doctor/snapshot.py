@@ -55,7 +55,14 @@ DRIVERCTL_DIR: Final = "etc/driverctl.d"
 MDEVCTL: Final = ("usr/sbin/mdevctl", "usr/bin/mdevctl", "sbin/mdevctl", "bin/mdevctl")
 HOSTNAME_FILES: Final = ("etc/hostname", "proc/sys/kernel/hostname")
 #: The PCI attribute files `read_sysfs` reads; their size is checked before it reads them.
-PCI_ATTRIBUTES: Final = ("vendor", "device", "class", "numa_node", "sriov_totalvfs")
+PCI_ATTRIBUTES: Final = (
+    "vendor",
+    "device",
+    "class",
+    "numa_node",
+    "sriov_totalvfs",
+    "sriov_numvfs",
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class HostSnapshot:
     pci_readable: bool = True
     groups: Mapping[int, tuple[PciAddress, ...]] | None = None
     physfn: Mapping[PciAddress, PciAddress] = field(default_factory=dict)
+    numvfs: Mapping[PciAddress, int] = field(default_factory=dict)
     mdev_types: Mapping[PciAddress, tuple[str, ...]] = field(default_factory=dict)
     pci_drivers: frozenset[str] | None = None
     interrupts: str | None = None
@@ -127,6 +135,7 @@ def read_snapshot(root: Path, host: str) -> HostSnapshot:
         pci_readable=readable,
         groups=_groups(root / IOMMU_GROUPS),
         physfn=_physfn(root / PCI_DEVICES),
+        numvfs=_numvfs(root / PCI_DEVICES),
         mdev_types=_mdev_types(root / PCI_DEVICES),
         pci_drivers=_names(root / PCI_DRIVERS),
         interrupts=read_text(root / "proc/interrupts", kind=INTERRUPTS),
@@ -192,6 +201,24 @@ def _physfn(devices: Path) -> dict[PciAddress, PciAddress]:
             continue
         try:
             found[PciAddress.parse(entry.name)] = PciAddress.parse(target)
+        except ValueError:
+            continue
+    return found
+
+
+def _numvfs(devices: Path) -> dict[PciAddress, int]:
+    """Each SR-IOV function's `sriov_numvfs` (how many VFs it has made); a value that is not a
+    count is an InputError naming the file."""
+    found: dict[PciAddress, int] = {}
+    for entry in entries(devices):
+        text = read_text(entry / "sriov_numvfs")
+        if text is None:
+            continue
+        if not text.strip().isdigit():
+            msg = f"expected a count of virtual functions such as 4, found {text.strip()!r}"
+            raise InputError(msg, source=str(entry / "sriov_numvfs"))
+        try:
+            found[PciAddress.parse(entry.name)] = int(text.strip())
         except ValueError:
             continue
     return found

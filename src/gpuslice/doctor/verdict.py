@@ -64,13 +64,27 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class CardVfs:
+    """A vGPU card whose type sits on its virtual functions (`vgpu_on: vfs`), as the fleet
+    lists it: its address, its `vfs:` in order, how many of them the plan uses (the model's
+    `vgpus_per_gpu`, one vGPU per VF) and the mdev type each must offer."""
+
+    card: str
+    vfs: tuple[str, ...]
+    used: int
+    mdev_type: str
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """What the checks are told besides the snapshot (frozen; no check reads global state).
 
     `release` and `device_spec` come from a fleet file and its plan (None without one);
     `device_spec` holds the plan's passthrough specs for this host as parsed JSON objects;
     `fleet_gpus` the host's GPU addresses and `vendor:product` ids as the fleet lists them;
-    `mdev_type` the vGPU type the host must offer.
+    `mdev_type` the vGPU type the host must offer; `variant_vfs` the listed GPUs that are VFs
+    of a vendor vfio variant driver (`vfio_variant: true`); `card_vfs` the cards whose vGPUs
+    sit on their VFs.
     """
 
     mode: Mode = "passthrough"
@@ -78,6 +92,8 @@ class CheckContext:
     device_spec: tuple[dict[str, str], ...] | None = None
     fleet_gpus: tuple[tuple[str, str | None], ...] | None = None
     mdev_type: str | None = None
+    variant_vfs: tuple[str, ...] = ()
+    card_vfs: tuple[CardVfs, ...] = ()
 
 
 @dataclass(frozen=True)

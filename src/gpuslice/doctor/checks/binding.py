@@ -14,6 +14,7 @@ from gpuslice.doctor.checks.devices import (
     other_gpus_in_group,
     passed_through,
     unrelated,
+    vfio_candidates,
 )
 from gpuslice.doctor.snapshot import HostSnapshot
 from gpuslice.doctor.verdict import CheckContext, Finding, Fix
@@ -29,7 +30,9 @@ def rebind_fix(host: HostSnapshot, context: CheckContext, held: list[PciFunction
 
 
 class GpuDriver(Check):
-    """Every GPU is bound to vfio-pci (or a vendor's vfio-pci variant), none to a host driver."""
+    """Every GPU is bound to vfio-pci (or a vendor's vfio-pci variant), none to a host driver.
+
+    Variant VFs are left to `variant-driver`."""
 
     id = "gpu-driver"
     modes = frozenset({"passthrough"})
@@ -43,7 +46,7 @@ class GpuDriver(Check):
         uses it (a console on nouveau, nvidia-persistenced), and binds an unbound one itself.
         """
         findings = []
-        for gpu in judged(host, context):
+        for gpu in vfio_candidates(host, context):
             subject = str(gpu.address)
             evidence = [label(gpu)]
             if is_vfio(gpu.driver):

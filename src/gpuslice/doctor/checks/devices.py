@@ -9,7 +9,12 @@ Rules:
 - an *unrelated* member is a function in the GPU's IOMMU group outside its slot, of another
   vendor, that is neither a bridge nor a GPU (a NIC, a disk controller);
 - a VFIO driver is `vfio-pci` or a vendor variant of it (a name ending in `vfio-pci`, such as
-  `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names.
+  `nvgrace-gpu-vfio-pci`); `-` and `_` are the same in driver names;
+- a *variant VF* is a GPU the fleet lists for a `vfio_variant` model (without a fleet: a VF a
+  variant driver holds): a VF its vendor's vfio variant driver must already hold (nova's
+  `managed: no`), so it is no vfio-pci candidate; a
+  variant driver is a driver whose name holds `vfio` and that is not vfio-pci itself
+  (`nvidia_vgpu_vfio`, `nvgrace_gpu_vfio_pci`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,14 @@ def is_vfio(driver: str | None) -> bool:
     return name == "vfio_pci" or name.endswith("_vfio_pci")
 
 
+def is_variant_driver(driver: str | None) -> bool:
+    """Whether `driver` is a vendor's vfio variant driver (not vfio-pci itself)."""
+    if driver is None:
+        return False
+    name = module_name(driver)
+    return "vfio" in name and name != "vfio_pci"
+
+
 def driver_module(driver: str) -> str:
     """The module to order or block for `driver` ('' for a built-in such as pcieport)."""
     name = module_name(driver)
@@ -75,6 +88,26 @@ def judged(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]
         with contextlib.suppress(ValueError):
             wanted.add(PciAddress.parse(address))
     return tuple(g for g in every if g.address in wanted or host.physfn.get(g.address) in wanted)
+
+
+def variant_vfs(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The judged GPUs the fleet lists for a `vfio_variant` model (see the rules); without a
+    fleet, the virtual functions a variant driver holds now (nothing else can tell)."""
+    if context.fleet_gpus is None:
+        return tuple(
+            g for g in gpus(host) if g.function == "virtual" and is_variant_driver(g.driver)
+        )
+    wanted = set()
+    for address in context.variant_vfs:
+        with contextlib.suppress(ValueError):
+            wanted.add(PciAddress.parse(address))
+    return tuple(g for g in judged(host, context) if g.address in wanted)
+
+
+def vfio_candidates(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
+    """The judged GPUs that go to vfio-pci: all but the variant VFs."""
+    variant = {g.address for g in variant_vfs(host, context)}
+    return tuple(g for g in judged(host, context) if g.address not in variant)
 
 
 def physical_gpus(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
@@ -148,9 +181,9 @@ def ids(function: PciFunction) -> str | None:
 
 
 def passed_through(host: HostSnapshot, context: CheckContext) -> tuple[PciFunction, ...]:
-    """Every GPU and companion function, without repeats, in address order."""
+    """Every GPU bound for vfio-pci and its companions, without repeats, in address order."""
     found: dict[object, PciFunction] = {}
-    for gpu in judged(host, context):
+    for gpu in vfio_candidates(host, context):
         found[gpu.address] = gpu
         for mate in companions(host, gpu):
             found[mate.address] = mate

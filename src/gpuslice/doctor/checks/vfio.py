@@ -18,9 +18,9 @@ from gpuslice.doctor.checks.devices import (
     driver_module,
     ids,
     is_vfio,
-    judged,
     passed_through,
     vendor_of,
+    vfio_candidates,
 )
 from gpuslice.doctor.config import module_name
 from gpuslice.doctor.snapshot import HostSnapshot
@@ -111,7 +111,7 @@ class VfioFirst(Check):
         }
         loaded = {
             module_name(m)
-            for gpu in judged(host, context)
+            for gpu in vfio_candidates(host, context)
             for m in GPU_HOST_DRIVERS.get(vendor_of(gpu) or "", ())
             if host.module_loaded(m)
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gpuslice.doctor.checks.base import Check
 from gpuslice.doctor.checks.devices import is_vfio, label, physical_gpus, vendor_of
+from gpuslice.doctor.checks.sriov import SRIOV_MANAGE
 from gpuslice.doctor.snapshot import MDEVCTL, PCI_DEVICES, HostSnapshot
 from gpuslice.doctor.verdict import CheckContext, Finding, Fix
 from gpuslice.inventory.address import PciAddress
@@ -85,7 +86,7 @@ class MdevTypes(Check):
                 if gpu.function == "physical" and vendor_of(gpu) == "10de":
                     needed.append(
                         "on SR-IOV GPUs (Ampere and later) enable the virtual functions: "
-                        "/usr/lib/nvidia/sriov-manage -e ALL"
+                        f"{SRIOV_MANAGE} -e ALL"
                     )
                 findings.append(
                     self.finding(
