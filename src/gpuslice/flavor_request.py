@@ -267,6 +267,44 @@ def request_from_specs(extra_specs: Mapping[str, str], *, strict: bool = False) 
     return request_from_flavor(_SpecsOnly(extra_specs), strict=strict)
 
 
+def repeat_groups(spec: RequestSpec, factor: int) -> RequestSpec:
+    """The request for a VM `factor` times as large whose numbered groups are each asked
+    `factor` times: a k-vGPU VM where each provider holds one vGPU (SR-IOV based vGPU).
+
+    Rules: the unnumbered group's amounts and the flavor's sizes are multiplied; every
+    numbered group is copied `factor` times, the copies numbered 1, 2, ... in order; with
+    more than one numbered group the policy is `isolate` (each copy from a provider of its
+    own, as gpuslice renders such flavors).
+    """
+    if factor < 1:
+        msg = f"scale factor must be at least 1, got {factor}"
+        raise InputError(msg)
+    if factor == 1:
+        return spec
+    unnumbered = [
+        replace(g, resources=tuple((rc, n * factor) for rc, n in g.resources))
+        for g in spec.groups
+        if not g.suffix
+    ]
+    copies = [g for _ in range(factor) for g in spec.groups if g.suffix]
+    numbered = [replace(g, suffix=str(i)) for i, g in enumerate(copies, start=1)]
+    groups = (*unnumbered, *numbered)
+    totals: dict[str, int] = {}
+    for group in groups:
+        for rc, n in group.resources:
+            totals[rc] = totals.get(rc, 0) + n
+    return replace(
+        spec,
+        vcpus=spec.vcpus * factor,
+        ram=spec.ram * factor,
+        disk=spec.disk * factor,
+        resources=tuple(sorted(totals.items())),
+        groups=groups,
+        pci=tuple((alias, n * factor) for alias, n in spec.pci),
+        group_policy="isolate" if len(numbered) > 1 else spec.group_policy,
+    )
+
+
 def scale_request(spec: RequestSpec, factor: int) -> RequestSpec:
     """The request for a VM `factor` times as large: every amount and PCI count multiplied.
 

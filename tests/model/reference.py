@@ -6,13 +6,17 @@ weigher's `raw` value on each candidate, normalises with `gpuslice.model.rules.n
 and takes the highest sum, the first in fleet order on a tie. It shares no code with the fast
 engine (`gpuslice.model.scheduler`) but the rules (and `split`, which takes a request apart for
 a host's tree of providers): the equivalence tests hold the engine to it. With cards, a claim
-takes the first card of the host (fleet order) that fits; classes of either kind (drawn at
-random by the engine) are not covered.
+takes the first card of the host (fleet order) that fits; with several card groups (k vGPUs on
+virtual functions) under group_policy=isolate the first k distinct cards, in fleet order, that
+give each group a card it fits (tried over every ordered choice), under `none` each group in
+turn the first card it still fits; classes of either kind (drawn at random by the engine) are
+not covered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import permutations
 
 from gpuslice.model import CloudModel, RequestSpec
 from gpuslice.model.cards import CardAsk, split
@@ -49,7 +53,7 @@ class Placed:
     host: int
     spec: RequestSpec
     epoch: int
-    card: int = -1
+    cards: tuple[int, ...] = ()
 
 
 class Reference:
@@ -89,16 +93,16 @@ class Reference:
             self.model.providers[j], self.pci[j], self.model.aliases, self.free[j], cards
         )
 
-    def parts(self, spec: RequestSpec) -> tuple[RequestSpec, CardAsk | None]:
-        """The root's part of `spec` and the part one card serves."""
+    def parts(self, spec: RequestSpec) -> tuple[RequestSpec, tuple[CardAsk, ...], bool]:
+        """The root's part of `spec`, the card groups, and whether they need distinct cards."""
         if self.tree is None:
-            return spec, None
+            return spec, (), True
         taken = split(spec, *self.tree)
-        return taken.root, taken.card
+        return taken.root, taken.cards, taken.isolate
 
     def passes(self, j: int, spec: RequestSpec) -> bool:
         view = self.view(j)
-        root, _ = self.parts(spec)
+        root, _, _ = self.parts(spec)
         return all(r.host_passes(view, spec if r.tree else root) for r in self.rules) and all(
             r.dynamic_reason(view, spec if r.tree else root) is None for r in self.rules
         )
@@ -120,11 +124,11 @@ class Reference:
         totals = [weighted_sum(coefs, ws) for ws in zip(*columns, strict=True)]
         return hosts[totals.index(max(totals))]
 
-    def _move(self, j: int, spec: RequestSpec, sign: int, card: int) -> None:
-        root, ask = self.parts(spec)
+    def _move(self, j: int, spec: RequestSpec, sign: int, cards: tuple[int, ...]) -> None:
+        root, asks, _ = self.parts(spec)
         for rc, amount in root.resources:
             self.free[j][rc] -= sign * amount
-        if ask is not None:
+        for ask, card in zip(asks, cards, strict=True):
             for rc, amount in ask.resources:
                 self.card_free[card][rc] -= sign * amount
         state = self.states[j]
@@ -140,18 +144,40 @@ class Reference:
         j = self.pick(spec)
         if j is None:
             return None
-        _, ask = self.parts(spec)
-        card = -1
-        if ask is not None:
-            view = self.view(j)
-            card = next(k for k, c in zip(self.cards_of[j], view.cards, strict=True) if c.fits(ask))
-        self._move(j, spec, 1, card)
+        _, asks, isolate = self.parts(spec)
+        cards = self._choose(j, asks, isolate) if asks else ()
+        self._move(j, spec, 1, cards)
         if not self.settled:
             self.states[j].io_ops += 1
-        return Placed(j, spec, self.epoch, card)
+        return Placed(j, spec, self.epoch, cards)
+
+    def _choose(self, j: int, asks: tuple[CardAsk, ...], isolate: bool) -> tuple[int, ...]:
+        """The cards of host `j` for `asks`, one per group (see the module docstring)."""
+        mine = self.cards_of[j]
+        if isolate:
+            views = self.view(j).cards
+            return next(
+                tuple(mine[i] for i in chosen)
+                for chosen in permutations(range(len(mine)), len(asks))
+                if all(views[i].fits(ask) for i, ask in zip(chosen, asks, strict=True))
+            )
+        free = {k: dict(self.card_free[k]) for k in mine}
+        out = []
+        for ask in asks:
+            k = next(
+                k
+                for k in mine
+                if CardView(
+                    "", self.model.cards[k].capacity, free[k], self.model.cards[k].traits
+                ).fits(ask)
+            )
+            for rc, amount in ask.resources:
+                free[k][rc] -= amount
+            out.append(k)
+        return tuple(out)
 
     def release(self, placed: Placed) -> None:
-        self._move(placed.host, placed.spec, -1, placed.card)
+        self._move(placed.host, placed.spec, -1, placed.cards)
         if not self.settled and placed.epoch == self.epoch:
             self.states[placed.host].io_ops -= 1
 

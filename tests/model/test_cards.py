@@ -103,9 +103,9 @@ def test_a_request_without_card_classes_stays_whole_on_the_root() -> None:
     assert parts.either == ()
 
 
-def test_two_card_groups_are_refused_with_the_flavor() -> None:
-    spec = request_from_flavor(flavor("two", resources1__VGPU="1", resources2__VGPU="1"))
-    with pytest.raises(InputError, match="flavor two asks 2 request groups"):
+def test_an_unnumbered_card_class_beside_numbered_card_groups_is_refused_with_the_flavor() -> None:
+    spec = request_from_flavor(flavor("two", resources__VGPU="1", resources1__VGPU="1"))
+    with pytest.raises(InputError, match="flavor two asks card classes in the unnumbered group"):
         split(spec, frozenset({"VCPU", "MEMORY_MB", "DISK_GB"}))
 
 
@@ -457,7 +457,7 @@ def test_the_engine_ties_cards_as_the_rules_do(
         request = kinds[what % len(kinds)]
         expected = reference.schedule(request.spec)
         claim = s.schedule(request)
-        got = None if claim is None else (claim.provider, claim.card)
-        assert got == (None if expected is None else (expected.host, expected.card))
+        got = None if claim is None else (claim.provider, claim.cards)
+        assert got == (None if expected is None else (expected.host, expected.cards))
         if claim is not None and expected is not None:
             live.append((claim, expected))

@@ -141,3 +141,41 @@ def test_numbered_groups_are_kept_apart_and_add_to_the_flat_request() -> None:
     assert spec.amount("CUSTOM_GPU_VCPU") == 10
     assert spec.required_traits == {"CUSTOM_GPU_HOST", "CUSTOM_VGPU_A10"}
     assert dict(scale_request(spec, 2).groups[1].resources) == {"VGPU": 4, "CUSTOM_GPU_VCPU": 16}
+
+
+def test_repeat_groups_asks_the_numbered_group_once_per_unit_as_rendered_for_vfs() -> None:
+    from gpuslice.model.request import repeat_groups
+
+    one = flavor(
+        "v1",
+        4,
+        16384,
+        40,
+        resources__VCPU="0",
+        resources__CUSTOM_GPU_DISK_GB="40",
+        resources1__VGPU="1",
+        resources1__CUSTOM_VGPU_VCPU="4",
+        trait1__CUSTOM_VGPU_A10="required",
+    )
+    three = repeat_groups(request_from_flavor(one), 3)
+    rendered = flavor(
+        "v1",
+        12,
+        49152,
+        120,
+        resources__VCPU="0",
+        resources__CUSTOM_GPU_DISK_GB="120",
+        group_policy="isolate",
+        **{
+            f"{key}{g}__{name}": value
+            for g in (1, 2, 3)
+            for key, name, value in (
+                ("resources", "VGPU", "1"),
+                ("resources", "CUSTOM_VGPU_VCPU", "4"),
+                ("trait", "CUSTOM_VGPU_A10", "required"),
+            )
+        },
+    )
+    assert three == request_from_flavor(rendered)
+    with pytest.raises(InputError, match="at least 1"):
+        repeat_groups(three, 0)

@@ -210,13 +210,15 @@ def _cards(plan: Plan, host: HostPlan, root: int) -> list[CardModel]:
     out = []
     for card in host.vgpu_cards:
         (device,) = card.pci_devices
+        model = plan.fleet.model_of(device)
         out.append(
             CardModel(
                 card.name,
                 root,
-                plan.fleet.model_of(device).alias,
+                model.alias,
                 {rc: inv.capacity for rc, inv in card.inventories.items()},
                 frozenset(card.traits) | frozenset(plan.cloud.provider_traits.get(card.name, ())),
+                "VF" if model.vgpu is not None and model.vgpu.on == "vfs" else "card",
             )
         )
     return out

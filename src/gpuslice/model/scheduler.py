@@ -15,13 +15,14 @@ is nova's periodic resource update on every host: weighers marked `settles` (IoO
 recomputed, and I/O operations in flight fall back to 0.
 
 Cards (vGPU child providers, `gpuslice.model.cards`): a request whose numbered group asks a
-card's class is split into the root's part (the rules above) and one card's part; a host is a
-candidate when its root passes and some card of it fits (`CARD_STAGE` in `explain`), the claim
-takes the first card that fits in the request's order and its release gives back to that
-card. An unnumbered class that roots and cards both hold comes from the root or a card of the
-chosen host. Each prepared request ranks the cards (and the root) once, drawn from the seed
-(`CardOrder`; `gpuslice.model.cards` says why). A model with cards decides by the per-host
-path (the group path's keys hold no cards); other models keep the group path.
+card's class is split into the root's part (the rules above) and the cards' part, one ask per
+card group; a host is a candidate when its root passes and its cards serve every group (k
+alike groups under group_policy=isolate: k cards that each fit; `CARD_STAGE` in `explain`),
+the claim takes the cards in the request's order (`CardTable.choose`) and its release gives
+back to those cards. An unnumbered class that roots and cards both hold comes from the root
+or a card of the chosen host. Each prepared request ranks the cards (and the root) once, drawn
+from the seed (`CardOrder`; `gpuslice.model.cards` says why). A model with cards decides by the
+per-host path (the group path's keys hold no cards); other models keep the group path.
 
 Speed: everything that does not change while VMs come and go is evaluated once per kind of
 request (`prepare`) into a boolean mask, and a claim or release touches one host. With the
@@ -233,14 +234,16 @@ class _KeyState:
 class Claim(NamedTuple):
     """What one placed VM holds: its provider index, its prepared request, the number of
     `settle` calls before it was made (a release after a later settle leaves I/O alone), the
-    card it took (index in the model's cards; -1 for none) and where each of the request's
-    `either` classes came from (-1 the root, else a card)."""
+    card it took (index in the model's cards; -1 for none; the first of several), where each
+    of the request's `either` classes came from (-1 the root, else a card), and the card of
+    each card group (empty for none)."""
 
     provider: int
     request: Prepared
     epoch: int = 0
     card: int = -1
     either: tuple[int, ...] = ()
+    cards: tuple[int, ...] = ()
 
 
 _new_claim = tuple.__new__
@@ -396,6 +399,7 @@ class Scheduler:
                 table.cards[k].capacity,
                 {rc: table.free[k][i] for i, rc in enumerate(table.columns)},
                 table.cards[k].traits,
+                table.cards[k].kind,
             )
             for k in table.of_host[j]
         )
@@ -425,7 +429,11 @@ class Scheduler:
         if self.cards is not None:
             parts = split(spec, self._root_classes, self._card_classes)
             spec = parts.root
-            card = None if parts.card is None else self.cards.compile(parts.card, self._rank())
+            card = (
+                self.cards.compile(parts.cards, self._rank(), isolate=parts.isolate)
+                if parts.cards
+                else None
+            )
             either = tuple((rc, self._rc_index[rc], n) for rc, n in parts.either)
         static = np.ones(len(self.names), dtype=bool)
         for k, rule in enumerate(self._static_rules):
@@ -654,7 +662,7 @@ class Scheduler:
             self._apply_lazy(j, request, 0)
             if not self.settled:
                 self._busy.add(j)
-            return _new_claim(Claim, (j, request, self._epoch, -1, ()))
+            return _new_claim(Claim, (j, request, self._epoch, -1, (), ()))
         return self._claim(j, request)
 
     def claim_on(self, request: Prepared, host: str) -> Claim | None:
@@ -668,26 +676,27 @@ class Scheduler:
             self._apply_lazy(j, request, 0)
             if not self.settled:
                 self._busy.add(j)
-            return _new_claim(Claim, (j, request, self._epoch, -1, ()))
+            return _new_claim(Claim, (j, request, self._epoch, -1, (), ()))
         return self._claim(j, request)
 
     def _claim(self, j: int, request: Prepared) -> Claim:
         """Take `request` on host `j` (a candidate): its card, classes of either kind, root."""
-        card = -1
+        chosen: tuple[int, ...] = ()
         either: tuple[int, ...] = ()
         cards = self.cards
         if cards is not None:
             if request.card is not None:
-                chosen = cards.choose(j, request.card)
-                assert chosen is not None, "a candidate host has a card that fits"
-                card = chosen
-                cards.take(card, request.card)
+                found = cards.choose(j, request.card)
+                assert found is not None, "a candidate host has cards that fit"
+                chosen = found
+                cards.take(chosen, request.card)
             if request.either:
                 either = self._take_either(j, request, cards)
         self._apply(j, request, -1, 0)
         if not self.settled:
             self._busy.add(j)
-        return _new_claim(Claim, (j, request, self._epoch, card, either))
+        card = chosen[0] if chosen else -1
+        return _new_claim(Claim, (j, request, self._epoch, card, either, chosen))
 
     def _take_either(self, j: int, request: Prepared, cards: CardTable) -> tuple[int, ...]:
         """Take each `either` class of `request` on host `j` from the root or a card, drawn
@@ -732,8 +741,8 @@ class Scheduler:
         cards = self.cards
         assert cards is not None
         request = claim[1]
-        if claim[3] >= 0 and request.card is not None:
-            cards.give(claim[3], request.card)
+        if claim[5] and request.card is not None:
+            cards.give(claim[5], request.card)
         for (rc, row, amount), where in zip(request.either, claim[4], strict=True):
             if where < 0:
                 self._free_cols[claim[0]][row] += amount

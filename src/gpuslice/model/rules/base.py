@@ -34,12 +34,14 @@ Need = tuple[int, int]
 
 @dataclass(frozen=True)
 class CardView:
-    """One card of a host as a rule sees it: name, capacity and free amounts, traits."""
+    """One card of a host as a rule sees it: name, capacity and free amounts, traits, and
+    what the provider is (`card`, or `VF` for a virtual function holding one vGPU)."""
 
     name: str
     capacity: Mapping[str, int]
     free: Mapping[str, int]
     traits: frozenset[str] = frozenset()
+    kind: str = "card"
 
     def serves(self, ask: CardAsk) -> bool:
         """Whether the card can ever serve `ask`: every class held, traits right."""

@@ -6,7 +6,10 @@ that asks a card's class must come from one card, and an unnumbered class that r
 both hold may come from the root or any card.
 - `OneCard`: static, some card of the host holds every class of the card part, every trait it
   requires and none it forbids; dynamic, some such card has every amount free now ("any card
-  fits"; the engine reads the cards' free amounts per class as the key columns of this rule);
+  fits"; the engine reads the cards' free amounts per class as the key columns of this rule).
+  With several card groups (a k-vGPU flavor on virtual functions) the host's cards must serve
+  them all (`serve`: k distinct cards under group_policy=isolate, rules in
+  `gpuslice.model.cards`);
 - `RootOrCard`: dynamic, for each class of either kind the root or some card has the amount
   free.
 Both read the host's cards from `HostView.cards`; they let every host pass for requests
@@ -15,9 +18,12 @@ without a card part (and for clouds without cards).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import permutations
+
 from gpuslice.model.cards import CARD_STAGE, CardAsk, Split, split
 from gpuslice.model.request import RequestSpec
-from gpuslice.model.rules.base import HostView, Rule
+from gpuslice.model.rules.base import CardView, HostView, Rule
 
 
 class _Tree(Rule):
@@ -35,32 +41,41 @@ class _Tree(Rule):
 
 
 class OneCard(_Tree):
-    """Pass a host with a card that serves the request's card part (the tie to one card)."""
+    """Pass a host whose cards serve the request's card groups (the tie of each to a card)."""
 
     name = CARD_STAGE
     dynamic = True
 
     def shape(self, spec: RequestSpec) -> object:
         """Only the card part matters."""
-        return self.parts(spec).card
+        parts = self.parts(spec)
+        return parts.cards, parts.isolate
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
-        """Some card of the host can ever serve the card part."""
-        ask = self.parts(spec).card
-        return ask is None or any(card.serves(ask) for card in host.cards)
+        """The host's cards can ever serve every card group."""
+        parts = self.parts(spec)
+        return not parts.cards or serve(host.cards, parts, now=False)
 
     def reason(self, host: HostView, spec: RequestSpec) -> str:
-        """No card of the kind asked."""
-        ask = self.parts(spec).card
-        assert ask is not None
+        """No card of the kind asked, or too few."""
+        parts = self.parts(spec)
+        ask = parts.cards[0]
+        k = len(parts.cards)
+        able = sum(card.serves(ask) for card in host.cards)
+        if k > 1 and able:
+            kind = _kind(host.cards)
+            if not parts.isolate:
+                return f"its {kind}s{_traits(ask)} hold fewer than {k} x {_per(parts)}"
+            return f"{able} {kind}(s){_traits(ask)} can give {_per(parts)}"
         have = "no card" if not host.cards else "no card of this kind"
         return f"{have}{_traits(ask)} to give {ask.describe()} from one provider"
 
     def dynamic_reason(self, host: HostView, spec: RequestSpec) -> str | None:
-        """No card that can serve the card part has its amounts free now."""
-        ask = self.parts(spec).card
-        if ask is None or any(card.fits(ask) for card in host.cards):
+        """The cards that could serve the card groups lack their amounts free now."""
+        parts = self.parts(spec)
+        if not parts.cards or serve(host.cards, parts, now=True):
             return None
+        ask = parts.cards[0]
         amounts = dict(ask.resources)
         lead = "VGPU" if "VGPU" in amounts else ask.resources[0][0]
         what = f"{amounts[lead]} free {lead}" + (" and its slice" if len(amounts) > 1 else "")
@@ -69,7 +84,59 @@ class OneCard(_Tree):
             for card in host.cards
             if card.serves(ask)
         )
-        return f"no card{_traits(ask)} with {what} ({ask.describe()} asked; free {free})"
+        k = len(parts.cards)
+        if k == 1:
+            return f"no card{_traits(ask)} with {what} ({ask.describe()} asked; free {free})"
+        kind = _kind(host.cards)
+        each = "each " if parts.isolate else "together "
+        return f"no {k} {kind}s{_traits(ask)} {each}with {what} ({_per(parts)}; free {free})"
+
+
+def serve(cards: Sequence[CardView], parts: Split, *, now: bool) -> bool:
+    """Whether `cards` can serve every card group of `parts` (now: with their free amounts;
+    else: ever). Under isolate each group needs a card of its own (alike groups: k cards that
+    each fit; different groups: some assignment of distinct cards, tried exhaustively); under
+    `none` alike groups may share a card while their summed amounts fit."""
+    asks = parts.cards
+
+    def ok(card: CardView, ask: CardAsk) -> bool:
+        return card.fits(ask) if now else card.serves(ask)
+
+    if len(asks) == 1:
+        return any(ok(card, asks[0]) for card in cards)
+    first = asks[0]
+    if all(
+        a.resources == first.resources
+        and a.required_traits == first.required_traits
+        and a.forbidden_traits == first.forbidden_traits
+        for a in asks
+    ):
+        if parts.isolate:
+            return sum(ok(card, first) for card in cards) >= len(asks)
+        held = 0
+        for card in cards:
+            if card.serves(first):
+                have = card.free if now else card.capacity
+                held += min(have.get(rc, 0) // n for rc, n in first.resources)
+        return held >= len(asks)
+    return any(
+        all(ok(card, ask) for card, ask in zip(chosen, asks, strict=True))
+        for chosen in permutations(cards, len(asks))
+    )
+
+
+def _per(parts: Split) -> str:
+    """`1 VGPU, ... asked per group, 2 groups, group_policy=isolate`."""
+    policy = "group_policy=isolate" if parts.isolate else "group_policy=none"
+    k = len(parts.cards)
+    asks = {ask.describe() for ask in parts.cards}
+    what = asks.pop() if len(asks) == 1 else "a different part"
+    return f"{what} asked per group, {k} groups, {policy}"
+
+
+def _kind(cards: Sequence[CardView]) -> str:
+    kinds = {card.kind for card in cards}
+    return kinds.pop() if len(kinds) == 1 else "card"
 
 
 class RootOrCard(_Tree):

@@ -6,7 +6,9 @@ Ocata nova's RamFilter/DiskFilter/CoreFilter made the same sums; that stage is t
 - static: the provider has inventory of every requested class, `min_unit <= amount <=
   max_unit` and `amount % step_size == 0`; every required trait present, no forbidden trait;
   with `group_policy=isolate` two numbered groups need two providers, which a host of one
-  provider (no cards) does not have;
+  provider (no cards) does not have; several numbered groups without a group_policy are
+  refused on every provider (Placement 16 `handlers/allocation_candidate.py` answers 400, and
+  nova 34 `scheduler/utils.py` defaults the policy only for groups from outside the flavor);
 - dynamic: `used + amount <= capacity` for every class (the free amount reaches the amount).
 
 `IsolatedAggregates` is nova's `enable_isolated_aggregate_filtering` prefilter: a provider in
@@ -32,8 +34,9 @@ class AllocationCandidates(Rule):
     def shape(self, spec: RequestSpec) -> object:
         """Amounts, traits and isolated groups matter; the flavor's name and aggregate keys do
         not."""
-        isolated = spec.group_policy == "isolate" and len(spec.numbered) > 1
-        return (spec.resources, spec.required_traits, spec.forbidden_traits, isolated)
+        several = len(spec.numbered) > 1
+        policy = spec.group_policy if several else None
+        return (spec.resources, spec.required_traits, spec.forbidden_traits, several, policy)
 
     def host_passes(self, host: HostView, spec: RequestSpec) -> bool:
         """Inventory, units and traits (see the module docstring)."""
@@ -55,6 +58,11 @@ class AllocationCandidates(Rule):
         if present:
             return f"has forbidden trait {', '.join(sorted(present))}"
         numbered = len(spec.numbered)
+        if numbered > 1 and spec.group_policy is None:
+            return (
+                f"{numbered} numbered groups without group_policy (Placement answers 400: "
+                "the flavor needs group_policy=isolate or none)"
+            )
         if spec.group_policy == "isolate" and numbered > 1 and not host.cards:
             return f"group_policy=isolate asks {numbered} numbered groups of {numbered} providers"
         for rc, amount in spec.resources:
