@@ -251,3 +251,122 @@ def test_on_the_example_the_tied_breaks_come_from_the_l40s_alone() -> None:
         workload = synthetic_for(fleet, spec, seed)
         without = Workload(tuple(r for r in workload.requests if r.alias != "l40s"))
         assert run(plan, without).vgpu_refused_while_free == 0
+
+
+ON_VFS = """\
+release: "2025.1"
+strategy: {strategy}
+slice: {{vcpus: 2, memory_mb: 4096}}
+host_reserve: {{memory_mb: 0}}
+controllers: [ctl1]
+gpu_models:
+  - vendor_id: "10de"
+    product_id: "2236"
+    alias: a10
+    mode: vgpu
+    vgpu_on: vfs
+    mdev_type: nvidia-592
+    vgpus_per_gpu: 2
+    slice: {{vcpus: 2, memory_mb: 4096, disk_gb: 10}}
+    flavors: [{{name: v1.a10, vgpus: 1}}, {{name: v2.a10, vgpus: 2}}]
+hosts:
+{hosts}"""
+
+VF_HOST = """\
+  - name: {name}
+    cpus: 16
+    memory_mb: 32768
+    disk_gb: 500
+    gpus:
+      - address: "17:00.0"
+        vendor_id: "10de"
+        product_id: "2236"
+        vfs: ["17:00.4", "17:00.5"]
+"""
+
+
+def on_vfs(strategy: str = "placement", hosts: int = 1) -> Fleet:
+    """`hosts` hosts (16 CPUs, 32 GiB) with one A10 whose 2 vGPUs sit on 2 VFs, one each."""
+    listed = "".join(VF_HOST.format(name=f"vf{i}") for i in range(hosts))
+    text = ON_VFS.format(strategy=strategy, hosts=listed)
+    return parse_fleet(text, source="vfs.yaml", base_dir=Path())
+
+
+def _fill_then(*sizes: int) -> Workload:
+    """Ordinary 1-vCPU VMs far beyond the hosts, then vGPU VMs of `sizes` vGPUs; none leave."""
+    ordinary = [VmRequest(float(t), None, 1, 1024, 10) for t in range(80)]
+    gpu = [VmRequest(100.0 + t, None, 0, 0, 0, gpus=n, alias="a10") for t, n in enumerate(sizes)]
+    return Workload(tuple(ordinary + gpu))
+
+
+def test_tied_vf_slices_boot_a_2_vgpu_vm_on_two_vfs_after_ordinary_vms_filled_the_host() -> None:
+    result = run(make_plan(on_vfs(), "placement"), _fill_then(2, 1), log=True)
+    late = [(e.time, e.kind) for e in result.events if e.time >= 100]
+    assert late == [(100.0, "boot"), (101.0, "refuse")]  # the 2-vGPU VM took both VFs
+    assert result.vgpu_refused_while_free == 0
+    assert result.vgpu_refused_fragmented == 0
+    assert result.vgpu_form == "tied"
+
+
+def test_without_a_slice_a_2_vgpu_vm_refused_while_its_host_had_two_free_vfs_breaks_it() -> None:
+    result = run(make_plan(on_vfs("none"), "none"), _fill_then(2))
+    assert result.vgpu_accepted == 0
+    assert result.vgpu_refused_while_free == 1
+    assert result.vgpu_refused_fragmented == 0
+    assert result.first_break[0].endswith("(v2.a10) refused while one host had 2 free VFs")
+
+
+def test_one_free_vf_on_each_of_two_hosts_is_fragmentation_for_a_2_vgpu_vm() -> None:
+    # two 1-vGPU VMs per host fill both hosts' VFs; the first on each host leaves at t=50
+    ones = [
+        VmRequest(float(t), 50.0 - t if t in (0, 1) else None, 0, 0, 0, gpus=1, alias="a10")
+        for t in range(4)
+    ]
+    two = VmRequest(60.0, None, 0, 0, 0, gpus=2, alias="a10")
+    result = run(make_plan(on_vfs(hosts=2), "placement"), Workload((*ones, two)), log=True)
+    assert result.vgpu_accepted == 4
+    assert [e.kind for e in result.events][-1] == "refuse"
+    assert (result.vgpu_refused_fragmented, result.vgpu_refused_while_free) == (1, 0)
+
+
+def test_a_vgpu_size_without_a_flavor_asks_one_vf_per_vgpu() -> None:
+    text = ON_VFS.format(strategy="placement", hosts=VF_HOST.format(name="vf0"))
+    text = text.replace('vfs: ["17:00.4", "17:00.5"]', 'vfs: ["17:00.4", "17:00.5", "17:00.6"]')
+    text = text.replace("vgpus_per_gpu: 2", "vgpus_per_gpu: 3")
+    three = parse_fleet(text, source="vfs.yaml", base_dir=Path())
+    result = run(
+        make_plan(three, "placement"),
+        Workload((VmRequest(0.0, None, 0, 0, 0, gpus=3, alias="a10"),)),
+    )
+    assert [f.flavor for f in result.by_flavor] == ["v1.a10 x3"]
+    assert result.vgpu_accepted == 1
+
+
+@pytest.fixture(scope="module")
+def sriov_sims() -> list[Simulation]:
+    """examples/vgpu-sriov (A10 vGPUs on VFs, L40S VFs passed through, a plain host)."""
+    fleet = load_fleet(EXAMPLES / "vgpu-sriov" / "fleet.yaml")
+    spec = SyntheticSpec(requests=3000, load=1.6, gpu_share=0.15)
+    return [
+        simulate(
+            fleet, synthetic_for(fleet, spec, seed), strategies=("none", "placement"), seed=seed
+        )
+        for seed in (1, 2)
+    ]
+
+
+def test_the_sriov_example_simulates_2_vgpu_flavors_and_tied_keeps_the_promise(
+    sriov_sims: list[Simulation],
+) -> None:
+    for sim in sriov_sims:
+        tied = sim.result("placement")
+        assert tied.vgpu_form == "tied"
+        sizes = {f.gpus: f for f in tied.by_flavor if f.kind == "vgpu"}
+        assert set(sizes) == {1, 2}
+        assert sizes[2].requests > 0
+        assert sizes[2].accepted > 0
+        assert tied.vgpu_refused_while_free == 0
+        assert sim.result("placement/pooled").vgpu_refused_while_free == 0
+        none = sim.result("none")
+        assert none.vgpu_form == "vgpu_only"
+    assert sum(s.result("none").vgpu_refused_while_free for s in sriov_sims) > 0

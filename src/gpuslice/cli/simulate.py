@@ -197,7 +197,8 @@ def menu_table(sim: Simulation) -> Table | None:
         + (
             " vGPU flavors: broken: refused while one card had the vGPUs free; frag.: refused "
             "while one host's cards had them together but no single card (a VM's vGPUs come "
-            "from one card)."
+            "from one card). vGPUs on VFs (one each): broken: one host had k free VFs; frag.: "
+            "the cloud had k but no single host (a VM's VFs come from one host)."
             if any(kind == "vgpu" for *_, kind in sizes)
             else ""
         )

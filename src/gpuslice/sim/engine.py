@@ -16,7 +16,10 @@ Rules:
   `gpu_refused_while_free` and apart in `vgpu_refused_while_free`); one refused while no card
   had enough but one host's cards together had is refused for fragmentation
   (`vgpu_refused_fragmented`, also in `gpu_refused_fragmented`): a VM's vGPUs come from one
-  card;
+  card. Where a model's vGPUs sit on virtual functions (one provider per VF, one vGPU each) a
+  k-vGPU VM asks k card groups: refused while one host had k VFs that could each take a group
+  now (its vGPU and, where tied, its slice) breaks the promise; refused while no host had k
+  but the cloud had is fragmentation (a VM's VFs come from one host);
 - GPU requests are also counted per model (alias) and size (GPUs or vGPUs), as `by_flavor`;
 - utilisation is sampled at `samples` evenly spaced instants between the first and the last
   creation: vCPUs, RAM and GPUs in use over the physical totals of the hypervisors, vGPUs in
@@ -44,8 +47,8 @@ from gpuslice.model import (
     request_from_flavor,
     scale_request,
 )
-from gpuslice.model.cards import CardTable
-from gpuslice.model.request import MEMORY_MB, PCPU, VCPU
+from gpuslice.model.cards import CardRequest, CardTable
+from gpuslice.model.request import MEMORY_MB, PCPU, VCPU, repeat_groups
 from gpuslice.model.scheduler import UPDATE_RESOURCES_INTERVAL
 from gpuslice.plan.types import Flavor, Plan
 from gpuslice.plan.vgpu import VGPU, is_tied
@@ -158,7 +161,9 @@ class FlavorBook:
     Ordinary VMs get a flavor named `ordinary` of their size without extra specs; GPU VMs get
     the plan's flavor of their alias (the first model when none is named) and GPU count where
     the menu has one, else its smallest flavor scaled to their GPUs. For a vGPU model's alias
-    the count is vGPUs and the menu is the model's vGPU flavors.
+    the count is vGPUs and the menu is the model's vGPU flavors; where its vGPUs sit on virtual
+    functions, scaling asks the smallest flavor's numbered group once per vGPU
+    (`repeat_groups`), as gpuslice renders a k-vGPU flavor there.
     """
 
     def __init__(self, plan: Plan, scheduler: Scheduler) -> None:
@@ -174,6 +179,10 @@ class FlavorBook:
         by_name = {f.name: f for f in plan.cloud.flavors}
         self.vgpu_aliases: frozenset[str] = frozenset(m.alias for m in plan.fleet.vgpu_models)
         self._per: dict[str, int] = {}
+        # vGPU models whose vGPUs sit one per virtual function: a larger VM asks more groups
+        self._on_vfs: frozenset[str] = frozenset(
+            m.alias for m in plan.fleet.vgpu_models if m.vgpu is not None and m.vgpu.on == "vfs"
+        )
         for model in plan.fleet.vgpu_models:
             assert model.vgpu is not None
             for item in sorted(model.vgpu.flavors, key=lambda i: i.vgpus):
@@ -209,7 +218,8 @@ class FlavorBook:
                         f"{alias} flavor {smallest.name} has {per}: add a 1-GPU flavor"
                     )
                     raise InputError(msg)
-                spec = scale_request(base, vm.gpus)
+                grow = repeat_groups if alias in self._on_vfs else scale_request
+                spec = grow(base, vm.gpus)
         else:
             flavor = Flavor(ORDINARY_FLAVOR, vm.vcpus, vm.memory_mb, vm.disk_gb, True, {})
             spec = request_from_flavor(flavor, overrides=self.overrides)
@@ -410,7 +420,11 @@ def run(
                 events.append(Event(now, "refuse", index))
             if tally is not None:
                 gpu_ref[bucket] += 1
-                if vgpu:
+                if vgpu and cards is not None and prepared.card is not None and prepared.card.k > 1:
+                    free, fragmented = _groups_free(cards, prepared.card)
+                    counts["vgpu_refused_while_free"] += free
+                    counts["vgpu_refused_fragmented"] += fragmented
+                elif vgpu:
                     on_card, on_host = _vgpus_free(cards, book.alias_of(vm))
                     free = on_card >= vm.gpus
                     fragmented = not free and on_host >= vm.gpus
@@ -432,8 +446,8 @@ def run(
                         stages.update(r.stage for r in rejections)
                         if not first_break:
                             what = (
-                                f"vGPU VM {index} ({prepared.spec.flavor}) refused while a "
-                                f"card had {vm.gpus} vGPU(s) free"
+                                f"vGPU VM {index} ({prepared.spec.flavor}) refused while "
+                                + _free_what(prepared, vm.gpus)
                                 if vgpu
                                 else f"GPU VM {index} ({prepared.spec.flavor}) refused "
                                 "while a matching GPU was free"
@@ -528,6 +542,24 @@ def _vgpus_free(cards: CardTable | None, alias: str) -> tuple[int, int]:
         best_card = max(best_card, free)
         per_host[card.host] = per_host.get(card.host, 0) + free
     return best_card, max(per_host.values(), default=0)
+
+
+def _free_what(request: Prepared, vgpus: int) -> str:
+    """What was free when a vGPU VM was refused: `a card had 2 vGPU(s) free`, or for card
+    groups `one host had 2 free VFs`."""
+    card = request.card
+    if card is None or card.k == 1:
+        return f"a card had {vgpus} vGPU(s) free"
+    return f"one host had {card.k} free VFs"
+
+
+def _groups_free(cards: CardTable, request: CardRequest) -> tuple[bool, bool]:
+    """(whether one host's cards could serve every card group of `request` now, whether the
+    cloud's cards together could though no host's can): a k-vGPU VM on virtual functions."""
+    if cards.mask(request).any():
+        return True, False
+    held = sum(cards.room(k, request) for k in range(len(cards.cards)))
+    return False, held >= request.k
 
 
 def _free_in_cloud(scheduler: Scheduler, request: Prepared) -> bool:
