@@ -77,3 +77,19 @@ def test_pooled_slices_on_vfs_boot_with_the_slice_on_the_root(
     assert seen.endswith("; slice on vgpu1.example.org (pooled)")
     largest = row(report, "vgpu1", "ordinary first: v2.a10 VM after deleting 2 1-vGPU VMs")
     assert largest["seen"] == "ACTIVE, 2 mdev in guest XML; VGPU on 2 provider(s) (1, 1)"
+
+
+def test_the_model_takes_2_vgpu_vms_on_two_vfs_as_real_nova_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--compare-model on sriov-01: 1- and 2-vGPU boots (k isolated groups, one VF each),
+    ordinary boots and deletes; the model accepts and refuses what nova does."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "vgpu-sriov" / "fleet.yaml"
+    code, report = verify_json(
+        capsys, str(example), "--host", "sriov-01", "--compare-model", "--requests", "120"
+    )
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    comparisons = report["comparisons"]["sriov-01"]
+    two = [c for c in comparisons if "v2.a10" in c["request"]]
+    assert {c["nova"] for c in two} == {"ACTIVE", "refused"}  # both outcomes are exercised
+    assert all(c["agrees"] for c in comparisons)
