@@ -658,12 +658,7 @@ class Scheduler:
             if idx.size == 0:
                 return None
             j = self._pick(idx)
-        if self._lazy and self._grouped:
-            self._apply_lazy(j, request, 0)
-            if not self.settled:
-                self._busy.add(j)
-            return _new_claim(Claim, (j, request, self._epoch, -1, (), ()))
-        return self._claim(j, request)
+        return self._take(j, request)
 
     def claim_on(self, request: Prepared, host: str) -> Claim | None:
         """Claim `request` on `host` as `schedule` would once it picked that host (a card
@@ -672,6 +667,10 @@ class Scheduler:
         self._materialize()
         if not self._fits(request, j):
             return None
+        return self._take(j, request)
+
+    def _take(self, j: int, request: Prepared) -> Claim:
+        """Claim `request` on host `j`, which fits it: by the host's group when hosts are lazy."""
         if self._lazy and self._grouped:
             self._apply_lazy(j, request, 0)
             if not self.settled:
