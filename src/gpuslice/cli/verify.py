@@ -54,6 +54,12 @@ NEEDS_NOVA = (
     help="With --compare-model: clone the first (or --host) GPU host this many times under one "
     "nova and compare lock-step and free-running, host by host (instead of the per-host runs).",
 )
+@click.option(
+    "--mix",
+    is_flag=True,
+    help="With --hosts: copies of every host of the fleet in turn (GPU and plain hosts, each "
+    "with its own nova.conf) instead of one GPU host; requests draw every GPU flavor.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sequence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def verify_command(
@@ -64,12 +70,15 @@ def verify_command(
     compare_model: bool,
     requests: int,
     multi: int | None,
+    mix: bool,
     seed: int,
     as_json: bool,
 ) -> None:
     """Boot the plan on real Nova 34 and check the promise on every GPU host (exit 1 if broken)."""
     if multi is not None and not compare_model:
         raise InputError("--hosts needs --compare-model", field="--hosts")
+    if mix and multi is None:
+        raise InputError("--mix needs --hosts N (and --compare-model)", field="--mix")
     if importlib.util.find_spec("nova") is None:
         raise InputError(NEEDS_NOVA)
     load_fleet(fleet)  # bad input fails here, before nova starts
@@ -82,6 +91,7 @@ def verify_command(
         compare=requests if compare_model else 0,
         seed=seed,
         multi=multi or 0,
+        mix=mix,
     )
     if as_json:
         click_echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))

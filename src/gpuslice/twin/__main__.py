@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
             compare=int(request.get("compare", 0)),
             seed=int(request.get("seed", 1)),
             multi=int(request.get("multi", 0)),
+            mix=bool(request.get("mix", False)),
         )
         result: dict[str, object] = {"report": report.as_dict()}
     except GpusliceError as error:

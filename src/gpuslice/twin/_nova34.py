@@ -6,8 +6,9 @@ scheduler and Placement in this process, and computes that run the real libvirt 
 fake libvirt. A run here is one testtools test of a subclass of it, whose test body calls back
 into gpuslice with a `NovaTwin`: the small, stable surface the scenario code uses.
 
-nova's harness shares one oslo.config CONF between all services of a run, so a run holds the
-controllers' options and the options of GPU hosts whose nova.conf agree.
+nova's harness shares one oslo.config CONF between all services of a run. A run holds the
+controllers' options; a compute started with its own options (`NovaTwin.start_host(conf=...)`)
+has them put in place on the shared CONF whenever its resource tracker runs (`_HostScope`).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from __future__ import annotations
 # concurrent builds fail with "Can't upgrade a READER transaction to a WRITER".
 import nova.tests.functional  # noqa: F401  # isort: skip
 
+import contextlib
 import copy
+import functools
 import importlib
 import logging
 import re
 import time
 import uuid
 import uuid as uuid_module
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -107,6 +110,67 @@ def grouped(entries: Sequence[ConfEntry]) -> dict[tuple[str, str], list[ConfEntr
     return out
 
 
+def conf_values(entries: Sequence[ConfEntry]) -> dict[tuple[str, str], Any]:
+    """(section, option) -> the value oslo.config takes for it: a list for a MultiStrOpt."""
+    out: dict[tuple[str, str], Any] = {}
+    for (section, name), items in grouped(entries).items():
+        values = [e.value for e in items]
+        out[(section, name)] = values if is_multi(section, name) else values[-1]
+    return out
+
+
+class _HostScope:
+    """One compute's own options, put on the shared CONF while its code runs.
+
+    nova 34 reads the options that differ between computes (reserved_host_*, the allocation
+    ratios, `[pci] device_spec`, `[compute] provider_config_location`) when the resource
+    tracker and the PCI tracker are made (at service start), in the tracker's updates (each
+    claim, each delete, each periodic update: `_update_usage_from_instances`, the driver's
+    `update_provider_tree`). So the compute starts inside the scope and every public method of
+    its resource tracker runs inside it. Scopes nest: leaving one puts back what was before.
+    Builds run one at a time here, so no two computes' code interleave inside a scope.
+    """
+
+    def __init__(self, values: Mapping[tuple[str, str], Any]) -> None:
+        self.values = dict(values)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        saved = {key: _get_option(*key) for key in self.values}
+        _set_options(self.values)
+        try:
+            yield
+        finally:
+            _set_options(saved)
+
+    def wrap(self, target: Any) -> None:
+        """Run every public method of `target` (an object) inside this scope."""
+        for name in dir(type(target)):
+            if name.startswith("_"):
+                continue
+            method = getattr(target, name, None)
+            if callable(method) and hasattr(method, "__self__"):
+                setattr(target, name, self._scoped(method))
+
+    def _scoped(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self.active():
+                return method(*args, **kwargs)
+
+        return call
+
+
+def _get_option(section: str, name: str) -> Any:
+    group = _group(section)
+    return getattr(CONF, name) if group is None else getattr(getattr(CONF, group), name)
+
+
+def _set_options(values: Mapping[tuple[str, str], Any]) -> None:
+    for (section, name), value in values.items():
+        CONF.set_override(name, value, group=_group(section))
+
+
 def is_multi(section: str, name: str) -> bool:
     """Whether nova registers this option as a MultiStrOpt (written once per value)."""
     opt = CONF._get_opt_info(name, _group(section))["opt"]  # nova 34: oslo.config private
@@ -183,12 +247,30 @@ class NovaTwin:
         group = _group(section)
         return getattr(CONF, name) if group is None else getattr(getattr(CONF, group), name)
 
-    def start_host(self, host: FakeHost, *, node_uuid: str | None = None) -> str:
+    def start_host(
+        self,
+        host: FakeHost,
+        *,
+        node_uuid: str | None = None,
+        conf: Mapping[tuple[str, str], Any] | None = None,
+    ) -> str:
         """Start a nova-compute for `host`; returns its compute node's provider uuid.
 
         nova 34: the harness's start_compute fixes 16 online CPUs, a 128 GB disk and uses one
         name for the service host and the hypervisor hostname; this sets all of them apart.
+        `conf` ((section, option) -> value, as `conf_values` gives): this compute's own
+        options, in place whenever its code reads them (`_HostScope`); without it the compute
+        reads the shared CONF as it is.
         """
+        if conf is None:
+            return self._start(host, node_uuid)
+        scope = _HostScope(conf)
+        with scope.active():
+            node_id = self._start(host, node_uuid)
+        scope.wrap(self._case.computes[host.service_host or host.name].manager.rt)
+        return node_id
+
+    def _start(self, host: FakeHost, node_uuid: str | None) -> str:
         case = self._case
         cpus = len(host.cpus)
         nodes = host.numa_nodes if host.numa_nodes > 0 and cpus % host.numa_nodes == 0 else 1
@@ -325,9 +407,17 @@ class NovaTwin:
 
         nova 34 writes a new compute node's allocation ratios from `initial_*_allocation_ratio`
         (cpu 4.0) and only the first periodic update puts nova.conf's values in the scheduler's
-        host state (Placement has nova.conf's at once).
+        host state (Placement has nova.conf's at once). Raises TwinError when an update logs a
+        traceback (nova's own `_run_periodics` check reads the whole log, where an earlier "No
+        valid host" has left one).
         """
-        self._case._run_periodics(raise_on_error=True)
+        log = self._case.stdlog.logger
+        start = len(log.output)
+        for host in list(self._case.computes):
+            self.run_periodic(host)
+        new = log.output[start:]
+        if "Traceback (most recent call last" in new:
+            raise TwinError(f"a periodic resource update failed: {new.splitlines()[-1]}")
 
     def run_periodic(self, service_host: str) -> None:
         """Run one compute's `update_available_resource` (what it does each minute)."""

@@ -32,6 +32,7 @@ def verify_in_child(
     compare: int = 0,
     seed: int = 1,
     multi: int = 0,
+    mix: bool = False,
     timeout_s: float = 3600,
 ) -> Report:
     """Verify `fleet` on real nova in a child process; raises what the child raised."""
@@ -49,6 +50,7 @@ def verify_in_child(
                     "compare": compare,
                     "seed": seed,
                     "multi": multi,
+                    "mix": mix,
                 }
             ),
             encoding="utf-8",

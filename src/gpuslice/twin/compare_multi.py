@@ -1,7 +1,9 @@
 """Fidelity of the embedded model on many hosts: the same requests on real nova and the model.
 
 `--compare-model --hosts N` clones one GPU host of the fleet N times (disk sizes stepped so
-that the weighers have something to tell apart) and plays requests in two modes:
+that the weighers have something to tell apart); with `--mix` it copies every host of the fleet
+in turn (GPU hosts of each model and plain hosts, each compute with its own nova.conf) and draws
+every GPU flavor of the plan. It plays requests in three modes:
 
 - lock-step: before each boot the model decides; then nova's outcome is fed back (the model
   claims on nova's host, or claims nothing when nova refused), so every decision starts from
@@ -30,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gpuslice.errors import InputError
+from gpuslice.flavor_request import DISK_GB, MEMORY_MB, VCPU
 from gpuslice.fleet import Fleet, Host
 from gpuslice.model import Claim, Prepared, Scheduler, from_plan, request_from_flavor
-from gpuslice.plan.types import Flavor, Plan
+from gpuslice.plan.types import Flavor, HostPlan, Plan
 
 if TYPE_CHECKING:
     from gpuslice.twin._nova34 import NovaTwin, NovaWeighed
@@ -69,6 +72,58 @@ def clone_fleet(fleet: Fleet, template: Host, count: int) -> Fleet:
         for k in range(count)
     )
     return dataclasses.replace(fleet, hosts=hosts)
+
+
+def mix_fleet(fleet: Fleet, count: int) -> Fleet:
+    """`fleet` with its hosts replaced by `count` copies of them in turn (host 0, 1, ..., 0,
+    1, ...), copy k named `NAME-KK` with `DISK_STEP_GB * k` GB more disk than its original.
+
+    Every kind of host the fleet has (GPU models, sizes, plain hosts) appears once `count`
+    reaches the number of hosts; fewer is refused, naming the number needed.
+    """
+    if count < len(fleet.hosts):
+        msg = (
+            f"--hosts {count} --mix: the fleet has {len(fleet.hosts)} hosts; give at least "
+            "that many so that every kind of host is copied"
+        )
+        raise InputError(msg, field="--hosts")
+    width = len(str(count - 1))
+    hosts = tuple(
+        dataclasses.replace(
+            original,
+            name=f"{original.name}-{k:0{width}d}",
+            disk_gb=original.disk_gb + DISK_STEP_GB * k,
+            hypervisor_hostname=None,
+            gpu_service_host=None,
+        )
+        for k, original in ((k, fleet.hosts[k % len(fleet.hosts)]) for k in range(count))
+    )
+    return dataclasses.replace(fleet, hosts=hosts)
+
+
+def mix_flavors(plan: Plan) -> tuple[tuple[Flavor, ...], tuple[Flavor, ...]]:
+    """(GPU flavors, ordinary flavors) for a mixed run, all public and named `cmp.*`.
+
+    GPU: every flavor the plan creates (each model's menu, k-GPU sizes included). Ordinary:
+    `ordinary_flavors` of each host kind (the first copy of each original), sizes that repeat
+    kept once, named after the kind.
+    """
+    from gpuslice.twin.compare import ordinary_flavors
+
+    gpu = tuple(
+        dataclasses.replace(f, name=f"cmp.{f.name}", is_public=True) for f in plan.cloud.flavors
+    )
+    ordinary: dict[tuple[int, int, int], Flavor] = {}
+    seen: set[str] = set()
+    for host in plan.hosts:
+        kind = host.host.name.rsplit("-", 1)[0]
+        if kind in seen:
+            continue
+        seen.add(kind)
+        for f in ordinary_flavors(host):
+            key = (f.vcpus, f.ram, f.disk)
+            ordinary.setdefault(key, dataclasses.replace(f, name=f"{f.name}.{kind}"))
+    return gpu, tuple(ordinary.values())
 
 
 @dataclass(frozen=True)
@@ -250,9 +305,12 @@ def _claim_on(scheduler: Scheduler, request: Prepared, host: str) -> Claim | Non
 
 @dataclass
 class Sequencer:
-    """Draws the requests: deletes of running VMs, GPU boots, ordinary boots (from `seed`)."""
+    """Draws the requests: deletes of running VMs, GPU boots, ordinary boots (from `seed`).
 
-    gpu: Flavor
+    A GPU boot takes `gpu`, or one of them drawn when it lists several (one flavor draws
+    nothing, so the one-host sequence stays as it was)."""
+
+    gpu: Flavor | Sequence[Flavor]
     ordinary: Sequence[Flavor]
     seed: int
 
@@ -265,7 +323,9 @@ class Sequencer:
         if draw < DELETE_SHARE and running:
             return "delete", self.rng.choice(sorted(running))
         if draw < DELETE_SHARE + GPU_SHARE:
-            return "boot", self.gpu
+            if isinstance(self.gpu, Flavor):
+                return "boot", self.gpu
+            return "boot", self.rng.choice(list(self.gpu))
         return "boot", self.rng.choice(list(self.ordinary))
 
 
@@ -433,20 +493,41 @@ def play_free(
     return out
 
 
+def plain_host_conf(fleet: Fleet, host: HostPlan) -> dict[tuple[str, str], object]:
+    """The options a host gpuslice renders nothing for runs with in a mixed run: its
+    reserve as the plan's inventory states it (the fleet's `host_reserve`, whose default is
+    nova's), and the allocation ratios only where the fleet states them (else nova's
+    defaults: the release's initial ratios)."""
+    (provider,) = host.providers
+    inv = provider.inventories
+    out: dict[tuple[str, str], object] = {
+        ("DEFAULT", "reserved_host_memory_mb"): inv[MEMORY_MB].reserved,
+        ("DEFAULT", "reserved_host_disk_mb"): inv[DISK_GB].reserved * 1024,
+        ("DEFAULT", "reserved_host_cpus"): inv[VCPU].reserved,
+    }
+    if fleet.ratios_stated:
+        out[("DEFAULT", "cpu_allocation_ratio")] = inv[VCPU].allocation_ratio
+        out[("DEFAULT", "ram_allocation_ratio")] = inv[MEMORY_MB].allocation_ratio
+        out[("DEFAULT", "disk_allocation_ratio")] = inv[DISK_GB].allocation_ratio
+    return out
+
+
 def run_multi(
     fleet: Fleet,
     strategy: str,
-    template: Host,
+    template: Host | None,
     count: int,
     length: int,
     seed: int,
     report: Report,
 ) -> None:
-    """Clone `template` `count` times, start them all under one real nova, play both modes.
+    """Start `count` hosts under one real nova and play the three modes.
 
-    Adds one row per mode to `report`, and the per-request decisions under
-    `report.comparisons[mode]` ("lock-step", "lock-step, settled", "free-running"). Raises
-    InputError when the copies' rendered nova.conf differ (one run holds one CONF).
+    The hosts: `template` cloned `count` times, or with `template` None, copies of every host
+    of the fleet in turn (`mix_fleet`), each compute with its own nova.conf (plain hosts:
+    `plain_host_conf`). Adds one row per mode to `report`, and the per-request decisions
+    under `report.comparisons[mode]` ("lock-step", "lock-step, settled", "free-running").
+    Raises InputError when a template's copies render different nova.conf.
     """
     from gpuslice.plan import make_plan
     from gpuslice.render import render_files
@@ -455,7 +536,7 @@ def run_multi(
     from gpuslice.twin.compare import ordinary_flavors
     from gpuslice.twin.job import Steps
 
-    clones = clone_fleet(fleet, template, count)
+    clones = clone_fleet(fleet, template, count) if template else mix_fleet(fleet, count)
     plan = make_plan(clones, strategy)
     files = render_files(plan)
     registry = v.nova_registry()
@@ -465,27 +546,58 @@ def run_multi(
     )
     cloud = v._cloud_objects(files)
     jobs = v._jobs(clones, plan, files, registry, (), plan.release, own)
-    confs = {tuple((e.section, e.name, e.value) for e in job.conf) for job in jobs}
-    yamls = {job.provider_yaml for job in jobs}
-    if len(confs) != 1 or len(yamls) != 1:
-        msg = (
-            f"{template.name}: its copies with stepped disk sizes render different nova.conf or "
-            "provider.yaml files; the multi-host comparison needs one for all (one CONF per run)"
+    if template is not None:
+        confs = {tuple((e.section, e.name, e.value) for e in job.conf) for job in jobs}
+        yamls = {job.provider_yaml for job in jobs}
+        if len(confs) != 1 or len(yamls) != 1:
+            msg = (
+                f"{template.name}: its copies with stepped disk sizes render different nova.conf "
+                "or provider.yaml files; the multi-host comparison needs one for all (one CONF "
+                "per run)"
+            )
+            raise InputError(msg, field="--hosts")
+        model_flavor = fleet.model_of(template.gpus[0]).flavor
+        planned = next(f for f in plan.cloud.flavors if f.name == model_flavor)
+        gpu: Flavor | tuple[Flavor, ...] = dataclasses.replace(
+            planned, name="cmp.gpu", is_public=True
         )
-        raise InputError(msg, field="--hosts")
-    host_plan = plan.hosts[0]
-    model_flavor = fleet.model_of(template.gpus[0]).flavor
-    planned = next(f for f in plan.cloud.flavors if f.name == model_flavor)
-    gpu = dataclasses.replace(planned, name="cmp.gpu", is_public=True)
-    ordinary = ordinary_flavors(host_plan)
-    steps = Steps(f"{template.name} x {count}", plan.strategy)
+        ordinary = ordinary_flavors(plan.hosts[0])
+        label = f"{template.name} x {count}"
+    else:
+        gpu, ordinary = mix_flavors(plan)
+        label = f"mixed x {count} ({len(fleet.hosts)} kinds)"
+    gpus = (gpu,) if isinstance(gpu, Flavor) else gpu
+    steps = Steps(label, plan.strategy)
     found: dict[str, list[Decision]] = {}
     setup = Steps(steps.host, plan.strategy)  # cloud objects' rows: not part of the comparison
+    by_name = {job.host.name: job for job in jobs}
+    plans = {hp.host.name: hp for hp in plan.hosts}
+
+    def own_conf(host: Host, root: Path) -> dict[tuple[str, str], Any]:
+        job = by_name.get(host.name)
+        default = _nova34.option_default("compute", "provider_config_location")
+        if job is None:
+            prepared = v._prepare_conf((), root, None, default)
+            return {**_nova34.conf_values(prepared), **plain_host_conf(clones, plans[host.name])}
+        return _nova34.conf_values(v._prepare_conf(job.conf, root, job.provider_yaml, default))
 
     def body(twin: NovaTwin) -> None:
-        twin.apply(entries)
-        names = [job.host.name for job in jobs]
-        uuids = [twin.start_host(v._fake_host(clones, job.host)) for job in jobs]
+        if template is not None:
+            twin.apply(entries)
+            started = [job.host for job in jobs]
+            uuids = [twin.start_host(v._fake_host(clones, h)) for h in started]
+        else:
+            started = list(clones.hosts)
+            confs = [own_conf(h, Path(tmp) / h.name) for h in started]
+            keys = {key for conf in confs for key in conf}
+            uuids = [
+                twin.start_host(
+                    v._fake_host(clones, h),
+                    conf={k: conf.get(k, _nova34.option_default(*k)) for k in keys},
+                )
+                for h, conf in zip(started, confs, strict=True)
+            ]
+        names = [h.name for h in started]
         for name, rp_uuid in zip(names, uuids, strict=True):
             v._create_cloud_objects(twin, _only_traits(cloud), [name], rp_uuid, setup)
         v._create_cloud_objects(twin, _without_traits(cloud), names, uuids[0], setup)
@@ -494,7 +606,7 @@ def run_multi(
             f.name: twin.create_flavor(
                 f.name, f.vcpus, f.ram, f.disk, is_public=True, extra_specs=f.extra_specs
             )
-            for f in (*ordinary, gpu)
+            for f in (*ordinary, *gpus)
         }
         watched = twin.watch_weighing()
         found["lock-step"] = play_lockstep(

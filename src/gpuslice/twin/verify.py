@@ -169,6 +169,7 @@ def verify(
     compare: int = 0,
     seed: int = 1,
     multi: int = 0,
+    mix: bool = False,
 ) -> Report:
     """Verify `fleet` under `strategy` on real nova 34; returns every row.
 
@@ -177,7 +178,8 @@ def verify(
     (made from `seed`) on nova and on the embedded model. Raises InputError when a nova.conf has
     an unknown option or a bad value. With `multi` > 0 (and `compare` > 0) it runs only the
     multi-host comparison: the first (or the `hosts`-named) GPU host cloned `multi` times
-    under one nova (`gpuslice.twin.compare_multi`).
+    under one nova (`gpuslice.twin.compare_multi`); with `mix`, copies of every host of the
+    fleet in turn, each with its own nova.conf.
     """
     name = strategy or fleet.strategy
     report = Report()
@@ -187,8 +189,9 @@ def verify(
         _jobs(fleet, make_plan(fleet, name), {}, {}, hosts)  # unknown --host names fail here
         template = next(h for h in fleet.gpu_hosts if not hosts or h.name in hosts)
         started = time.monotonic()
-        run_multi(fleet, name, template, multi, compare, seed, report)
-        report.run_seconds[f"{template.name} x {multi}"] = round(time.monotonic() - started, 1)
+        run_multi(fleet, name, None if mix else template, multi, compare, seed, report)
+        label = f"mixed x {multi}" if mix else f"{template.name} x {multi}"
+        report.run_seconds[label] = round(time.monotonic() - started, 1)
         return report
     refusal: str | None = None
     try:
