@@ -37,6 +37,9 @@ def test_mix_copies_every_host_in_turn_with_stepped_disks() -> None:
     assert [len(h.gpus) for h in mixed.hosts] == [2, 1, 0, 2, 1, 0, 2, 1]
     with pytest.raises(InputError, match="has 3 hosts; give at least that many"):
         mix_fleet(fleet, 2)
+    vgpu = load_fleet(Path(__file__).resolve().parents[2] / "examples" / "vgpu" / "fleet.yaml")
+    with pytest.raises(InputError, match="--mix does not run vGPU hosts yet"):
+        mix_fleet(vgpu, 8)
 
 
 def test_mix_renders_a_nova_conf_per_gpu_kind_and_none_for_plain_hosts() -> None:

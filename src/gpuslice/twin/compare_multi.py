@@ -79,8 +79,16 @@ def mix_fleet(fleet: Fleet, count: int) -> Fleet:
     1, ...), copy k named `NAME-KK` with `DISK_STEP_GB * k` GB more disk than its original.
 
     Every kind of host the fleet has (GPU models, sizes, plain hosts) appears once `count`
-    reaches the number of hosts; fewer is refused, naming the number needed.
+    reaches the number of hosts; fewer is refused, naming the number needed. vGPU hosts are
+    refused: their mdev options (`[mdev_<type>]` groups) are not scoped per compute yet.
     """
+    vgpu = [h.name for h in fleet.hosts if fleet.vgpu_gpus(h)]
+    if vgpu:
+        msg = (
+            f"--mix does not run vGPU hosts yet ({', '.join(vgpu)}); compare them one host at "
+            "a time (--compare-model without --hosts)"
+        )
+        raise InputError(msg, field="--mix")
     if count < len(fleet.hosts):
         msg = (
             f"--hosts {count} --mix: the fleet has {len(fleet.hosts)} hosts; give at least "
