@@ -573,7 +573,7 @@ def run_multi(
         label = f"{template.name} x {count}"
     else:
         gpu, ordinary = mix_flavors(plan)
-        label = f"mixed x {count} ({len(fleet.hosts)} kinds)"
+        label = f"mixed x {count} ({len(fleet.hosts)} fleet hosts in turn)"
     gpus = (gpu,) if isinstance(gpu, Flavor) else gpu
     steps = Steps(label, plan.strategy)
     found: dict[str, list[Decision]] = {}
