@@ -105,8 +105,9 @@ def test_sequencer_draws_every_gpu_flavor_and_keeps_one_flavor_sequences() -> No
         assert single.draw([1, 2]) == expected
 
 
-def test_mix_needs_hosts() -> None:
+def test_mix_needs_hosts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(MIXED), "--compare-model", "--mix"]) == 2
+    assert "--mix needs --hosts N" in " ".join(capsys.readouterr().err.split())
 
 
 @needs_nova

@@ -52,7 +52,8 @@ NEEDS_NOVA = (
     "multi",
     type=click.IntRange(2, 256),
     help="With --compare-model: clone the first (or --host) GPU host this many times under one "
-    "nova and compare lock-step and free-running, host by host (instead of the per-host runs).",
+    "nova (or, with --mix, every host in turn) and compare lock-step and free-running, host by "
+    "host (instead of the per-host runs).",
 )
 @click.option(
     "--mix",
