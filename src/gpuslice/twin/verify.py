@@ -422,6 +422,7 @@ def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
         name=host.name,
         cpus=host.cpus,
         numa_nodes=nodes,
+        cpu_numa=host.cpu_numa,
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
         gpus=(*gpus, *on_vfs.values()),
