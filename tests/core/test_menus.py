@@ -185,6 +185,13 @@ def test_dedicated_cpus_split_a_socket_spanning_flavor_over_numa_nodes(
     assert "hw:numa_nodes" not in specs["g2.a100"]  # 2 fit one socket
     assert "hw:numa_nodes" not in specs["g1.a100"]
     assert any("g4.a100" in n.text and "hw:numa_nodes=2" in n.text for n in plan.notes)
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    # 2 + 2 A100: g2 takes one node's pair, but two 1-GPU VMs (spread by nova) leave 1 + 1;
+    # g4 takes the whole host, so it cannot be refused while 4 are free
+    assert any(
+        t.startswith("g2.a100 (guest NUMA nodes: 1) can be refused on a100-01") for t in notes
+    )
+    assert not any(t.startswith("g4.a100 (guest") for t in notes)
 
 
 def test_dedicated_cpus_say_when_a_flavor_cannot_be_numa_local(write_fleet: Writer) -> None:
@@ -199,8 +206,12 @@ def test_dedicated_cpus_say_when_a_flavor_cannot_be_numa_local(write_fleet: Writ
     )
     plan = make_plan(load_fleet(write_fleet(text)))
     notes = [n.text for n in plan.notes if n.topic == "numa"]
-    # 1 + 3 A100 over two nodes: 3 fit one node, 4 split evenly nowhere
-    assert not any(t.startswith("g3.a100") for t in notes)
+    # 1 + 3 A100 over two nodes: 3 fit one node, 4 split evenly nowhere; a 1-GPU VM on the
+    # 3-GPU node leaves 3 free but 2 on that node, so g3 can be refused there
+    assert not any(t.startswith("g3.a100 cannot boot") for t in notes)
+    assert any(
+        t.startswith("g3.a100 (guest NUMA nodes: 1) can be refused on a100-01") for t in notes
+    )
     assert "hw:numa_nodes" not in {f.name: f for f in plan.cloud.flavors}["g3.a100"].extra_specs
     assert any(t.startswith("g4.a100 cannot boot with dedicated CPUs") for t in notes)
 

@@ -10,6 +10,8 @@ the default PCI NUMA policy and with `preferred` alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gpuslice.fleetfile import load_fleet
@@ -51,3 +53,66 @@ def test_gpu_vms_are_pinned_on_their_gpus_nodes_and_the_split_is_needed(
     for policy in ("", ", hw:pci_numa_affinity_policy=preferred"):
         contrast = row(report, HOST, f"contrast: g2.a100 without hw:numa_nodes{policy}")
         assert contrast["seen"].startswith("ERROR: No valid host"), contrast
+
+
+LAB_QUAD = LAB.with_name("lab-numa-quad.yaml")
+
+
+def test_the_plan_warns_that_a_two_by_two_host_can_refuse_the_2_gpu_flavor() -> None:
+    plan = make_plan(load_fleet(LAB_QUAD), "placement")
+    specs = {f.name: f.extra_specs for f in plan.cloud.flavors}
+    assert "hw:numa_nodes" not in specs["g2.a100"]  # two A100 fit one node
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    assert any(t.startswith("g2.a100 (guest NUMA nodes: 1) can be refused on quad") for t in notes)
+    lab = make_plan(load_fleet(LAB_NUMA), "placement")
+    assert not [n for n in lab.notes if "can be refused" in n.text]
+
+
+@needs_nova
+@pytest.mark.slow
+def test_a_two_by_two_host_refuses_a_2_gpu_vm_while_two_gpus_are_free() -> None:
+    """Two A100 per node, 3 dedicated CPUs per GPU. Seen on nova 34: two 1-GPU VMs land on
+    different nodes (nova spreads them), and the planned 2-GPU flavor (one guest node) is then
+    refused with one GPU free on each node. With hw:numa_nodes=2 instead, on an empty host the
+    2-GPU VM takes both GPUs of node 0 and half its CPUs from node 1: the next 1-GPU VM takes
+    node 1's first GPU, and the one after is refused with node 1's second GPU free."""
+    from gpuslice.twin.scenario import _outcome, attached, pinned
+    from gpuslice.twin.verify import run_on_host
+
+    seen: list[str] = []
+
+    def body(twin: Any, job: Any, host: Any) -> None:
+        ids = {f["name"]: f for f in twin.flavors()}
+        g1, g2 = ids["g1.a100"], ids["g2.a100"]
+        split = twin.create_flavor(
+            "g2.split",
+            g2["vcpus"],
+            g2["ram"],
+            g2["disk"],
+            extra_specs={**g2["extra_specs"], "hw:numa_nodes": "2"},
+        )
+
+        def boot(flavor_id: str) -> None:
+            result = host.boot("gpu", str(flavor_id))
+            if result.active:
+                xml = twin.guest_xml(job.host.name, result.server_id)
+                cpus = ",".join(str(c) for c in sorted(pinned(xml)))
+                seen.append(f"{' '.join(attached(xml))} on {cpus}")
+            else:
+                seen.append(_outcome(result).split(".")[0])
+
+        for flavor_id in (g1["id"], g1["id"], g2["id"]):
+            boot(flavor_id)
+        host.delete_all()
+        for flavor_id in (split, g1["id"], g1["id"]):
+            boot(flavor_id)
+
+    run_on_host(load_fleet(LAB_QUAD), "quad", body)
+    assert seen == [
+        "0000:17:00.0 on 2,5,6",  # node 0
+        "0000:b1:00.0 on 11,12,15",  # node 1: nova spread the 1-GPU VMs
+        "ERROR: No valid host was found",  # 2 GPUs free, but one per node
+        "0000:17:00.0 0000:31:00.0 on 2,5,6,11,12,15",  # both GPUs of node 0, CPUs of both
+        "0000:b1:00.0 on 10,13,14",
+        "ERROR: No valid host was found",  # 0000:ca:00.0 free, node 1's CPUs gone
+    ]
