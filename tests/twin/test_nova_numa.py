@@ -75,7 +75,9 @@ def test_a_two_by_two_host_refuses_a_2_gpu_vm_while_two_gpus_are_free() -> None:
     different nodes (nova spreads them), and the planned 2-GPU flavor (one guest node) is then
     refused with one GPU free on each node. With hw:numa_nodes=2 instead, on an empty host the
     2-GPU VM takes both GPUs of node 0 and half its CPUs from node 1: the next 1-GPU VM takes
-    node 1's first GPU, and the one after is refused with node 1's second GPU free."""
+    node 1's first GPU, and the one after is refused with node 1's second GPU free. Packing NUMA
+    cells (`[compute] packing_host_numa_cells_allocation_strategy`) does not keep 1-GPU VMs on
+    one node: with PCI requests nova 34 sorts the nodes by free devices first."""
     from gpuslice.twin.scenario import _outcome, attached, pinned
     from gpuslice.twin.verify import run_on_host
 
@@ -106,6 +108,10 @@ def test_a_two_by_two_host_refuses_a_2_gpu_vm_while_two_gpus_are_free() -> None:
         host.delete_all()
         for flavor_id in (split, g1["id"], g1["id"]):
             boot(flavor_id)
+        host.delete_all()
+        twin.override("compute", "packing_host_numa_cells_allocation_strategy", True)
+        for flavor_id in (g1["id"], g1["id"]):
+            boot(flavor_id)
 
     run_on_host(load_fleet(LAB_QUAD), "quad", body)
     assert seen == [
@@ -115,4 +121,7 @@ def test_a_two_by_two_host_refuses_a_2_gpu_vm_while_two_gpus_are_free() -> None:
         "0000:17:00.0 0000:31:00.0 on 2,5,6,11,12,15",  # both GPUs of node 0, CPUs of both
         "0000:b1:00.0 on 10,13,14",
         "ERROR: No valid host was found",  # 0000:ca:00.0 free, node 1's CPUs gone
+        # packing NUMA cells: nova still starts PCI guests on the node with most free devices
+        "0000:17:00.0 on 2,5,6",
+        "0000:b1:00.0 on 11,12,15",
     ]
