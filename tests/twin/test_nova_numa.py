@@ -10,6 +10,7 @@ the default PCI NUMA policy and with `preferred` alike.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +126,30 @@ def test_a_two_by_two_host_refuses_a_2_gpu_vm_while_two_gpus_are_free() -> None:
         "0000:17:00.0 on 2,5,6",
         "0000:b1:00.0 on 11,12,15",
     ]
+
+
+@needs_nova
+@pytest.mark.slow
+def test_preferred_lets_a_2_gpu_guest_that_fits_one_node_cross_nodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 2-GPU flavor cut to 4 vCPUs (one node's slice CPUs): the plan still splits it over
+    both nodes and it boots so; without hw:numa_nodes nova's default PCI NUMA policy refuses it
+    (its GPUs sit on two nodes), `preferred` boots it on one node with a GPU of the other."""
+    text = LAB_NUMA.read_text(encoding="utf-8").replace(
+        "{name: g2.a100, gpus: 2}", "{name: g2.a100, gpus: 2, vcpus: 4, memory_mb: 8192}"
+    )
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(text, encoding="utf-8")
+    code, report = verify_json(capsys, str(fleet))
+    assert code == 0, [r for r in report["rows"] if not r["ok"]]
+    local = row(report, HOST, "menu, GPU first: g2.a100: on its GPUs' NUMA node(s)")["seen"]
+    assert local.endswith("(node(s) 0,1), 2 guest cell(s) with memory on node(s) 0,1"), local
+    default = row(report, HOST, "contrast: g2.a100 without hw:numa_nodes")["seen"]
+    assert default.startswith("ERROR: No valid host"), default
+    preferred = row(
+        report,
+        HOST,
+        "contrast: g2.a100 without hw:numa_nodes, hw:pci_numa_affinity_policy=preferred",
+    )
+    assert preferred["seen"] == "ACTIVE", preferred
