@@ -269,3 +269,28 @@ def test_eight_gpus_of_one_class_in_placement_warn_and_set_limits(
         assert "none of the limits" in note.text
     without = make_plan(load_fleet(write_fleet(wide.replace("pci_in_placement: true", ""))))
     assert not [n for n in without.notes if n.topic == "placement-scale"]
+
+
+def test_dedicated_cpus_note_a_split_flavor_on_a_host_with_uneven_nodes(
+    write_fleet: Writer,
+) -> None:
+    extra = "".join(
+        f'      - {{address: "0000:{bus}:00.0", vendor_id: "10de", product_id: "20f1", '
+        f"numa_node: {node}}}\n"
+        for bus, node in (("18", 0), ("b2", 1))
+    )
+    text = (
+        _menu_fleet(write_fleet)
+        .replace("strategy: placement", "strategy: placement\ncpu_mode: dedicated")
+        .replace("{name: g2.a100, gpus: 2}", "{name: g3.a100, gpus: 3}")
+        .replace("  - name: l40s-01", extra + "  - name: l40s-01")  # a100-04: 3 + 3
+    )
+    plan = make_plan(load_fleet(write_fleet(text)))
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    # a100-01..03 hold 2 + 2 (g4 split 2 per node holds there), a100-04 3 + 3: a split g4 may
+    # take 3 GPUs of one node with 2 slices' CPUs from each, stranding the rest
+    assert {f.name: f for f in plan.cloud.flavors}["g4.a100"].extra_specs["hw:numa_nodes"] == "2"
+    fragile = [t for t in notes if t.startswith("g4.a100 (guest NUMA nodes: 2) can be refused")]
+    assert len(fragile) == 1
+    assert "on a100-04 while 4" in fragile[0]
+    assert "exactly 2 a100 GPU(s) on each of 2 nodes" in fragile[0]

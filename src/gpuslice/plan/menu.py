@@ -123,6 +123,11 @@ def numa_flavors(
             out.append(flavor)
             continue
         fragile = _numa_fragile_hosts(fleet, model, gpus, nodes)
+        holds = (
+            f"all its {alias} GPUs on one node"
+            if nodes == 1
+            else f"exactly {gpus // nodes} {alias} GPU(s) on each of {nodes} nodes"
+        )
         if fragile:
             notes.append(
                 Note(
@@ -131,9 +136,8 @@ def numa_flavors(
                     f"{', '.join(fragile[:5])} while {gpus} of its GPUs are free there: a guest "
                     "node's pinned CPUs come from one host node's slices, nova's PCI NUMA policy "
                     "lets it take its GPUs from any of its nodes, and nova spreads 1-GPU VMs "
-                    "over the nodes (seen on nova 34). It holds where a host has exactly "
-                    f"{gpus // nodes} {alias} GPU(s) on each of {nodes} node(s); else use "
-                    "cpu_mode: accounted",
+                    f"over the nodes (seen on nova 34). It holds where a host has {holds}; "
+                    "else use cpu_mode: accounted",
                 )
             )
         if nodes > 1:
