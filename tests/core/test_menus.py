@@ -185,6 +185,13 @@ def test_dedicated_cpus_split_a_socket_spanning_flavor_over_numa_nodes(
     assert "hw:numa_nodes" not in specs["g2.a100"]  # 2 fit one socket
     assert "hw:numa_nodes" not in specs["g1.a100"]
     assert any("g4.a100" in n.text and "hw:numa_nodes=2" in n.text for n in plan.notes)
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    # 2 + 2 A100: g2 takes one node's pair, but two 1-GPU VMs (spread by nova) leave 1 + 1;
+    # g4 takes the whole host, so it cannot be refused while 4 are free
+    assert any(
+        t.startswith("g2.a100 (guest NUMA nodes: 1) can be refused on a100-01") for t in notes
+    )
+    assert not any(t.startswith("g4.a100 (guest") for t in notes)
 
 
 def test_dedicated_cpus_say_when_a_flavor_cannot_be_numa_local(write_fleet: Writer) -> None:
@@ -199,8 +206,12 @@ def test_dedicated_cpus_say_when_a_flavor_cannot_be_numa_local(write_fleet: Writ
     )
     plan = make_plan(load_fleet(write_fleet(text)))
     notes = [n.text for n in plan.notes if n.topic == "numa"]
-    # 1 + 3 A100 over two nodes: 3 fit one node, 4 split evenly nowhere
-    assert not any(t.startswith("g3.a100") for t in notes)
+    # 1 + 3 A100 over two nodes: 3 fit one node, 4 split evenly nowhere; a 1-GPU VM on the
+    # 3-GPU node leaves 3 free but 2 on that node, so g3 can be refused there
+    assert not any(t.startswith("g3.a100 cannot boot") for t in notes)
+    assert any(
+        t.startswith("g3.a100 (guest NUMA nodes: 1) can be refused on a100-01") for t in notes
+    )
     assert "hw:numa_nodes" not in {f.name: f for f in plan.cloud.flavors}["g3.a100"].extra_specs
     assert any(t.startswith("g4.a100 cannot boot with dedicated CPUs") for t in notes)
 
@@ -258,3 +269,28 @@ def test_eight_gpus_of_one_class_in_placement_warn_and_set_limits(
         assert "none of the limits" in note.text
     without = make_plan(load_fleet(write_fleet(wide.replace("pci_in_placement: true", ""))))
     assert not [n for n in without.notes if n.topic == "placement-scale"]
+
+
+def test_dedicated_cpus_note_a_split_flavor_on_a_host_with_uneven_nodes(
+    write_fleet: Writer,
+) -> None:
+    extra = "".join(
+        f'      - {{address: "0000:{bus}:00.0", vendor_id: "10de", product_id: "20f1", '
+        f"numa_node: {node}}}\n"
+        for bus, node in (("18", 0), ("b2", 1))
+    )
+    text = (
+        _menu_fleet(write_fleet)
+        .replace("strategy: placement", "strategy: placement\ncpu_mode: dedicated")
+        .replace("{name: g2.a100, gpus: 2}", "{name: g3.a100, gpus: 3}")
+        .replace("  - name: l40s-01", extra + "  - name: l40s-01")  # a100-04: 3 + 3
+    )
+    plan = make_plan(load_fleet(write_fleet(text)))
+    notes = [n.text for n in plan.notes if n.topic == "numa"]
+    # a100-01..03 hold 2 + 2 (g4 split 2 per node holds there), a100-04 3 + 3: a split g4 may
+    # take 3 GPUs of one node with 2 slices' CPUs from each, stranding the rest
+    assert {f.name: f for f in plan.cloud.flavors}["g4.a100"].extra_specs["hw:numa_nodes"] == "2"
+    fragile = [t for t in notes if t.startswith("g4.a100 (guest NUMA nodes: 2) can be refused")]
+    assert len(fragile) == 1
+    assert "on a100-04 while 4" in fragile[0]
+    assert "exactly 2 a100 GPU(s) on each of 2 nodes" in fragile[0]

@@ -5,6 +5,9 @@
   slice's CPUs sit on each GPU's own node, so a k-GPU flavor whose GPUs span nodes asks
   `hw:numa_nodes=N` (its vCPUs and RAM split evenly over N guest nodes) where some host has k/N
   GPUs of the model on each of N nodes; where none has, the plan says it cannot boot;
+- a k-GPU flavor with dedicated CPUs can still be refused while k GPUs are free on a host whose
+  GPUs of the model are not exactly k/N on each of N nodes (nova 34 spreads 1-GPU guests over the
+  nodes, and lets an N-node guest take its GPUs from any of its nodes): a note names the hosts;
 - dedicated CPUs with a GPU whose NUMA node is unknown: a note (the slice's CPUs may sit on
   another socket), never a silent node 0;
 - with PCI devices in Placement, a host with 8 or more GPUs of one class makes allocation
@@ -26,15 +29,36 @@ WIDE_TREE = 8
 MAX_CANDIDATES = "100000"
 
 
-def _gpus_per_node(fleet: Fleet, model: GpuModel) -> list[Counter[int]]:
-    """Per host with `model` and NUMA facts for all its GPUs of it: GPUs of it per NUMA node."""
+def _gpus_per_node(fleet: Fleet, model: GpuModel) -> list[tuple[str, Counter[int]]]:
+    """Per host with `model` and NUMA facts for all its GPUs of it: its name and GPUs of it
+    per NUMA node."""
     found = []
     for host in fleet.hosts:
         ids = (model.vendor_id, model.product_id)
         gpus = [g for g in host.gpus if (g.vendor_id, g.product_id) == ids]
         if gpus and all(g.numa_node is not None for g in gpus):
-            found.append(Counter(g.numa_node for g in gpus if g.numa_node is not None))
+            found.append((host.name, Counter(g.numa_node for g in gpus if g.numa_node is not None)))
     return found
+
+
+def _numa_fragile_hosts(fleet: Fleet, model: GpuModel, gpus: int, nodes: int) -> list[str]:
+    """Hosts where a `gpus`-GPU flavor with `nodes` guest NUMA nodes can be refused while that
+    many GPUs of `model` are free there (seen on nova 34).
+
+    A guest node takes its pinned CPUs from one host node's slices, and nova's default PCI NUMA
+    policy lets the guest take its GPUs from any of its nodes; nova also spreads 1-GPU guests
+    over the host's nodes. Free GPUs and free slice CPUs then sit on different nodes, unless
+    the host's GPUs of the model sit on exactly `nodes` nodes, `gpus / nodes` on each (or all
+    on one node for a one-node guest).
+    """
+    fragile = []
+    for name, per in _gpus_per_node(fleet, model):
+        if sum(per.values()) < gpus:
+            continue
+        even = nodes == 1 or all(n == gpus // nodes for n in per.values())
+        if len(per) != nodes or not even:
+            fragile.append(name)
+    return fragile
 
 
 def _numa_nodes_for(fleet: Fleet, model: GpuModel, gpus: int) -> int | None:
@@ -50,7 +74,7 @@ def _numa_nodes_for(fleet: Fleet, model: GpuModel, gpus: int) -> int | None:
         if gpus % nodes:
             continue
         share = gpus // nodes
-        if any(sum(1 for n in per.values() if n >= share) >= nodes for per in hosts):
+        if any(sum(1 for n in per.values() if n >= share) >= nodes for _name, per in hosts):
             return nodes
     return None
 
@@ -98,6 +122,24 @@ def numa_flavors(
             )
             out.append(flavor)
             continue
+        fragile = _numa_fragile_hosts(fleet, model, gpus, nodes)
+        holds = (
+            f"all its {alias} GPUs on one node"
+            if nodes == 1
+            else f"exactly {gpus // nodes} {alias} GPU(s) on each of {nodes} nodes"
+        )
+        if fragile:
+            notes.append(
+                Note(
+                    "numa",
+                    f"{flavor.name} (guest NUMA nodes: {nodes}) can be refused on "
+                    f"{', '.join(fragile[:5])} while {gpus} of its GPUs are free there: a guest "
+                    "node's pinned CPUs come from one host node's slices, nova's PCI NUMA policy "
+                    "lets it take its GPUs from any of its nodes, and nova spreads 1-GPU VMs "
+                    f"over the nodes (seen on nova 34). It holds where a host has {holds}; "
+                    "else use cpu_mode: accounted",
+                )
+            )
         if nodes > 1:
             specs = dict(flavor.extra_specs)
             specs["hw:numa_nodes"] = str(nodes)

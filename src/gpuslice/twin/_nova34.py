@@ -72,6 +72,8 @@ class FakeHost:
     hypervisor_hostname: str | None = None
     # vGPU cards: (PCI address, mdev type, available instances on an empty card).
     mdev_cards: tuple[tuple[str, str, int], ...] = ()
+    # NUMA node -> its CPU ids, as the fleet gives them (empty: the fake's own layout).
+    cpu_numa: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
 @dataclass
@@ -286,6 +288,7 @@ class NovaTwin:
         for cell in host_info.numa_topology.cells:
             cell.memory = host.memory_mb * 1024 // nodes
             cell.mempages = fakelibvirt.create_mempages([(4, cell.memory // 4)])
+        _lay_out_cells(host_info, host, nodes)
         pci_info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0, num_vfs=0)
         cards = {address: (mdev_type, count) for address, mdev_type, count in host.mdev_cards}
         listed = {gpu.address for gpu in host.gpus}
@@ -641,6 +644,22 @@ def _weighed(weighed: Any, scores: tuple[tuple[str, float], ...] = ()) -> NovaWe
 
 
 _AVAILABLE = re.compile(r"(<availableInstances>)(\d+)(</availableInstances>)")
+
+
+def _lay_out_cells(host_info: Any, host: FakeHost, nodes: int) -> None:
+    """Give each fake NUMA cell the fleet's CPU ids of that node.
+
+    nova 34's fake numbers CPUs node after node (node 0 holds 0..n-1); a fleet may interleave
+    them (node 0: "0-3,8-11"). Used only when the fleet names every node with an equal share.
+    """
+    layout = dict(host.cpu_numa)
+    sizes = {len(ids) for ids in layout.values()}
+    if sorted(layout) != list(range(nodes)) or sizes != {len(host.cpus) // nodes}:
+        return
+    for cell in host_info.numa_topology.cells:
+        for cpu, cpu_id in zip(cell.cpus, sorted(layout[cell.id]), strict=True):
+            cpu.id = cpu_id
+            cpu.siblings = {cpu_id}
 
 
 def _fake_device_fields(gpu: GpuDevice, index: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class HostJob:
         gpu_conf = tuple((e.section, e.name, e.value) for e in self.gpu_conf)
         return (
             len(host.cpus),
+            host.cpu_numa,
             host.memory_mb,
             host.disk_gb,
             gpus,

@@ -5,8 +5,10 @@ its device in the guest XML; one more is refused; deleting a GPU VM does not let
 in; a GPU VM of the same flavor boots again. Then GPU first, the same steps the other way round.
 Where the host's menu has multi-GPU flavors, both orders again with the host's GPUs taken by the
 largest flavors that fit (`menu_boots`: a 4-GPU VM, or 2-GPU and 1-GPU VMs of several models),
-each with all its devices, of its model, in the guest XML. Every step adds a row (expected,
-seen) to `Steps`.
+each with all its devices, of its model, in the guest XML. With dedicated CPUs on a host whose
+NUMA layout the fleet gives, `gpuslice.twin.numa` adds its steps (GPU VMs on their GPUs' nodes;
+flavors booted without the plan's `hw:numa_nodes`). Every step adds a row (expected, seen) to
+`Steps`.
 """
 
 from __future__ import annotations
@@ -199,6 +201,8 @@ def guest_size(xml: str) -> tuple[int, int]:
 
 def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, str]]:
     """One GPU VM per GPU; returns (server id, flavor id) of those that went ACTIVE."""
+    from gpuslice.twin import numa  # numa's steps read this module's guest XML helpers
+
     servers: list[tuple[str, str]] = []
     in_guests: list[str] = []
     for index, gpu in enumerate(host.job.host.gpus, start=1):
@@ -239,6 +243,8 @@ def boot_gpus(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             seen,
             ok,
         )
+        if result.active:
+            numa.local_row(host, steps, f"{label}: GPU VM {index}", xml, devices)
     if len(servers) == len(host.job.host.gpus):
         _each_gpu_once(host, steps, label, in_guests)
     return servers
@@ -270,6 +276,8 @@ def _extra_gpu(host: HostUnderTest, steps: Steps, label: str) -> None:
 
 def boot_menu(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, str]]:
     """The menu phase's GPU VMs (`menu_boots`); returns (server id, flavor id) of the ACTIVE."""
+    from gpuslice.twin import numa  # numa's steps read this module's guest XML helpers
+
     servers: list[tuple[str, str]] = []
     in_guests: list[str] = []
     for boot in host.menu:
@@ -296,6 +304,8 @@ def boot_menu(host: HostUnderTest, steps: Steps, label: str) -> list[tuple[str, 
             seen,
             ok,
         )
+        if result.active:
+            numa.local_row(host, steps, f"{label}: {boot.flavor}", xml, devices)
     if len(servers) == len(host.menu):
         _each_gpu_once(host, steps, label, in_guests)
     return servers
@@ -371,6 +381,8 @@ def _fill_rows(host: HostUnderTest, steps: Steps, fleet: Fleet, label: str) -> t
 
 
 def run_scenario(twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uuid: str) -> None:
+    from gpuslice.twin import numa  # numa's steps read this module's guest XML helpers
+
     host = HostUnderTest(twin, fleet, job, rp_uuid)
     # A: ordinary VMs first.
     label = "ordinary first"
@@ -388,6 +400,7 @@ def run_scenario(twin: NovaTwin, steps: Steps, fleet: Fleet, job: HostJob, rp_uu
     host.delete_all()
     if host.menu:
         _menu_phases(host, steps, fleet, taken_a)
+        numa.contrast_rows(host, steps)
 
 
 def _menu_phases(

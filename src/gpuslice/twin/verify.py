@@ -20,7 +20,7 @@ import dataclasses
 import json
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -425,6 +425,7 @@ def _fake_host(fleet: Fleet, host: Host, **overrides: Any) -> Any:
         name=host.name,
         cpus=host.cpus,
         numa_nodes=nodes,
+        cpu_numa=host.cpu_numa,
         memory_mb=host.memory_mb,
         disk_gb=host.disk_gb,
         gpus=(*gpus, *on_vfs.values()),
@@ -516,6 +517,38 @@ def _conflicts(
     ctl, mine = values(controller), values(host)
     both = set(ctl) & set(mine) & compared
     return [f"[{s}] {n}" for (s, n) in sorted(both) if ctl[(s, n)] != mine[(s, n)]]
+
+
+def run_on_host(
+    fleet: Fleet, host: str, body: Callable[[NovaTwin, HostJob, HostUnderTest], None]
+) -> None:
+    """Start real nova 34 with `fleet`'s rendered plan for GPU host `host` (its nova.conf,
+    provider.yaml and cloud objects, as verify does) and call `body` instead of the scenario.
+
+    For experiments the scenario does not run (tests pinning what nova does in a given state).
+    """
+    from gpuslice.twin import _nova34
+
+    plan = make_plan(fleet, fleet.strategy)
+    files = render_files(plan)
+    registry = nova_registry()
+    own = own_keys(files, registry, plan.release)
+    controller, _dropped = _known_filters(
+        _controller_conf(fleet, files, registry, plan.release, own)
+    )
+    (job,) = _jobs(fleet, plan, files, registry, [host], plan.release, own)
+    steps = Steps(host, plan.strategy)
+    with tempfile.TemporaryDirectory(prefix="gpuslice-twin-") as tmp:
+        default = _nova34.option_default("compute", "provider_config_location")
+        entries = _prepare_conf(job.conf, Path(tmp) / host, job.provider_yaml, default)
+
+        def run(twin: NovaTwin) -> None:
+            twin.apply(entries)
+            rp_uuid = twin.start_host(_fake_host(fleet, job.host))
+            _create_cloud_objects(twin, _cloud_objects(files), [host], rp_uuid, steps)
+            body(twin, job, HostUnderTest(twin, fleet, job, rp_uuid))
+
+        _nova34.run(_nova34.RunSpec(controller, run))
 
 
 def _run_host(
