@@ -61,17 +61,19 @@ def clone_fleet(fleet: Fleet, template: Host, count: int) -> Fleet:
         msg = f"--hosts {count}: the multi-host comparison needs at least 2 hosts"
         raise InputError(msg, field="--hosts")
     width = len(str(count - 1))
-    hosts = tuple(
-        dataclasses.replace(
-            template,
-            name=f"{template.name}-{k:0{width}d}",
-            disk_gb=template.disk_gb + DISK_STEP_GB * k,
-            hypervisor_hostname=None,
-            gpu_service_host=None,
-        )
-        for k in range(count)
-    )
+    hosts = tuple(_copy(template, k, width) for k in range(count))
     return dataclasses.replace(fleet, hosts=hosts)
+
+
+def _copy(original: Host, k: int, width: int) -> Host:
+    """Copy `k` of `original`: named `NAME-KK`, `DISK_STEP_GB * k` GB more disk."""
+    return dataclasses.replace(
+        original,
+        name=f"{original.name}-{k:0{width}d}",
+        disk_gb=original.disk_gb + DISK_STEP_GB * k,
+        hypervisor_hostname=None,
+        gpu_service_host=None,
+    )
 
 
 def mix_fleet(fleet: Fleet, count: int) -> Fleet:
@@ -96,16 +98,7 @@ def mix_fleet(fleet: Fleet, count: int) -> Fleet:
         )
         raise InputError(msg, field="--hosts")
     width = len(str(count - 1))
-    hosts = tuple(
-        dataclasses.replace(
-            original,
-            name=f"{original.name}-{k:0{width}d}",
-            disk_gb=original.disk_gb + DISK_STEP_GB * k,
-            hypervisor_hostname=None,
-            gpu_service_host=None,
-        )
-        for k, original in ((k, fleet.hosts[k % len(fleet.hosts)]) for k in range(count))
-    )
+    hosts = tuple(_copy(fleet.hosts[k % len(fleet.hosts)], k, width) for k in range(count))
     return dataclasses.replace(fleet, hosts=hosts)
 
 
