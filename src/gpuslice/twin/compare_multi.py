@@ -299,11 +299,6 @@ def _removed(scheduler: Scheduler, request: Prepared) -> dict[str, str]:
     return {r.host: f"{r.stage}: {r.reason}" for r in scheduler.explain(request)}
 
 
-def _claim_on(scheduler: Scheduler, request: Prepared, host: str) -> Claim | None:
-    """Claim `request` on `host` as nova did (None when the model finds it cannot fit there)."""
-    return scheduler.claim_on(request, host)
-
-
 @dataclass
 class Sequencer:
     """Draws the requests: deletes of running VMs, GPU boots, ordinary boots (from `seed`).
@@ -437,7 +432,7 @@ def play_lockstep(
             servers[index] = boot.server_id
             if settle and nova_host:
                 twin.run_periodic(nova_host)
-            claim = _claim_on(scheduler, pick.prepared, nova_host) if nova_host else None
+            claim = scheduler.claim_on(pick.prepared, nova_host) if nova_host else None
             if claim is not None:
                 claims[index] = claim
             else:
